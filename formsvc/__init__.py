@@ -1,0 +1,78 @@
+"""formsvc: the annexes of Stockholm's SIG guidance as forms, Word documents and PDFs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from formsvc import doctypes
+from formsvc.config import defaults
+from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
+from formsvc.models.user import configure_hasher
+from formsvc.services.conversion import ConverterSettings
+from formsvc.services.storage import FileStore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. With *config* (tests), only defaults + that mapping are used."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("FORMSVC_INSTANCE_PATH") or None,
+    )
+    app.config.from_mapping(defaults(app.instance_path))
+    if config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("FORMSVC")
+    else:
+        app.config.from_mapping(config)
+    if not app.config["SECRET_KEY"]:
+        raise RuntimeError(
+            "SECRET_KEY is not set: run `make setup` (writes instance/config.py) "
+            "or set FORMSVC_SECRET_KEY"
+        )
+
+    configure_hasher(app.config["ARGON2_PROFILE"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    limiter.init_app(app)  # before CSRF, so refused posts still count against the limit
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+
+    registry = doctypes.discover()
+    doctypes.check(registry)  # refuse to start on a broken registry
+    app.extensions["formsvc.registry"] = registry
+    app.extensions["formsvc.store"] = FileStore(app.config["STORAGE_DIR"])
+    app.extensions["formsvc.converter_settings"] = ConverterSettings(
+        processes=int(app.config["CONVERTER_PROCESSES"]),
+        base_port=int(app.config["CONVERTER_BASE_PORT"]),
+        profile_root=str(app.config["CONVERTER_PROFILE_ROOT"]),
+        timeout=float(app.config["CONVERTER_TIMEOUT"]),
+        python=str(app.config["CONVERTER_PYTHON"]),
+        soffice=str(app.config["CONVERTER_SOFFICE"]),
+    )
+
+    from formsvc import cli, views
+
+    views.register(app)
+    cli.register(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # foreign keys are off by default in SQLite; WAL lets readers work during a write
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()

@@ -1,0 +1,256 @@
+"""`flask --app formsvc …` commands: demo data, users, rendering from the command line, serving."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from formsvc.config import ROLES
+from formsvc.doctypes import Author, RenderInput
+from formsvc.extensions import db
+from formsvc.forms._base import data_to_formdata
+from formsvc.models import District
+from formsvc.services import documents, users
+from formsvc.services.conversion import ConversionError, get_pool
+from formsvc.services.rendering import TemplateError, render_docx
+
+user_cli = AppGroup("user", help="Manage staff accounts.")
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to *app*."""
+    app.cli.add_command(user_cli)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(sample)
+    app.cli.add_command(render)
+    app.cli.add_command(serve)
+
+
+def _district(name: str | None) -> int | None:
+    if not name:
+        return None
+    d = db.session.scalar(db.select(District).where(District.name == name))
+    if d is None:
+        raise click.ClickException(f"Ingen stadsdel heter {name!r}.")
+    return d.id
+
+
+def _user(username: str) -> users.User:
+    u = users.find(username)
+    if u is None:
+        raise click.ClickException(f"Ingen användare heter {username!r}.")
+    return u
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create the seven SIG districts and one demo user per role (keeps existing data)."""
+    created = users.seed_demo(current_app.config["DEMO_PASSWORD"])
+    click.echo(f"Skapat: {', '.join(created)}" if created else "Demodata fanns redan.")
+
+
+@user_cli.command("create")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="Full name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--district", help="District name (caseworker, manager)")
+@click.option("--email", default="")
+@click.password_option(help="Password (min 10 characters)")
+def user_create(
+    username: str, full_name: str, role: str, district: str | None, email: str, password: str
+) -> None:
+    """Create a staff account."""
+    try:
+        users.create_user(
+            username=username,
+            full_name=full_name,
+            role=role,
+            password=password,
+            district_id=_district(district),
+            email=email,
+        )
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Användaren {username} är skapad.")
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """List accounts."""
+    for u in db.session.scalars(db.select(users.User).order_by(users.User.username)):
+        district = u.district.name if u.district else "-"
+        state = "aktiv" if u.active else "inaktiverad"
+        click.echo(f"{u.username:20} {u.role:17} {district:22} {state}")
+
+
+@user_cli.command("set-role")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--district", help="District name")
+def user_set_role(username: str, role: str, district: str | None) -> None:
+    """Change a user's role and district."""
+    u = _user(username)
+    try:
+        users.update_user(
+            u,
+            role=role,
+            district_id=_district(district) or u.district_id,
+            active=u.active,
+            full_name=u.full_name,
+            email=u.email,
+            title=u.title,
+            phone=u.phone,
+            actor=None,
+        )
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username}: roll {role}.")
+
+
+@user_cli.command("deactivate")
+@click.argument("username")
+def user_deactivate(username: str) -> None:
+    """Deactivate an account (it can no longer log in)."""
+    _set_active(_user(username), False)
+    click.echo(f"{username} är inaktiverad.")
+
+
+@user_cli.command("activate")
+@click.argument("username")
+def user_activate(username: str) -> None:
+    """Activate an account again."""
+    _set_active(_user(username), True)
+    click.echo(f"{username} är aktiv.")
+
+
+def _set_active(u: users.User, active: bool) -> None:
+    users.update_user(
+        u,
+        role=u.role,
+        district_id=u.district_id,
+        active=active,
+        full_name=u.full_name,
+        email=u.email,
+        title=u.title,
+        phone=u.phone,
+        actor=None,
+    )
+
+
+@user_cli.command("reset-password")
+@click.argument("username")
+@click.option("--password", default=None, help="New password; a random one if left out")
+def user_reset_password(username: str, password: str | None) -> None:
+    """Set a new password that must be changed at the next login."""
+    try:
+        new = users.reset_password(_user(username), actor=None, password=password)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Nytt lösenord för {username}: {new}")
+
+
+def _dtype(slug: str):  # noqa: ANN202
+    registry = current_app.extensions["formsvc.registry"]
+    if slug not in registry:
+        raise click.ClickException(f"Okänd dokumenttyp {slug!r}. Finns: {', '.join(registry)}")
+    return registry[slug]
+
+
+@click.command("sample")
+@click.argument("slug")
+def sample(slug: str) -> None:
+    """Print valid sample data (JSON) for a document type."""
+    click.echo(json.dumps(_dtype(slug).sample(), ensure_ascii=False, indent=2))
+
+
+@click.command("render")
+@click.argument("slug")
+@click.option(
+    "--data",
+    "data_file",
+    type=click.File("r", encoding="utf-8"),
+    required=True,
+    help="JSON data, e.g. from `flask sample SLUG`",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Output file; .docx or .pdf",
+)
+def render(slug: str, data_file: click.utils.LazyFile, out: Path) -> None:
+    """Validate data like the web form does and render it with the type's template."""
+    dtype = _dtype(slug)
+    if out.suffix.lower() not in (".docx", ".pdf"):
+        raise click.ClickException("--out måste sluta på .docx eller .pdf")
+    try:
+        data = json.load(data_file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"Filen är inte giltig JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise click.ClickException("JSON-datat måste vara ett objekt.")
+    subject = dtype.sample_subject()
+    form = dtype.form_class(formdata=data_to_formdata(dtype.form_class, data), meta={"csrf": False})
+    if not documents.validate(dtype, form, subject, current_app.config):
+        for line in _errors(form.errors):
+            click.echo(line, err=True)
+        raise click.ClickException("Datat klarar inte formulärets kontroller.")
+    context = dtype.build_context(
+        RenderInput(
+            data=dtype.to_data(form),
+            district="Exempelstadsdel",
+            author=Author(name="Mallförfattare"),
+            reference="SIG-PROV-000000 v1",
+            printed_at=date.today(),
+            subject=subject,
+        )
+    )
+    try:
+        docx = render_docx(dtype.template_path.read_bytes(), context)
+        result = docx
+        if out.suffix.lower() == ".pdf":
+            result = get_pool(current_app.extensions["formsvc.converter_settings"]).convert(docx)
+    except (TemplateError, ConversionError) as exc:
+        raise click.ClickException(exc.message) from None
+    out.write_bytes(result)
+    click.echo(f"Skrev {out} ({len(result)} byte).")
+
+
+def _errors(errors: object, prefix: str = "") -> list[str]:
+    lines: list[str] = []
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            lines += _errors(value, f"{prefix}{key}.")
+    elif isinstance(errors, list):
+        for i, value in enumerate(errors):
+            if isinstance(value, dict | list):
+                lines += _errors(value, f"{prefix}{i}.")
+            else:
+                lines.append(f"{prefix.rstrip('.')}: {value}")
+    return lines
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Warm LibreOffice, then serve the app with waitress."""
+    from waitress import serve as waitress_serve
+
+    pool = get_pool(current_app.extensions["formsvc.converter_settings"])
+    try:
+        pool.start()
+        click.echo(f"LibreOffice-omvandlaren är igång ({pool.mode}).")
+    except ConversionError as exc:
+        click.echo(f"Varning: {exc.message}", err=True)
+    click.echo(f"formsvc: http://{host}:{port}/")
+    sys.stdout.flush()
+    waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads)

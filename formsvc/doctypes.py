@@ -1,0 +1,130 @@
+"""The registry of document types (annexes): one module in formsvc/forms/ per type declares one."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask_wtf import FlaskForm
+
+from formsvc.forms._base import form_to_data
+
+TEMPLATE_DIR = Path(__file__).parent / "templates_docx"
+
+
+class RegistryError(RuntimeError):
+    """The registry is inconsistent; the app refuses to start."""
+
+
+@dataclass(frozen=True)
+class Author:
+    """The staff member a document is written by, as printed on it."""
+
+    name: str  #: full name
+    title: str = ""  #: e.g. Lots/samordnare
+    phone: str = ""  #: function phone
+    email: str = ""  #: function e-mail
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The participant a document is about, as far as a form needs to know."""
+
+    name: str  #: first and last name
+    id_kind: str  #: personnummer / samordningsnummer / birth_date
+    id_number: str | None  #: long form, or None
+    birth_date: date  #: used for age rules
+    target_group: str  #: sig_unga / sig_unga_vuxna
+
+    def age_on(self, day: date) -> int:
+        """Age in whole years on *day*."""
+        before = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
+        return day.year - self.birth_date.year - before
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    """Everything build_context may use: plain values, no ORM objects, no request."""
+
+    data: Mapping[str, Any]  #: the stored form data
+    district: str  #: district name
+    author: Author  #: who wrote the document
+    reference: str  #: e.g. SIG-2026-000123 v2
+    printed_at: date  #: date printed on the document
+    subject: Subject | None = None  #: the participant, for participant documents
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """What a form's cross-field checks may depend on."""
+
+    subject: Subject | None  #: the participant, if any
+    settings: Mapping[str, Any] = field(default_factory=dict)  #: app settings (limits)
+    today: date = field(default_factory=date.today)  #: injectable for tests
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    slug: str  #: stable key in URLs and the database
+    annex: str  #: the guidance's annex number, e.g. "3.2"
+    title: Any  #: Swedish title (lazy string)
+    form_class: type[FlaskForm]  #: WTForms class; may define check(ctx) for cross-field rules
+    template: str  #: file name in templates_docx/
+    subject: str  #: "participant" (more kinds come with later annexes)
+    build_context: Callable[[RenderInput], dict[str, Any]]  #: stored data -> docx context
+    sample: Callable[[], dict[str, Any]]  #: valid stored data for tests and `flask sample`
+    sample_subject: Callable[[], Subject | None] = lambda: None  #: subject for the sample
+    initial: Callable[[Author, Subject | None], dict[str, Any]] = lambda a, s: {}  #: defaults
+    to_data: Callable[[Any], dict[str, Any]] = form_to_data  #: validated form -> stored data
+
+    @property
+    def template_path(self) -> Path:
+        return TEMPLATE_DIR / self.template
+
+
+def discover(package: str = "formsvc.forms") -> dict[str, DocumentType]:
+    """Import every module of *package* and collect its DOCUMENT_TYPE; duplicates are an error."""
+    registry: dict[str, DocumentType] = {}
+    pkg = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{package}.{info.name}")
+        dtype = getattr(module, "DOCUMENT_TYPE", None)
+        if dtype is None:
+            continue
+        if dtype.slug in registry:
+            raise RegistryError(f"duplicate document type slug {dtype.slug!r} in {module.__name__}")
+        registry[dtype.slug] = dtype
+    return registry
+
+
+def check(registry: Mapping[str, DocumentType]) -> None:
+    """Refuse a registry whose templates are missing or ask for values the form does not give."""
+    from formsvc.services.rendering import TemplateError, template_variables
+
+    for dtype in registry.values():
+        if not dtype.template_path.is_file():
+            raise RegistryError(f"{dtype.slug}: Word template {dtype.template_path} is missing")
+        render_input = RenderInput(
+            data=dtype.sample(),
+            district="Exempelstadsdel",
+            author=Author(name="Exempel Handläggare"),
+            reference="SIG-0000-000000 v1",
+            printed_at=date(2026, 1, 1),
+            subject=dtype.sample_subject(),
+        )
+        provided = set(dtype.build_context(render_input))
+        try:
+            wanted = template_variables(dtype.template_path.read_bytes())
+        except TemplateError as exc:
+            raise RegistryError(f"{dtype.slug}: {exc.message}") from exc
+        missing = wanted - provided
+        if missing:
+            raise RegistryError(
+                f"{dtype.slug}: template {dtype.template} uses {sorted(missing)}, "
+                "which the form's build_context does not provide"
+            )

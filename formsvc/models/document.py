@@ -1,0 +1,78 @@
+"""Documents (one per filled annex), their saved revisions and Word template versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from formsvc.extensions import db
+from formsvc.models._base import utcnow
+from formsvc.models.district import District
+from formsvc.models.participant import Participant
+from formsvc.models.user import User
+
+#: Lifecycle states; signing adds the later ones (see docs/adr/001-data-model.md).
+STATUSES = ("draft", "awaiting_signatures", "active", "expired", "withdrawn", "declined", "voided")
+
+
+class TemplateVersion(db.Model):
+    """One uploaded or built-in .docx for a document type; documents pin the version they used."""
+
+    __table_args__ = (UniqueConstraint("type_slug", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type_slug: Mapped[str] = mapped_column(String(60), index=True)
+    version: Mapped[int] = mapped_column()
+    file_sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
+    source: Mapped[str] = mapped_column(String(20))  # "builtin" or "upload"
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Document(db.Model):
+    __table_args__ = (
+        Index("ix_document_district_type_updated", "district_id", "type_slug", "updated_at"),
+        Index("ix_document_district_status_updated", "district_id", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type_slug: Mapped[str] = mapped_column(String(60))
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"))
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participant.id"), index=True)
+    status: Mapped[str] = mapped_column(String(24), default="draft")
+    version: Mapped[int] = mapped_column(default=1)
+    template_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    district: Mapped[District] = relationship()
+    participant: Mapped[Participant | None] = relationship()
+    template_version: Mapped[TemplateVersion] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    updated_by: Mapped[User] = relationship(foreign_keys=[updated_by_id])
+
+    @property
+    def reference(self) -> str:
+        """Human reference printed on the document, e.g. SIG-2026-000123 v2."""
+        return f"SIG-{self.created_at:%Y}-{self.id:06d} v{self.version}"
+
+
+class DocumentRevision(db.Model):
+    """Every saved version's data, so an edit never loses what was there before."""
+
+    __table_args__ = (UniqueConstraint("document_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id"))
+    version: Mapped[int] = mapped_column()
+    template_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,50 @@
+"""A person a SIG works with: only what is needed to fill forms and know who signs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from formsvc.extensions import db
+from formsvc.models._base import utcnow
+from formsvc.models.district import District
+
+#: Target groups of the guidance, with their age ranges.
+TARGET_GROUPS = ("sig_unga", "sig_unga_vuxna")
+
+
+class Participant(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    #: "personnummer", "samordningsnummer" or "birth_date"
+    id_kind: Mapped[str] = mapped_column(String(20))
+    #: normalised long form YYYYMMDD-XXXX, or None when only a birth date is known
+    id_number: Mapped[str | None] = mapped_column(String(13), index=True)
+    birth_date: Mapped[date] = mapped_column()
+    target_group: Mapped[str] = mapped_column(String(20))
+    protected_identity: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    district: Mapped[District] = relationship()
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def age_on(self, day: date) -> int:
+        """Age in whole years on *day*."""
+        before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
+        return day.year - self.birth_date.year - before_birthday
+
+    @property
+    def masked_id(self) -> str:
+        """Identity number with the last four digits hidden, for lists."""
+        if self.id_number:
+            return self.id_number[:9] + "****"
+        return self.birth_date.isoformat()

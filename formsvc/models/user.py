@@ -1,0 +1,73 @@
+"""A staff account."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from formsvc.extensions import db
+from formsvc.models._base import utcnow
+from formsvc.models.district import District
+
+_hasher = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+#: Verifying against this keeps the time of a login with an unknown user name like a real one.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def configure_hasher(profile: str) -> None:
+    """Choose argon2 parameters: "RFC_9106_LOW_MEMORY" (default) or "CHEAPEST" (tests only)."""
+    global _hasher, _DUMMY_HASH
+    params = getattr(profiles, profile)
+    if _hasher.time_cost != params.time_cost or _hasher.memory_cost != params.memory_cost:
+        _hasher = PasswordHasher.from_parameters(params)
+        _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    title: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(32))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    district: Mapped[District | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        """Store an argon2id hash of *password*."""
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """True when *password* matches; rehashes transparently when parameters changed."""
+        try:
+            _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if _hasher.check_needs_rehash(self.password_hash):
+            self.set_password(password)
+        return True
+
+    @staticmethod
+    def burn_verification(password: str) -> None:
+        """Spend the time of one verification so unknown users cannot be told apart by timing."""
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"

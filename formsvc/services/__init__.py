@@ -1,0 +1,1 @@
+"""Use cases: plain functions and classes taking plain values, never flask.request."""

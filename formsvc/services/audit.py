@@ -1,0 +1,95 @@
+"""Append-only, hash-chained audit log (each row carries the hash of the previous one)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+
+from formsvc.extensions import db
+from formsvc.models import AuditEvent
+from formsvc.models._base import utcnow
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an action came from; the view fills it from the request."""
+
+    ip: str = ""  #: client address as the app sees it
+    user_agent: str = ""  #: browser, truncated
+    extra: dict[str, Any] = field(default_factory=dict)  #: reserved for later evidence
+
+
+def _digest(prev_hash: str, ev: AuditEvent) -> str:
+    payload = json.dumps(
+        [
+            prev_hash,
+            ev.created_at.isoformat(),
+            ev.actor_id,
+            ev.actor_label,
+            ev.action,
+            ev.object_type,
+            ev.object_id,
+            ev.district_id,
+            ev.ip,
+            ev.user_agent,
+            ev.details,
+        ],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def record(
+    action: str,
+    *,
+    actor_id: int | None,
+    actor_label: str,
+    object_type: str,
+    object_id: object = None,
+    district_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    origin: Origin | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction; the chain is serialised per database."""
+    if db.engine.dialect.name == "postgresql":
+        # one writer at a time appends to the chain; released at commit/rollback
+        db.session.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+    prev = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    origin = origin or Origin()
+    ev = AuditEvent(
+        actor_id=actor_id,
+        actor_label=actor_label[:200],
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        district_id=district_id,
+        ip=origin.ip[:64],
+        user_agent=origin.user_agent[:300],
+        details=details or {},
+        prev_hash=prev or GENESIS,
+    )
+    ev.created_at = utcnow().replace(microsecond=0)
+    ev.hash = _digest(ev.prev_hash, ev)
+    db.session.add(ev)
+    db.session.flush()
+    return ev
+
+
+def verify() -> tuple[int, AuditEvent | None]:
+    """Walk the chain; return (events checked, first broken event or None)."""
+    prev = GENESIS
+    count = 0
+    for ev in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+        if ev.prev_hash != prev or _digest(prev, ev) != ev.hash:
+            return count, ev
+        prev = ev.hash
+        count += 1
+    return count, None

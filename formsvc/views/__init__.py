@@ -1,0 +1,110 @@
+"""Blueprints and app-wide request handling (login loader, errors, security headers)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from formsvc.extensions import db, login_manager
+from formsvc.models import User
+
+
+def register(app: Flask) -> None:
+    """Attach blueprints and handlers to *app*."""
+    from formsvc.views import account, admin, auth, documents, main, participants
+
+    for module in (auth, main, account, participants, documents, admin):
+        app.register_blueprint(module.bp)
+
+    app.jinja_env.globals["get_locale"] = get_locale
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        if not user_id.isdigit():
+            return None
+        return db.session.get(User, int(user_id))
+
+    @app.before_request
+    def force_password_change() -> Response | None:
+        if (
+            current_user.is_authenticated
+            and current_user.must_change_password
+            and request.endpoint not in ("account.password", "auth.logout", "static", "main.lang")
+        ):
+            return redirect(url_for("account.password"))
+        return None
+
+    @app.after_request
+    def security_headers(resp: Response) -> Response:
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        if current_user.is_authenticated:
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    def error_page(code: int, title: str, text: str) -> tuple[str, int]:
+        return render_template("error.html", code=code, title=title, text=text), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_e: CSRFError) -> tuple[str, int]:
+        return error_page(
+            400,
+            _("Formuläret har gått ut"),
+            _(
+                "Sidan var öppen för länge eller skickades två gånger. Gå tillbaka, "
+                "ladda om sidan och försök igen."
+            ),
+        )
+
+    @app.errorhandler(400)
+    def bad_request(_e: Exception) -> tuple[str, int]:
+        return error_page(400, _("Felaktig begäran"), _("Begäran kunde inte tolkas."))
+
+    @app.errorhandler(403)
+    def forbidden(_e: Exception) -> tuple[str, int]:
+        return error_page(
+            403, _("Ingen behörighet"), _("Din roll har inte behörighet till den här sidan.")
+        )
+
+    @app.errorhandler(404)
+    def not_found(_e: Exception) -> tuple[str, int]:
+        return error_page(
+            404,
+            _("Sidan finns inte"),
+            _("Sidan finns inte, eller så har du inte behörighet att se den."),
+        )
+
+    @app.errorhandler(413)
+    def too_large(_e: Exception) -> tuple[str, int]:
+        return error_page(413, _("För stor fil"), _("Det du skickade är för stort."))
+
+    @app.errorhandler(429)
+    def too_many(_e: Exception) -> tuple[str, int]:
+        return error_page(
+            429,
+            _("För många försök"),
+            _("För många försök på kort tid. Vänta en stund och försök igen."),
+        )
+
+    @app.errorhandler(500)
+    def server_error(_e: Exception) -> tuple[str, int]:
+        db.session.rollback()
+        return error_page(
+            500,
+            _("Något gick fel"),
+            _(
+                "Ett oväntat fel uppstod. Inget av det du sparat tidigare har "
+                "försvunnit. Försök igen eller kontakta support."
+            ),
+        )

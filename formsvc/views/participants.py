@@ -1,0 +1,91 @@
+"""Participants of the caseworker's own district."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from formsvc.extensions import db
+from formsvc.forms.staff import ParticipantForm
+from formsvc.models import Participant
+from formsvc.services import access, documents, participants
+from formsvc.services.identity import IdentityError, parse_identity
+from formsvc.views._common import origin, registry, roles_required
+
+bp = Blueprint("participants", __name__, url_prefix="/participants")
+STAFF = ("caseworker", "manager")
+
+
+def _load(pid: int) -> Participant:
+    p = db.session.get(Participant, pid)
+    if p is None or not access.can_see_participant(current_user, p):
+        abort(404)
+    return p
+
+
+@bp.route("/")
+@roles_required(*STAFF)
+def index() -> str:
+    return render_template(
+        "participants/index.html", participants=participants.in_district(current_user.district_id)
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def new() -> str | Response:
+    form = ParticipantForm()
+    if form.validate_on_submit() and (data := _input(form)):
+        p = participants.create(data, actor=current_user, origin=origin())
+        flash(_("Deltagaren är registrerad."), "info")
+        return redirect(url_for(".show", pid=p.id))
+    return render_template("participants/form.html", form=form, participant=None)
+
+
+@bp.route("/<int:pid>")
+@roles_required(*STAFF)
+def show(pid: int) -> str:
+    p = _load(pid)
+    return render_template(
+        "participants/show.html",
+        participant=p,
+        documents=documents.for_participant(p),
+        doc_types=registry(),
+    )
+
+
+@bp.route("/<int:pid>/edit", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def edit(pid: int) -> str | Response:
+    p = _load(pid)
+    form = ParticipantForm(obj=p)
+    if form.validate_on_submit() and (data := _input(form)):
+        participants.update(p, data, actor=current_user, origin=origin())
+        flash(_("Uppgifterna är sparade."), "info")
+        return redirect(url_for(".show", pid=p.id))
+    return render_template("participants/form.html", form=form, participant=p)
+
+
+def _input(form: ParticipantForm) -> participants.ParticipantInput | None:
+    """Form -> service input, or None with errors attached to the form."""
+    kind = form.id_kind.data
+    if kind == "birth_date" and not form.birth_date.data:
+        form.birth_date.errors.append(_("Ange födelsedatum när nummer saknas."))
+        return None
+    if kind != "birth_date":
+        try:
+            parse_identity(form.id_number.data or "", coordination=kind == "samordningsnummer")
+        except IdentityError as exc:
+            form.id_number.errors.append(str(exc))
+            return None
+    return participants.ParticipantInput(
+        first_name=form.first_name.data,
+        last_name=form.last_name.data,
+        id_kind=kind,
+        id_number=form.id_number.data or "",
+        birth_date=form.birth_date.data,
+        target_group=form.target_group.data,
+        protected_identity=form.protected_identity.data,
+    )

@@ -1,0 +1,1 @@
+"""formsvc test suite."""

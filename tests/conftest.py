@@ -1,0 +1,192 @@
+"""Fixtures: an app per test from a plain config mapping, on SQLite or PostgreSQL.
+
+FORMSVC_TEST_DB=sqlite (default) or postgresql picks the database; the PostgreSQL URL is
+FORMSVC_TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test). An unreachable
+PostgreSQL fails the run: it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from formsvc import create_app
+from formsvc.extensions import db
+from formsvc.models import District, Document, Participant, User
+from formsvc.services import documents, users
+
+BACKEND = os.environ.get("FORMSVC_TEST_DB", "sqlite")
+PG_URL = os.environ.get(
+    "FORMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+).replace("postgresql://", "postgresql+psycopg://", 1)
+PASSWORD = "Testlosen-123"
+#: Test converters get their own ports so a running dev server is never disturbed.
+CONVERTER_PORT = 23300
+
+
+def pytest_report_header() -> str:
+    return f"formsvc database backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def converter_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lo-profiles")
+
+
+def base_config(tmp: Path, converter_root: Path, db_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "STORAGE_DIR": str(tmp / "files"),
+        "WTF_CSRF_ENABLED": False,
+        "ARGON2_PROFILE": "CHEAPEST",
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "CONVERTER_BASE_PORT": CONVERTER_PORT,
+        "CONVERTER_PROFILE_ROOT": str(converter_root),
+        "CONVERTER_TIMEOUT": 120.0,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory, converter_root: Path) -> str:
+    """Run the Alembic migrations once: into a template SQLite file, or into PostgreSQL."""
+    if BACKEND == "postgresql":
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:  # a connection error here fails the whole run, loudly
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        url = PG_URL
+    elif BACKEND == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'template.sqlite'}"
+    else:
+        raise pytest.UsageError(f"FORMSVC_TEST_DB must be sqlite or postgresql, not {BACKEND}")
+    app = create_app(base_config(tmp_path_factory.mktemp("mig"), converter_root, url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def config(tmp_path: Path, migrated_db: str, converter_root: Path) -> dict[str, Any]:
+    """The plain mapping the app under test is built from; tests may extend it before `app`."""
+    if BACKEND == "sqlite":
+        copy = tmp_path / "formsvc.sqlite"
+        shutil.copy(migrated_db.removeprefix("sqlite:///"), copy)
+        url = f"sqlite:///{copy}"
+    else:
+        url = migrated_db
+    return base_config(tmp_path, converter_root, url)
+
+
+@pytest.fixture
+def app(config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        if BACKEND == "postgresql":
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+class World:
+    """Two districts with staff of every role, and one participant in each district."""
+
+    def __init__(self) -> None:
+        self.home = users.create_district("Rinkeby-Kista", actor=None)
+        self.other = users.create_district("Farsta", actor=None)
+        self.users: dict[str, User] = {}
+        for role in ("caseworker", "manager", "security_officer", "analyst", "admin"):
+            district = self.home.id if role in ("caseworker", "manager") else None
+            self.users[role] = users.create_user(
+                username=role,
+                full_name=f"Test {role}",
+                role=role,
+                password=PASSWORD,
+                district_id=district,
+                email=f"{role}@example.se",
+                title="Lots/samordnare",
+            )
+        self.users["other_caseworker"] = users.create_user(
+            username="other_caseworker",
+            full_name="Ali Yusuf",
+            role="caseworker",
+            password=PASSWORD,
+            district_id=self.other.id,
+        )
+        self.participant = self.add_participant(self.home, "Åsa", "Öberg", date(2010, 3, 15))
+        self.foreign = self.add_participant(self.other, "Olle", "Farstasson", date(2001, 1, 1))
+
+    def add_participant(self, district: District, first: str, last: str, born: date) -> Participant:
+        p = Participant(
+            district_id=district.id,
+            first_name=first,
+            last_name=last,
+            id_kind="birth_date",
+            id_number=None,
+            birth_date=born,
+            target_group="sig_unga" if date.today().year - born.year < 20 else "sig_unga_vuxna",
+            created_by_id=self.users["caseworker"].id,
+        )
+        db.session.add(p)
+        db.session.commit()
+        return p
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    return World()
+
+
+class Auth:
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        return self.client.post("/login", data={"username": username, "password": password})
+
+    def logout(self) -> Any:
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def consent_doc(app: Flask, world: World) -> Document:
+    """A saved consent draft (the type's sample data) for the home district's participant."""
+    dtype = app.extensions["formsvc.registry"]["consent"]
+    return documents.create(
+        dtype,
+        dtype.sample(),
+        actor=world.users["caseworker"],
+        participant=world.participant,
+        store=app.extensions["formsvc.store"],
+    )

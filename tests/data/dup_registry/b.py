@@ -1,0 +1,3 @@
+"""Second."""
+
+from formsvc.forms.consent import DOCUMENT_TYPE  # noqa: F401

@@ -1,0 +1,56 @@
+"""Helpers for reading what users receive: DOCX text, PDF text."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from docx import Document as DocxDocument
+from werkzeug.datastructures import MultiDict
+
+from formsvc.forms._base import data_to_formdata
+
+
+def docx_text(data: bytes) -> str:
+    """All text of a DOCX: body paragraphs, tables (nested too), headers and footers."""
+    doc = DocxDocument(io.BytesIO(data))
+    parts: list[str] = []
+
+    def walk(container: Any) -> None:
+        for p in container.paragraphs:
+            parts.append(p.text)
+        for table in container.tables:
+            for row in table.rows:
+                for cell in row.cells:
+                    walk(cell)
+
+    walk(doc)
+    for section in doc.sections:
+        walk(section.header)
+        walk(section.footer)
+    return "\n".join(parts)
+
+
+def pdf_text(data: bytes) -> str:
+    """pdftotext of a PDF (poppler), as a user copying the text would see it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in.pdf"
+        src.write_bytes(data)
+        out = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", str(src), "-"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    return out.stdout.decode()
+
+
+def post_data(form_class: type, data: dict[str, Any], **overrides: str) -> MultiDict:
+    """What a browser posts for *data*, with single fields overridden."""
+    md = data_to_formdata(form_class, data)
+    for key, value in overrides.items():
+        md.setlist(key, [value])
+    return md

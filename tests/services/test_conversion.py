@@ -1,0 +1,527 @@
+"""The LibreOffice converter pool against real LibreOffice and unoserver (no mocks)."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from docx import Document
+from docx.shared import Mm
+
+from formsvc.services.conversion import (
+    MSG_TIMEOUT,
+    MSG_UNAVAILABLE,
+    ConversionError,
+    ConversionTimeout,
+    ConverterPool,
+    ConverterSettings,
+    ConverterUnavailable,
+    convert_oneshot,
+    get_pool,
+)
+
+pytestmark = pytest.mark.converter
+
+HAVE_LO = shutil.which("soffice") is not None and os.path.exists("/usr/bin/python3")
+HAVE_POPPLER = all(shutil.which(tool) for tool in ("pdftotext", "pdfinfo", "pdfimages"))
+needs_lo = pytest.mark.skipif(
+    not (HAVE_LO and HAVE_POPPLER), reason="needs LibreOffice, python3-uno and poppler-utils"
+)
+
+# High, test-only ports so a developer's own unoserver (default 2003) is never touched.
+POOL_PORT = 23110
+TIMEOUT_POOL_PORT = 23120
+CLOSE_POOL_PORT = 23130
+FALLBACK_POOL_PORT = 23140
+BUSY_POOL_PORT = 23150
+DEAD_POOL_PORT = 23160
+
+NAME = "Åsa Öberg & <Bo>"
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def make_docx(*paragraphs: str, image: bytes | None = None) -> bytes:
+    """A DOCX with one paragraph per argument and optionally an image."""
+    doc = Document()
+    for text in paragraphs:
+        doc.add_paragraph(text)
+    if image is not None:
+        doc.add_picture(io.BytesIO(image), width=Mm(60))
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def noisy_png(width: int = 200, height: int = 80) -> bytes:
+    """An RGB PNG of random noise and white squares: LibreOffice's default makes it a JPEG."""
+    rnd = random.Random(1)
+
+    def pixel(x: int, y: int) -> int:
+        return rnd.randrange(256) if (x // 24 + y // 8) % 2 else 255
+
+    rows = b"".join(b"\x00" + bytes(pixel(x, y) for x in range(width * 3)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(scope="module")
+def small_docx() -> bytes:
+    return make_docx(NAME, "Samtycke till informationsutbyte.", "Giltigt i tolv månader.")
+
+
+@pytest.fixture(scope="module")
+def big_docx() -> bytes:
+    """Several hundred pages: LibreOffice needs several seconds for it (about 6 s here)."""
+    line = "Rad med text som fyller sidan, lorem ipsum dolor sit amet. " * 8
+    return make_docx("Stort dokument", *(f"{i} {line}" for i in range(6000)))
+
+
+# --- PDF inspection (poppler, independent of LibreOffice) ---------------------------------------
+
+
+def _poppler(tool: str, pdf: bytes, tmp_path: Path, *args: str) -> str:
+    path = tmp_path / f"check-{time.monotonic_ns()}.pdf"
+    path.write_bytes(pdf)
+    done = subprocess.run(
+        [tool, *args, str(path), *(["-"] if tool == "pdftotext" else [])],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.decode()
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    return _poppler("pdftotext", pdf, tmp_path, "-enc", "UTF-8")
+
+
+def pdf_metadata(pdf: bytes, tmp_path: Path) -> str:
+    return _poppler("pdfinfo", pdf, tmp_path, "-meta")
+
+
+def pdf_image_encodings(pdf: bytes, tmp_path: Path) -> list[str]:
+    lines = _poppler("pdfimages", pdf, tmp_path, "-list").splitlines()[2:]
+    return [line.split()[8] for line in lines if line.strip()]
+
+
+# --- processes (read from /proc, not from the pool) -------------------------------------------
+
+
+def _cmdlines() -> Iterator[tuple[int, list[str]]]:
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{name}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if raw:  # zombies have an empty command line
+            yield int(name), raw.decode(errors="replace").split("\0")
+
+
+def soffice_pids(profile: Path) -> list[int]:
+    """Running soffice.bin processes that use *profile*."""
+    arg = f"-env:UserInstallation={profile.as_uri()}"
+    return [pid for pid, args in _cmdlines() if args[0].endswith("soffice.bin") and arg in args]
+
+
+def processes_using(profile: Path) -> list[int]:
+    """Every running process (unoserver, oosplash, soffice.bin) that names *profile*."""
+    wanted = {str(profile), f"-env:UserInstallation={profile.as_uri()}"}
+    return [pid for pid, args in _cmdlines() if wanted & set(args)]
+
+
+def the_soffice_pid(profile: Path) -> int:
+    pids = soffice_pids(profile)
+    assert len(pids) == 1, f"expected one soffice.bin on {profile}, found {pids}"
+    return pids[0]
+
+
+def wait_until(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+# --- the shared pool ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def profile_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lo-profiles")
+
+
+@pytest.fixture(scope="module")
+def pool(profile_root: Path) -> Iterator[ConverterPool]:
+    """One warm LibreOffice for most tests (starting one takes about 6 s)."""
+    if not (HAVE_LO and HAVE_POPPLER):
+        pytest.skip("needs LibreOffice, python3-uno and poppler-utils")
+    converter = ConverterPool(
+        ConverterSettings(processes=1, base_port=POOL_PORT, profile_root=str(profile_root))
+    )
+    converter.start()
+    yield converter
+    converter.close()
+    assert processes_using(profile_root / "0") == []
+
+
+# --- tests --------------------------------------------------------------------------------------
+
+
+@needs_lo
+def test_docx_becomes_pdf_with_swedish_text(
+    pool: ConverterPool, small_docx: bytes, tmp_path: Path
+) -> None:
+    assert pool.mode == "unoserver"
+    pdf = pool.convert(small_docx)
+    assert pdf.startswith(b"%PDF-")
+    text = pdf_text(pdf, tmp_path)
+    assert NAME in text
+    assert "Giltigt i tolv månader." in text
+
+
+@needs_lo
+def test_pdfa_option_reaches_libreoffice(
+    pool: ConverterPool, small_docx: bytes, tmp_path: Path
+) -> None:
+    assert "pdfaid:part" not in pdf_metadata(pool.convert(small_docx), tmp_path)
+    meta = pdf_metadata(pool.convert(small_docx, pdfa=True), tmp_path)
+    assert "<pdfaid:part>2</pdfaid:part>" in meta
+    assert "<pdfaid:conformance>B</pdfaid:conformance>" in meta
+
+
+@needs_lo
+def test_images_are_not_turned_into_jpeg(pool: ConverterPool, tmp_path: Path) -> None:
+    # Without UseLosslessCompression LibreOffice stores this image as JPEG ("jpeg" below).
+    pdf = pool.convert(make_docx("Underskrift:", image=noisy_png()))
+    assert pdf_image_encodings(pdf, tmp_path) == ["image"]  # Flate, lossless
+
+
+@needs_lo
+def test_two_threads_share_one_process(pool: ConverterPool, tmp_path: Path) -> None:
+    docs = {i: make_docx(f"Dokument nummer {i} för {NAME}") for i in (1, 2)}
+    results: dict[int, bytes | BaseException] = {}
+    barrier = threading.Barrier(2)
+
+    def work(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = pool.convert(docs[i])
+        except BaseException as exc:  # reported by the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in docs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert set(results) == {1, 2}
+    for i, pdf in results.items():
+        assert isinstance(pdf, bytes), pdf
+        assert f"Dokument nummer {i} för {NAME}" in pdf_text(pdf, tmp_path)
+
+
+@needs_lo
+def test_killed_process_group_is_restarted(
+    pool: ConverterPool, profile_root: Path, small_docx: bytes, tmp_path: Path
+) -> None:
+    old = the_soffice_pid(profile_root / "0")
+    os.killpg(os.getpgid(old), signal.SIGKILL)
+    assert wait_until(lambda: processes_using(profile_root / "0") == [])
+
+    pdf = pool.convert(small_docx)
+
+    assert NAME in pdf_text(pdf, tmp_path)
+    assert the_soffice_pid(profile_root / "0") != old
+
+
+@needs_lo
+def test_crash_during_conversion_is_retried_once(
+    pool: ConverterPool, profile_root: Path, big_docx: bytes, tmp_path: Path
+) -> None:
+    pool.convert(make_docx("uppvärmning"))  # make sure the worker is up before timing anything
+    old = the_soffice_pid(profile_root / "0")
+    result: list[bytes | BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(pool.convert(big_docx))
+        except BaseException as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    time.sleep(1.5)  # the big document keeps LibreOffice busy for several seconds
+    assert thread.is_alive(), "the conversion ended before LibreOffice could be killed"
+    os.kill(old, signal.SIGKILL)
+    thread.join(timeout=180)
+
+    assert len(result) == 1
+    assert isinstance(result[0], bytes), result[0]
+    assert "Stort dokument" in pdf_text(result[0], tmp_path)
+    assert the_soffice_pid(profile_root / "0") != old
+
+
+@needs_lo
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"detta \x00 \xff ar inte en docx", id="garbage"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"PK\x03\x04 avklippt zip", id="truncated-zip"),
+        pytest.param("docx som str", id="str-not-bytes"),
+        pytest.param("zip-without-content-types", id="zip-not-docx"),
+        pytest.param("broken-document-xml", id="broken-document-xml"),  # rejected by LibreOffice
+    ],
+)
+def test_bad_input_is_a_conversion_error(
+    pool: ConverterPool, small_docx: bytes, data: bytes | str, tmp_path: Path
+) -> None:
+    if data == "zip-without-content-types":
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as package:
+            package.writestr("hej.txt", "hej")
+        data = out.getvalue()
+    elif data == "broken-document-xml":
+        out = io.BytesIO()
+        with (
+            zipfile.ZipFile(io.BytesIO(small_docx)) as src,
+            zipfile.ZipFile(out, "w") as package,
+        ):
+            for name in src.namelist():
+                body = src.read(name)
+                package.writestr(name, b"<w:document>" if name == "word/document.xml" else body)
+        data = out.getvalue()
+
+    with pytest.raises(ConversionError) as caught:
+        pool.convert(data)  # type: ignore[arg-type]
+
+    assert type(caught.value) is ConversionError
+    assert "Word-dokument (DOCX)" in caught.value.message
+    assert NAME in pdf_text(pool.convert(small_docx), tmp_path)  # the worker is still fine
+
+
+@needs_lo
+def test_timeout_kills_the_conversion_and_the_pool_recovers(
+    tmp_path: Path, big_docx: bytes, small_docx: bytes
+) -> None:
+    root = tmp_path / "profiles"
+    # The big document needs ~6 s here, the small one ~0.3 s even on a fresh LibreOffice.
+    settings = ConverterSettings(base_port=TIMEOUT_POOL_PORT, profile_root=str(root), timeout=2.0)
+    converter = ConverterPool(settings)
+    try:
+        converter.start()
+        assert converter.mode == "unoserver"
+        old = the_soffice_pid(root / "0")
+        started = time.monotonic()
+        with pytest.raises(ConversionTimeout) as caught:
+            converter.convert(big_docx)
+        assert time.monotonic() - started < 20
+        assert caught.value.message == MSG_TIMEOUT
+        assert old not in soffice_pids(root / "0")  # the hung LibreOffice was killed
+
+        pdf = converter.convert(small_docx)  # waits for the restart, then works
+
+        assert NAME in pdf_text(pdf, tmp_path)
+    finally:
+        converter.close()
+    assert processes_using(root / "0") == []
+
+
+def test_missing_libreoffice_raises_unavailable(tmp_path: Path, small_docx: bytes) -> None:
+    converter = ConverterPool(
+        ConverterSettings(
+            base_port=DEAD_POOL_PORT,
+            profile_root=str(tmp_path),
+            python="/nonexistent/python3",
+            soffice="/nonexistent/soffice",
+        )
+    )
+    try:
+        with pytest.raises(ConverterUnavailable) as caught:
+            converter.convert(small_docx)
+        assert caught.value.message == MSG_UNAVAILABLE
+        assert converter.mode == "unavailable"
+    finally:
+        converter.close()
+
+
+@needs_lo
+def test_falls_back_to_oneshot_when_python_cannot_import_uno(
+    tmp_path: Path, small_docx: bytes
+) -> None:
+    # The venv's python is another build than Debian's and cannot import uno.
+    converter = ConverterPool(
+        ConverterSettings(
+            base_port=FALLBACK_POOL_PORT, profile_root=str(tmp_path / "p"), python=sys.executable
+        )
+    )
+    try:
+        converter.start()
+        assert converter.mode == "oneshot"
+        pdf = converter.convert(small_docx, pdfa=True)
+        assert NAME in pdf_text(pdf, tmp_path)
+        assert "<pdfaid:part>2</pdfaid:part>" in pdf_metadata(pdf, tmp_path)
+    finally:
+        converter.close()
+    assert port_is_free(FALLBACK_POOL_PORT)
+
+
+@needs_lo
+def test_port_taken_by_a_stranger_is_not_used(tmp_path: Path) -> None:
+    # Something else listens on the XML-RPC port: documents must not be sent there.
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", BUSY_POOL_PORT))
+        stranger.listen()
+        converter = ConverterPool(
+            ConverterSettings(base_port=BUSY_POOL_PORT, profile_root=str(tmp_path))
+        )
+        try:
+            converter.start()
+            assert converter.mode == "oneshot"
+            assert processes_using(tmp_path / "0") == []
+        finally:
+            converter.close()
+
+
+@needs_lo
+def test_oneshot_conversion(small_docx: bytes, tmp_path: Path) -> None:
+    pdf = convert_oneshot(small_docx, pdfa=True)
+    assert NAME in pdf_text(pdf, tmp_path)
+    assert "<pdfaid:part>2</pdfaid:part>" in pdf_metadata(pdf, tmp_path)
+    assert pdf_image_encodings(convert_oneshot(make_docx("x", image=noisy_png())), tmp_path) == [
+        "image"
+    ]
+    with pytest.raises(ConversionError):
+        convert_oneshot(b"PK\x03\x04 ingen docx")
+
+
+@needs_lo
+def test_oneshot_timeout_leaves_no_process(small_docx: bytes) -> None:
+    # A fresh soffice needs well over a second just to create its profile.
+    before = {pid for pid, args in _cmdlines() if args[0].endswith("soffice.bin")}
+    with pytest.raises(ConversionTimeout):
+        convert_oneshot(small_docx, timeout=0.3)
+    after = {pid for pid, args in _cmdlines() if args[0].endswith("soffice.bin")}
+    assert after <= before
+
+
+@needs_lo
+def test_close_stops_every_process(tmp_path: Path, small_docx: bytes) -> None:
+    root = tmp_path / "profiles"
+    converter = ConverterPool(
+        ConverterSettings(processes=2, base_port=CLOSE_POOL_PORT, profile_root=str(root))
+    )
+    converter.start()
+    try:
+        assert converter.mode == "unoserver"
+        assert len(soffice_pids(root / "0")) == 1
+        assert len(soffice_pids(root / "1")) == 1
+        results: list[bytes] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(converter.convert(small_docx)))
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert len(results) == 2
+        assert all(pdf.startswith(b"%PDF-") for pdf in results)
+    finally:
+        converter.close()
+
+    assert processes_using(root / "0") == []
+    assert processes_using(root / "1") == []
+    assert all(port_is_free(CLOSE_POOL_PORT + i) for i in range(4))
+    with pytest.raises(ConverterUnavailable):
+        converter.convert(small_docx)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["0.0.0.0", "10.0.0.5", "192.168.1.10", "localhost", "::"],  # noqa: S104 - must be refused
+)
+def test_settings_refuse_non_loopback_hosts(host: str) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        ConverterSettings(host=host)
+
+
+def test_settings_accept_loopback_hosts() -> None:
+    assert ConverterSettings(host="127.0.0.1").host == "127.0.0.1"
+    assert ConverterSettings(host="::1").host == "::1"
+
+
+def test_get_pool_returns_one_started_pool_per_settings(tmp_path: Path) -> None:
+    # Settings without LibreOffice keep this fast; sharing does not depend on the mode.
+    def settings(port: int) -> ConverterSettings:
+        return ConverterSettings(
+            base_port=port,
+            profile_root=str(tmp_path),
+            python="/nonexistent/python3",
+            soffice="/nonexistent/soffice",
+        )
+
+    found: list[ConverterPool] = []
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        found.append(get_pool(settings(DEAD_POOL_PORT + 2)))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(found) == 8
+    assert all(p is found[0] for p in found)
+    assert found[0].mode == "unavailable"  # started, not "unstarted"
+    assert get_pool(settings(DEAD_POOL_PORT + 2)) is found[0]
+    other = get_pool(settings(DEAD_POOL_PORT + 4))
+    assert other is not found[0]
+    found[0].close()
+    other.close()
+    again = get_pool(settings(DEAD_POOL_PORT + 2))
+    assert again is not found[0]  # a closed pool is replaced
+    again.close()

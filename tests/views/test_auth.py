@@ -1,0 +1,157 @@
+"""Login, logout, rate limits, CSRF, cookies and forced password change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from formsvc.extensions import db
+from formsvc.models import AuditEvent
+from formsvc.services import users
+from tests.conftest import PASSWORD, Auth, World
+
+
+def test_login_then_logout(client: FlaskClient, auth: Auth, world: World) -> None:
+    resp = auth.login("caseworker")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    assert "Välkommen, Test caseworker" in client.get("/").get_data(as_text=True)
+    auth.logout()
+    assert client.get("/").status_code == 302
+    actions = db.session.scalars(db.select(AuditEvent.action)).all()
+    assert "login" in actions and "logout" in actions
+
+
+def test_session_cookie_is_httponly_and_samesite(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    resp = auth.login("caseworker")
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("caseworker", "wrong-password"),
+        ("nobody", PASSWORD),
+        ("caseworker", "x" * 300),
+        ("<script>alert(1)</script>", "a"),
+        ("case\x00worker", PASSWORD),
+    ],
+)
+def test_bad_login_says_so_without_telling_which_part(
+    client: FlaskClient, auth: Auth, world: World, username: str, password: str
+) -> None:
+    resp = auth.login(username, password)
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert ("Fel användarnamn eller lösenord" in html) or ('class="errors"' in html)
+    assert "<script>alert(1)</script>" not in html
+    assert client.get("/").status_code == 302
+
+
+def test_deactivated_user_cannot_log_in(client: FlaskClient, auth: Auth, world: World) -> None:
+    u = world.users["caseworker"]
+    users.update_user(
+        u,
+        role=u.role,
+        district_id=u.district_id,
+        active=False,
+        full_name=u.full_name,
+        email=u.email,
+        title=u.title,
+        phone=u.phone,
+        actor=None,
+    )
+    assert "Fel användarnamn" in auth.login("caseworker").get_data(as_text=True)
+
+
+def test_forced_password_change_after_reset(client: FlaskClient, auth: Auth, world: World) -> None:
+    new = users.reset_password(world.users["caseworker"], actor=world.users["admin"])
+    auth.login("caseworker", new)
+    assert client.get("/participants/").headers["Location"].endswith("/account/password")
+    resp = client.post(
+        "/account/password",
+        data={"current": new, "new": "Ett-nytt-losen-1", "repeat": "Ett-nytt-losen-1"},
+    )
+    assert resp.status_code == 302
+    assert client.get("/participants/").status_code == 200
+
+
+def test_password_change_errors_are_swedish(client: FlaskClient, auth: Auth, world: World) -> None:
+    auth.login("caseworker")
+    html = client.post(
+        "/account/password", data={"current": PASSWORD, "new": "kort", "repeat": "kort"}
+    ).get_data(as_text=True)
+    assert "minst 10 tecken" in html
+    html = client.post(
+        "/account/password",
+        data={"current": "fel-losen", "new": "Langre-losen-1", "repeat": "Langre-losen-1"},
+    ).get_data(as_text=True)
+    assert "nuvarande lösenordet stämmer inte" in html
+    html = client.post(
+        "/account/password",
+        data={"current": PASSWORD, "new": "Langre-losen-1", "repeat": "Annat-losen-1"},
+    ).get_data(as_text=True)
+    assert "inte likadana" in html
+
+
+@pytest.fixture
+def strict_config(config: dict[str, Any]) -> dict[str, Any]:
+    return {**config, "LOGIN_RATE_LIMIT": "3 per minute", "WTF_CSRF_ENABLED": True}
+
+
+def test_login_attempts_are_rate_limited(strict_config: dict[str, Any], world: World) -> None:
+    from formsvc import create_app
+
+    app = create_app(strict_config)
+    client = app.test_client()
+    token = _csrf_token(client)
+    codes = [
+        client.post(
+            "/login", data={"username": "caseworker", "password": "x", "csrf_token": token}
+        ).status_code
+        for _ in range(5)
+    ]
+    assert codes == [200, 200, 200, 429, 429]
+    resp = client.post(
+        "/login", data={"username": "caseworker", "password": PASSWORD, "csrf_token": token}
+    )
+    assert resp.status_code == 429  # even the right password waits
+    assert "För många försök" in resp.get_data(as_text=True)
+
+
+def _csrf_token(client: FlaskClient) -> str:
+    html = client.get("/login").get_data(as_text=True)
+    return html.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+
+
+def test_csrf_is_enforced_when_enabled(strict_config: dict[str, Any], world: World) -> None:
+    from formsvc import create_app
+
+    app = create_app(strict_config)
+    client = app.test_client()
+    resp = client.post("/login", data={"username": "caseworker", "password": PASSWORD})
+    assert resp.status_code == 400
+    assert "Formuläret har gått ut" in resp.get_data(as_text=True)
+    token = _csrf_token(client)
+    resp = client.post(
+        "/login", data={"username": "caseworker", "password": PASSWORD, "csrf_token": token}
+    )
+    assert resp.status_code == 302
+
+
+def test_language_switch_to_english(client: FlaskClient, world: World) -> None:
+    client.get("/lang/en")
+    html = client.get("/login").get_data(as_text=True)
+    assert "Log in" in html and 'lang="en"' in html
+    client.get("/lang/sv")
+    assert "Logga in" in client.get("/login").get_data(as_text=True)
+
+
+def test_language_switch_refuses_offsite_redirect(client: FlaskClient, app: Flask) -> None:
+    resp = client.get("/lang/en?next=//evil.example/")
+    assert resp.headers["Location"] == "/"
