@@ -105,6 +105,21 @@ def app(config: dict[str, Any]) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def make_app(config: dict[str, Any]) -> Iterator[Any]:
+    """Build a second app on the same database with a few settings changed."""
+    apps: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        apps.append(create_app({**config, **overrides}))
+        return apps[-1]
+
+    yield make
+    for extra in apps:
+        with extra.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, FormField, SelectField, SelectMultipleField, SubmitField
 from wtforms.fields import SelectChoice
@@ -229,7 +230,7 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         }
         for r in d.get("actors", [])
     ]
-    signers = [{"role": _("Deltagare"), "name": s.name if s else ""}]
+    signers = [{"role": pgettext("signer role", "Deltagare"), "name": s.name if s else ""}]
     if need_guardians:
         count = 2 if custody == "joint" else 1
         for i in range(count):

@@ -1,11 +1,10 @@
-"""DOCX to PDF through a supervised pool of warm LibreOffice processes (unoserver), with fallbacks.
+"""DOCX to PDF via a supervised pool of warm LibreOffice (unoserver) processes, with fallbacks."""
 
-Each pool worker is one ``unoserver`` process (run by Debian's python, the only one that can import
-``uno``) with its own LibreOffice, ports and profile directory; LibreOffice converts one document
-at a time, so a worker serves one conversion at a time. Workers live in their own process group so
-that a hung or finished LibreOffice can be killed completely. If unoserver cannot run but
-``soffice`` exists, the pool converts with a new ``soffice`` process per document instead.
-"""
+# Each pool worker is one unoserver process (run by Debian's python, the only one that can import
+# uno) with its own LibreOffice, ports and profile directory. LibreOffice converts one document at
+# a time, so a worker serves one conversion at a time. Each worker is its own process group, so a
+# hung LibreOffice can be killed completely. If unoserver cannot run but soffice exists, the pool
+# converts with a new soffice process per document instead (about 10x slower).
 
 from __future__ import annotations
 
@@ -67,7 +66,7 @@ MSG_CLOSED = (
     "PDF-tjänsten stängs av just nu. Försök igen om en stund; Word-filen (DOCX) går att ladda ner."
 )
 
-#: Seconds to wait for a new unoserver to answer; unoserver 3.7 alone sleeps 7 s while starting.
+#: Seconds to wait for a new unoserver to answer; unoserver 3.7 sleeps 5 s before it listens.
 START_TIMEOUT = 60.0
 #: unoserver API version this client speaks (the positional arguments of ``convert``).
 UNOSERVER_API = "3"
@@ -388,12 +387,17 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return conn
 
 
-def _unoserver_pythonpath(root: Path) -> str:
-    """A directory holding only the unoserver package, to be the Debian python's PYTHONPATH.
+def _server_env(pythonpath: str) -> dict[str, str]:
+    """Environment for the Debian python: our PYTHONPATH, nothing that points at another python."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONSTARTUP")}
+    env["PYTHONPATH"] = pythonpath
+    return env
 
-    PYTHONPATH comes before the standard library, so putting the whole venv site-packages there
-    could let a venv package shadow a module of the other interpreter.
-    """
+
+def _unoserver_pythonpath(root: Path) -> str:
+    """A directory holding only the unoserver package, to be the Debian python's PYTHONPATH."""
+    # Not the whole venv site-packages: PYTHONPATH comes before the standard library, so a venv
+    # package could shadow a module of the other interpreter.
     import unoserver  # imported here: only needed once a pool starts
 
     package = Path(unoserver.__file__).resolve().parent
@@ -439,8 +443,8 @@ class _Worker:
         self._tail: deque[str] = deque(maxlen=40)  # last output lines, for error reports
         self._lock_path = root / f"{index}.lock"
         self._lock_fd: int | None = None
-        #: set while a background restart owns the worker, so the caller does not return it
-        self.handed_over = False
+        #: set after a timeout: when the caller lets go, the worker is restarted, then returned
+        self.restart_after_use = False
         host = settings.host
         self.url = f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
@@ -491,14 +495,12 @@ class _Worker:
                 "--conversion-timeout",
                 str(math.ceil(self.settings.timeout) + 10),
             ]
-            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONSTARTUP")}
-            env["PYTHONPATH"] = self._pythonpath
             self._tail.clear()
             try:
                 proc = subprocess.Popen(
                     cmd,
                     cwd=self._pythonpath,  # "-m" puts the cwd on sys.path; keep it harmless
-                    env=env,
+                    env=_server_env(self._pythonpath),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
@@ -526,7 +528,8 @@ class _Worker:
                 code = None if proc is None else proc.returncode
                 raise _StartError(f"unoserver exited with {code}: {self.output_tail()}")
             try:
-                info = self._proxy(_HEALTH_TIMEOUT).info()
+                with self._proxy(_HEALTH_TIMEOUT) as proxy:
+                    info = proxy.info()
             except (OSError, http.client.HTTPException, xmlrpc.client.Error, ExpatError):
                 pass  # not listening or not ready yet
             else:
@@ -563,11 +566,9 @@ class _Worker:
                 self._lock_fd = None
 
     def _claim_profile(self) -> None:
-        """Hold an flock on the profile for the pool's life, so only one live pool may use it.
-
-        The kernel drops the lock when its holder dies, even by SIGKILL: LibreOffice found on a
-        profile we could lock is therefore a leftover, safe to kill (see _kill_stale).
-        """
+        """Hold an flock on the profile for the pool's life, so only one live pool may use it."""
+        # The kernel drops the lock when its holder dies, even by SIGKILL: LibreOffice found on a
+        # profile we could lock is therefore a leftover, safe to kill (see _kill_stale).
         if self._lock_fd is not None:
             return
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -758,12 +759,11 @@ class ConverterPool:
 
     def _check_python(self, pythonpath: str) -> None:
         """Fail fast (instead of after unoserver's 7 s start) if the python cannot import uno."""
-        env = dict(os.environ, PYTHONPATH=pythonpath)
         try:
             done = subprocess.run(
                 [self.settings.python, "-c", "import unoserver.server"],
                 cwd=pythonpath,
-                env=env,
+                env=_server_env(pythonpath),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=30,
@@ -845,7 +845,7 @@ class ConverterPool:
                     self.settings.timeout,
                 )
                 worker.stop()  # now, so a hung LibreOffice stops using CPU at once
-                self._restart_in_background(worker)
+                worker.restart_after_use = True  # in the background: this caller waited enough
                 raise ConversionTimeout() from None
             except _WorkerFault as fault:
                 if worker.healthy():  # LibreOffice is fine; the document is the problem
@@ -879,12 +879,14 @@ class ConverterPool:
         try:
             yield item
         finally:
-            if not item.handed_over:
+            if item.restart_after_use:
+                item.restart_after_use = False
+                self._restart_in_background(item)
+            else:
                 self._idle.put(item)
 
     def _restart_in_background(self, worker: _Worker) -> None:
         """Restart *worker* in a thread; it rejoins the idle queue when done (even if failed)."""
-        worker.handed_over = True
 
         def run() -> None:
             try:
@@ -895,7 +897,6 @@ class ConverterPool:
             except Exception:  # the worker must get back to the queue regardless
                 logger.exception("Restarting unoserver %d failed", worker.index)
             finally:
-                worker.handed_over = False
                 self._idle.put(worker)
 
         name = f"formsvc-unoserver-{worker.index}-restart"

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from flask import Flask, Response, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from formsvc.extensions import db, login_manager
 from formsvc.models import User
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def local_time(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored naive-UTC timestamp as Stockholm local time."""
+    return value.replace(tzinfo=UTC).astimezone(STOCKHOLM).strftime(fmt)
 
 
 def register(app: Flask) -> None:
@@ -20,6 +30,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["local"] = local_time
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 
@@ -28,6 +39,10 @@ def register(app: Flask) -> None:
         if not user_id.isdigit():
             return None
         return db.session.get(User, int(user_id))
+
+    # Babel caches the locale on the app context; a fresh choice per request (matters when an app
+    # context outlives a request, as in tests and CLI-driven renders)
+    app.before_request(refresh)
 
     @app.before_request
     def force_password_change() -> Response | None:

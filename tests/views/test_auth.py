@@ -99,15 +99,11 @@ def test_password_change_errors_are_swedish(client: FlaskClient, auth: Auth, wor
     assert "inte likadana" in html
 
 
-@pytest.fixture
-def strict_config(config: dict[str, Any]) -> dict[str, Any]:
-    return {**config, "LOGIN_RATE_LIMIT": "3 per minute", "WTF_CSRF_ENABLED": True}
+STRICT = {"LOGIN_RATE_LIMIT": "3 per minute", "WTF_CSRF_ENABLED": True}
 
 
-def test_login_attempts_are_rate_limited(strict_config: dict[str, Any], world: World) -> None:
-    from formsvc import create_app
-
-    app = create_app(strict_config)
+def test_login_attempts_are_rate_limited(make_app: Any, world: World) -> None:
+    app = make_app(**STRICT)
     client = app.test_client()
     token = _csrf_token(client)
     codes = [
@@ -129,10 +125,8 @@ def _csrf_token(client: FlaskClient) -> str:
     return html.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
 
 
-def test_csrf_is_enforced_when_enabled(strict_config: dict[str, Any], world: World) -> None:
-    from formsvc import create_app
-
-    app = create_app(strict_config)
+def test_csrf_is_enforced_when_enabled(make_app: Any, world: World) -> None:
+    app = make_app(**STRICT)
     client = app.test_client()
     resp = client.post("/login", data={"username": "caseworker", "password": PASSWORD})
     assert resp.status_code == 400

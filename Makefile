@@ -1,0 +1,66 @@
+# formsvc – the two commands a newcomer needs:
+#   make run    set everything up and serve on http://127.0.0.1:$(PORT)/
+#   make test   set everything up and run the whole suite on SQLite and on PostgreSQL
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app formsvc
+PORT ?= 5000
+export FORMSVC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run setup system venv translations instance test test-sqlite test-postgresql lint bench templates clean
+
+run: setup
+	$(FLASK) serve --port $(PORT)
+
+setup: system venv translations instance
+
+system:
+	@scripts/install-system.sh
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+translations: venv
+	$(VENV)/bin/pybabel compile -q -d formsvc/translations
+
+instance: venv
+	$(PY) scripts/setup_instance.py instance
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+
+test: FORMSVC_WITH_BROWSER=1
+test: export FORMSVC_WITH_BROWSER=1
+test: system venv translations
+	mkdir -p build
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgresql
+
+test-sqlite:
+	FORMSVC_TEST_DB=sqlite $(PY) -m pytest -p no:cacheprovider --junitxml=build/test-sqlite.xml
+
+test-postgresql:
+	FORMSVC_TEST_DB=postgresql $(PY) -m pytest -p no:cacheprovider --junitxml=build/test-postgresql.xml
+
+lint: venv
+	$(VENV)/bin/ruff check formsvc tests scripts bench
+	$(VENV)/bin/ruff format --check formsvc tests scripts bench
+
+bench: setup
+	$(PY) bench/pdf_pipeline.py
+
+templates: venv
+	$(PY) scripts/build_templates.py
+
+# Extract and update the English catalogue after changing user-visible strings.
+messages: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o build/messages.pot formsvc
+	$(VENV)/bin/pybabel update -q -i build/messages.pot -d formsvc/translations
+
+clean:
+	rm -rf build .pytest_cache
