@@ -50,6 +50,7 @@ CLOSE_POOL_PORT = 23130
 FALLBACK_POOL_PORT = 23140
 BUSY_POOL_PORT = 23150
 DEAD_POOL_PORT = 23160
+STALE_POOL_PORT = 23170
 
 NAME = "Åsa Öberg & <Bo>"
 
@@ -499,6 +500,62 @@ def test_close_stops_every_process(tmp_path: Path, small_docx: bytes) -> None:
     assert all(port_is_free(CLOSE_POOL_PORT + i) for i in range(4))
     with pytest.raises(ConverterUnavailable):
         converter.convert(small_docx)
+
+
+APP_SCRIPT = """
+import sys, time
+from formsvc.services.conversion import ConverterPool, ConverterSettings
+pool = ConverterPool(ConverterSettings(base_port=int(sys.argv[1]), profile_root=sys.argv[2]))
+pool.start()
+open(sys.argv[3], "w").write(pool.mode)
+time.sleep(300)
+"""
+
+
+@needs_lo
+def test_profile_of_a_live_app_is_not_taken_but_leftovers_of_a_killed_one_are(
+    tmp_path: Path, small_docx: bytes
+) -> None:
+    root, ready = tmp_path / "profiles", tmp_path / "ready"
+    settings = ConverterSettings(base_port=STALE_POOL_PORT, profile_root=str(root))
+    app = subprocess.Popen(
+        [sys.executable, "-c", APP_SCRIPT, str(STALE_POOL_PORT), str(root), str(ready)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(ready.exists, timeout=90)
+        assert ready.read_text() == "unoserver"
+        first = the_soffice_pid(root / "0")
+
+        # Another process with the same settings must not kill a live app's LibreOffice.
+        second = ConverterPool(settings)
+        second.start()
+        assert second.mode == "oneshot"
+        second.close()
+        assert the_soffice_pid(root / "0") == first
+
+        # The app dies without close() (SIGKILL): its LibreOffice is left running ...
+        app.kill()
+        app.wait(timeout=30)
+        assert the_soffice_pid(root / "0") == first
+        # ... and the next pool on that profile clears it away instead of falling back.
+        third = ConverterPool(settings)
+        try:
+            third.start()
+            assert third.mode == "unoserver"
+            assert first not in soffice_pids(root / "0")
+            assert NAME in pdf_text(third.convert(small_docx), tmp_path)
+        finally:
+            third.close()
+        assert processes_using(root / "0") == []
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(timeout=30)
+        for pid in processes_using(root / "0"):  # only if the test failed half-way
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(
