@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 translations: venv
-	$(VENV)/bin/pybabel compile -q -d formsvc/translations
+	$(VENV)/bin/pybabel compile -d formsvc/translations
 
 instance: venv
 	$(PY) scripts/setup_instance.py instance

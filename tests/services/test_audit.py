@@ -14,8 +14,15 @@ from formsvc.services import audit
 def _three_events() -> list[AuditEvent]:
     events = [
         audit.record("login", actor_id=1, actor_label="anna", object_type="user", object_id=1),
-        audit.record("view", actor_id=1, actor_label="anna", object_type="document",
-                     object_id=7, district_id=3, details={"format": "pdf"}),
+        audit.record(
+            "view",
+            actor_id=1,
+            actor_label="anna",
+            object_type="document",
+            object_id=7,
+            district_id=3,
+            details={"format": "pdf"},
+        ),
         audit.record("logout", actor_id=1, actor_label="anna", object_type="user", object_id=1),
     ]
     db.session.commit()
@@ -43,8 +50,9 @@ def test_orm_refuses_to_change_or_delete_an_event(app: Flask) -> None:
 
 def test_a_changed_row_is_reported(app: Flask) -> None:
     event = _three_events()[1]
-    db.session.execute(text("UPDATE audit_event SET object_id = '8' WHERE id = :id"),
-                       {"id": event.id})
+    db.session.execute(
+        text("UPDATE audit_event SET object_id = '8' WHERE id = :id"), {"id": event.id}
+    )
     db.session.commit()
     db.session.expire_all()
     checked, broken = audit.verify()

@@ -19,7 +19,10 @@ from tests.helpers import docx_text
 
 
 def test_changed_packaged_template_becomes_v2_and_old_documents_keep_v1(
-    app: Flask, world: World, consent_doc: Document, tmp_path: Path,
+    app: Flask,
+    world: World,
+    consent_doc: Document,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = app.extensions["formsvc.store"]
@@ -35,7 +38,12 @@ def test_changed_packaged_template_becomes_v2_and_old_documents_keep_v1(
     monkeypatch.setattr(doctypes, "TEMPLATE_DIR", new_dir)
 
     assert active_version(dtype, store).version == 2
-    newer = documents.create(dtype, dtype.sample(), actor=world.users["caseworker"],
-                             participant=world.participant, store=store)
+    newer = documents.create(
+        dtype,
+        dtype.sample(),
+        actor=world.users["caseworker"],
+        participant=world.participant,
+        store=store,
+    )
     assert "Ny rad i version två" in docx_text(documents.render(newer, dtype, store))
     assert "Ny rad i version två" not in docx_text(documents.render(consent_doc, dtype, store))
