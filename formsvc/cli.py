@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from formsvc.config import ROLES
-from formsvc.doctypes import Author, RenderInput
+from formsvc.doctypes import sample_input
 from formsvc.extensions import db
 from formsvc.forms._base import data_to_formdata
 from formsvc.models import District
@@ -196,20 +198,19 @@ def render(slug: str, data_file: click.utils.LazyFile, out: Path) -> None:
         raise click.ClickException(f"Filen är inte giltig JSON: {exc}") from None
     if not isinstance(data, dict):
         raise click.ClickException("JSON-datat måste vara ett objekt.")
-    subject = dtype.sample_subject()
+    ctx = documents.offline_context(dtype, data, current_app.config)
     form = dtype.form_class(formdata=data_to_formdata(dtype.form_class, data), meta={"csrf": False})
-    if not documents.validate(dtype, form, subject, current_app.config):
+    if not documents.validate(dtype, form, ctx):
         for line in _errors(form.errors):
             click.echo(line, err=True)
         raise click.ClickException("Datat klarar inte formulärets kontroller.")
+    sample = sample_input(dtype)
     context = dtype.build_context(
-        RenderInput(
-            data=dtype.to_data(form),
-            district="Exempelstadsdel",
-            author=Author(name="Mallförfattare"),
+        replace(
+            sample,
+            data=documents.to_data(dtype, form, ctx),
             reference="SIG-PROV-000000 v1",
             printed_at=date.today(),
-            subject=subject,
         )
     )
     try:
@@ -245,6 +246,8 @@ def serve(host: str, port: int, threads: int) -> None:
     """Warm LibreOffice, then serve the app with waitress."""
     from waitress import serve as waitress_serve
 
+    # SIGTERM (systemd, kill) ends like Ctrl-C, so atexit stops LibreOffice too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     pool = get_pool(current_app.extensions["formsvc.converter_settings"])
     try:
         pool.start()

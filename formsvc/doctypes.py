@@ -48,6 +48,14 @@ class Subject:
 
 
 @dataclass(frozen=True)
+class ChecklistEntry:
+    """One checklist item as a form shows it: its id and the text it had."""
+
+    item_id: int  #: ChecklistItem.id
+    text: str  #: the item's text when the document was filled
+
+
+@dataclass(frozen=True)
 class RenderInput:
     """Everything build_context may use: plain values, no ORM objects, no request."""
 
@@ -57,15 +65,23 @@ class RenderInput:
     reference: str  #: e.g. SIG-2026-000123 v2
     printed_at: date  #: date printed on the document
     subject: Subject | None = None  #: the participant, for participant documents
+    employee: Author | None = None  #: the employee, for 2.0 and 2.3
 
 
 @dataclass(frozen=True)
 class FormContext:
-    """What a form's cross-field checks may depend on."""
+    """What a form's defaults and cross-field checks may depend on."""
 
-    subject: Subject | None  #: the participant, if any
+    subject: Subject | None = None  #: the participant, if any
     settings: Mapping[str, Any] = field(default_factory=dict)  #: app settings (limits)
     today: date = field(default_factory=date.today)  #: injectable for tests
+    author: Author | None = None  #: who is filling the form
+    employee: Author | None = None  #: the employee a 2.0/2.3 document is about
+    district: str = ""  #: district name
+    #: checklist slug -> entries a new document starts with (active items, in order)
+    checklists: Mapping[str, list[ChecklistEntry]] = field(default_factory=dict)
+    #: facts the service knows, e.g. for the district checklist's proposed answers
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,12 +91,24 @@ class DocumentType:
     title: Any  #: Swedish title (lazy string)
     form_class: type[FlaskForm]  #: WTForms class; may define check(ctx) for cross-field rules
     template: str  #: file name in templates_docx/
-    subject: str  #: "participant" (more kinds come with later annexes)
+    subject: str  #: "participant", "employee" or "district"
     build_context: Callable[[RenderInput], dict[str, Any]]  #: stored data -> docx context
     sample: Callable[[], dict[str, Any]]  #: valid stored data for tests and `flask sample`
     sample_subject: Callable[[], Subject | None] = lambda: None  #: subject for the sample
-    initial: Callable[[Author, Subject | None], dict[str, Any]] = lambda a, s: {}  #: defaults
+    initial: Callable[[FormContext], dict[str, Any]] = lambda ctx: {}  #: a new form's defaults
     to_data: Callable[[Any], dict[str, Any]] = form_to_data  #: validated form -> stored data
+    #: who may open it beyond the district rule: "district" (caseworkers and managers of the
+    #: district), "assigned" (assigned staff and the district's managers: 3.3), "employee" (the
+    #: district's managers and the employee it is about: 2.0, 2.3)
+    access: str = "district"
+    #: roles that may create and edit it
+    editors: tuple[str, ...] = ("caseworker", "manager")
+    #: checklists the form goes through (items are data: ChecklistItem)
+    checklists: Mapping[str, str] = field(default_factory=dict)  #: form field -> checklist slug
+    #: text the sample's PDF must show (checked by the registry test)
+    sample_expect: tuple[str, ...] = ()
+    #: HTML template of the form page
+    html: str = "documents/form.html"
 
     @property
     def template_path(self) -> Path:
@@ -109,15 +137,7 @@ def check(registry: Mapping[str, DocumentType]) -> None:
     for dtype in registry.values():
         if not dtype.template_path.is_file():
             raise RegistryError(f"{dtype.slug}: Word template {dtype.template_path} is missing")
-        render_input = RenderInput(
-            data=dtype.sample(),
-            district="Exempelstadsdel",
-            author=Author(name="Exempel Handläggare"),
-            reference="SIG-0000-000000 v1",
-            printed_at=date(2026, 1, 1),
-            subject=dtype.sample_subject(),
-        )
-        provided = set(dtype.build_context(render_input))
+        provided = set(dtype.build_context(sample_input(dtype)))
         try:
             wanted = template_variables(dtype.template_path.read_bytes())
         except TemplateError as exc:
@@ -128,3 +148,24 @@ def check(registry: Mapping[str, DocumentType]) -> None:
                 f"{dtype.slug}: template {dtype.template} uses {sorted(missing)}, "
                 "which the form's build_context does not provide"
             )
+
+
+SAMPLE_EMPLOYEE = Author(
+    name="Exempel Anställd",
+    title="Lots/samordnare",
+    phone="08-508 000 01",
+    email="exempel.anstalld@example.se",
+)
+
+
+def sample_input(dtype: DocumentType) -> RenderInput:
+    """The RenderInput for a type's sample data (registry checks, `flask render`, tests)."""
+    return RenderInput(
+        data=dtype.sample(),
+        district="Exempelstadsdel",
+        author=Author(name="Exempel Handläggare", title="Lots/samordnare"),
+        reference="SIG-0000-000000 v1",
+        printed_at=date(2026, 1, 1),
+        subject=dtype.sample_subject(),
+        employee=SAMPLE_EMPLOYEE if dtype.subject == "employee" else None,
+    )

@@ -15,6 +15,8 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
+    RadioField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -93,17 +95,83 @@ class SubForm(Form):
     """A row in a repeatable table; CSRF lives on the outer form only."""
 
 
+#: Answers of the checklists: 2.1/2.2 and the district checklist, and 2.3.
+YES_NO_NA = {"yes": _l("Ja"), "no": _l("Nej"), "na": _l("Ej aktuellt")}
+YES_NO = {"yes": _l("Ja"), "no": _l("Nej")}
+MET = {"met": _l("Uppfyllt"), "not_met": _l("Inte uppfyllt"), "planned": _l("Utbildning planerad")}
+
+
+def checklist(answers: dict[str, Any]) -> FieldList:
+    """A checklist gone through item by item: answer + comment per item (items are data)."""
+
+    class ChecklistRow(SubForm):
+        item_id = HiddenField()
+        answer = RadioField(_l("Svar"), choices=choices(answers.items()), validate_choice=False)
+        comment = StringField(
+            _l("Kommentar"),
+            validators=[
+                Optional(),
+                Length(max=1000, message=_l("Högst %(max)d tecken.")),
+                NoControlChars(),
+            ],
+            filters=[_strip],
+        )
+
+        def validate_answer(self, field: Field) -> None:
+            if field.data and field.data not in answers:
+                raise ValidationError(_l("Välj ett av svaren."))
+
+    ChecklistRow.answers = answers
+    return FieldList(FormField(ChecklistRow), min_entries=0)
+
+
+def is_checklist(field: Field) -> bool:
+    """True for a field made by checklist()."""
+    return (
+        isinstance(field, FieldList)
+        and issubclass(field.unbound_field.field_class, FormField)
+        and hasattr(field.unbound_field.args[0], "answers")
+    )
+
+
+def is_row_table(field: Field) -> bool:
+    """True for a table of repeatable rows (FieldList of FormField) that is not a checklist."""
+    return (
+        isinstance(field, FieldList)
+        and issubclass(field.unbound_field.field_class, FormField)
+        and not is_checklist(field)
+    )
+
+
+def row_is_blank(row: Form) -> bool:
+    """A row the user left empty: no text typed, choices at their defaults."""
+    for field in row:
+        if field.type in ("SelectField", "RadioField"):
+            if field.data not in (None, "", field.default):
+                return False
+        elif field.type == "HiddenField":
+            continue
+        elif field.data not in (None, "", False, []):
+            return False
+    return True
+
+
 def form_to_data(form: Form) -> dict[str, Any]:
-    """Turn a validated form into JSON-safe data (dates as ISO strings), without buttons/CSRF."""
+    """Turn a validated form into JSON-safe data (dates as ISO strings), without buttons/CSRF.
+
+    Empty rows of repeatable tables are dropped: that is how a row is removed without JavaScript.
+    """
     out: dict[str, Any] = {}
     for field in form:
-        if field.type in ("CSRFTokenField", "SubmitField", "HiddenField"):
+        if field.type in ("CSRFTokenField", "SubmitField"):
             continue
         out[field.short_name] = _field_value(field)
     return out
 
 
 def _field_value(field: Field) -> Any:
+    if is_row_table(field):
+        return [_field_value(e) for e in field.entries if not row_is_blank(e.form)]
     if isinstance(field, FieldList):
         return [_field_value(entry) for entry in field.entries]
     if isinstance(field, FormField):

@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
 from flask_wtf import FlaskForm
-from wtforms import DateField, FieldList, FormField, SelectField, SelectMultipleField, SubmitField
+from wtforms import DateField, FieldList, FormField, SelectField, SelectMultipleField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Email, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from formsvc.doctypes import Author, DocumentType, FormContext, RenderInput, Subject
-from formsvc.forms._base import SubForm, choices, form_to_data, long_text, text
+from formsvc.forms._base import SubForm, choices, long_text, text
 
 #: Actors of the guidance (PRODUCT.md, bilaga 1); the police always take part, so are not listed.
 ACTORS: dict[str, Any] = {
@@ -120,7 +120,6 @@ class ConsentForm(FlaskForm):
     contact_title = text(_l("Titel"), 120)
     contact_phone = text(_l("Telefon"), 40, [Optional(), _PHONE])
     contact_email = text(_l("E-post"), 254, [Optional(), Email(_l("Ange en giltig e-postadress."))])
-    add_actor = SubmitField(_l("Lägg till aktör"))
 
     def check(self, ctx: FormContext) -> bool:
         """Rules across fields: the period, the actors, and guardians for a participant under 18."""
@@ -182,16 +181,6 @@ def last_day(start: date, months: int) -> date:
     year, month = start.year + month_index // 12, month_index % 12 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])
     return date(year, month, day) - timedelta(days=1)
-
-
-def to_data(form: ConsentForm) -> dict[str, Any]:
-    """Stored data: the form's values with blank actor rows dropped."""
-    data = form_to_data(form)
-    data["actors"] = [
-        row for row, f in zip(data["actors"], form.actors, strict=True) if not f.form.is_blank()
-    ]
-    data.pop("add_actor", None)
-    return data
 
 
 def guardians_required(subject: Subject | None, data: dict[str, Any]) -> bool:
@@ -284,9 +273,10 @@ def _participant(s: Subject | None, d: Any) -> dict[str, str]:
     }
 
 
-def initial(author: Author, subject: Subject | None) -> dict[str, Any]:
+def initial(ctx: FormContext) -> dict[str, Any]:
     """Defaults for a new consent: today, 12 months, the author as contact person."""
-    start = date.today()
+    start = ctx.today
+    author = ctx.author or Author(name="")
     return {
         "period_from": start,
         "period_to": last_day(start, 12),
@@ -364,5 +354,14 @@ DOCUMENT_TYPE = DocumentType(
     sample=sample,
     sample_subject=sample_subject,
     initial=initial,
-    to_data=to_data,
+    sample_expect=(
+        "Åsa Öberg",
+        "Fotbollsföreningen IK Kista",
+        "Maria Öberg",
+        "Johan Öberg",
+        "2027-11-30",
+        "Skolgång och skolnärvaro",
+        "12 kap. 2 §",
+    ),
+    html="documents/consent.html",
 )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, DateField, PasswordField, RadioField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
-from formsvc.forms._base import choices, text
+from formsvc.forms._base import choices, long_text, text
 
 _REQUIRED = DataRequired(_l("Fältet måste fyllas i."))
 
@@ -87,3 +88,19 @@ class ConfirmForm(FlaskForm):
     """A bare form for POST-only buttons (CSRF only)."""
 
     submit = SubmitField(_l("Bekräfta"))
+
+
+class TemplateUploadForm(FlaskForm):
+    file = FileField(
+        _l("Ny Word-mall (.docx)"),
+        validators=[
+            FileRequired(_l("Välj en fil.")),
+            FileAllowed(["docx"], _l("Bara Word-filer (.docx) kan laddas upp.")),
+        ],
+    )
+    submit = SubmitField(_l("Ladda upp och kontrollera"))
+
+
+class ChecklistItemForm(FlaskForm):
+    text = long_text(_l("Punktens text"), 1000, [_REQUIRED])
+    submit = SubmitField(_l("Spara"))

@@ -37,12 +37,15 @@ class Document(db.Model):
     __table_args__ = (
         Index("ix_document_district_type_updated", "district_id", "type_slug", "updated_at"),
         Index("ix_document_district_status_updated", "district_id", "status", "updated_at"),
+        Index("ix_document_district_updated", "district_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type_slug: Mapped[str] = mapped_column(String(60))
     district_id: Mapped[int] = mapped_column(ForeignKey("district.id"))
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participant.id"), index=True)
+    #: the employee a security talk (2.0) or competence checklist (2.3) is about
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     status: Mapped[str] = mapped_column(String(24), default="draft")
     version: Mapped[int] = mapped_column(default=1)
     template_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id"))
@@ -55,6 +58,7 @@ class Document(db.Model):
     district: Mapped[District] = relationship()
     participant: Mapped[Participant | None] = relationship()
     template_version: Mapped[TemplateVersion] = relationship()
+    subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     updated_by: Mapped[User] = relationship(foreign_keys=[updated_by_id])
 

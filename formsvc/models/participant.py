@@ -32,6 +32,13 @@ class Participant(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     district: Mapped[District] = relationship()
+    assignments: Mapped[list[ParticipantAssignment]] = relationship(
+        back_populates="participant", cascade="all, delete-orphan"
+    )
+
+    def is_assigned(self, user_id: int) -> bool:
+        """True when *user_id* is one of the participant's assigned staff."""
+        return any(a.user_id == user_id for a in self.assignments)
 
     @property
     def name(self) -> str:
@@ -48,3 +55,13 @@ class Participant(db.Model):
         if self.id_number:
             return self.id_number[:9] + "****"
         return self.birth_date.isoformat()
+
+
+class ParticipantAssignment(db.Model):
+    """Staff assigned to a participant (the creator at first); narrows access to 3.3."""
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    participant: Mapped[Participant] = relationship(back_populates="assignments")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from formsvc.models import Document, Participant, User
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+
+from formsvc.doctypes import DocumentType
+from formsvc.models import Document, Participant, ParticipantAssignment, User
 
 #: Roles that work with client documents in their own district.
 CLIENT_ROLES = frozenset({"caseworker", "manager"})
@@ -18,6 +21,45 @@ def can_see_participant(user: User, participant: Participant) -> bool:
     return can_work_with_clients(user) and participant.district_id == user.district_id
 
 
-def can_see_document(user: User, document: Document) -> bool:
-    """Client documents: staff of the document's own district."""
-    return can_work_with_clients(user) and document.district_id == user.district_id
+def can_see_document(user: User, document: Document, dtype: DocumentType) -> bool:
+    """District staff, narrowed by the type's rule (3.3: assigned staff; 2.0/2.3: the employee)."""
+    if not can_work_with_clients(user) or document.district_id != user.district_id:
+        return False
+    if dtype.access == "assigned":
+        return user.role == "manager" or (
+            document.participant is not None and document.participant.is_assigned(user.id)
+        )
+    if dtype.access == "employee":
+        return user.role == "manager" or document.subject_user_id == user.id
+    return True
+
+
+def can_edit_document(user: User, document: Document, dtype: DocumentType) -> bool:
+    """Seeing it, and a role the type lets edit."""
+    return can_see_document(user, document, dtype) and user.role in dtype.editors
+
+
+def can_create(user: User, dtype: DocumentType) -> bool:
+    """A role the type lets create (the subject's own checks come on top)."""
+    return can_work_with_clients(user) and user.role in dtype.editors
+
+
+def visible_documents(user: User, registry: dict[str, DocumentType]) -> ColumnElement[bool]:
+    """The SQL condition matching exactly the documents can_see_document allows."""
+    if not can_work_with_clients(user):
+        return false()
+    rules = []
+    for slug, dtype in registry.items():
+        if dtype.access == "assigned" and user.role != "manager":
+            assigned = exists(
+                select(ParticipantAssignment.user_id).where(
+                    ParticipantAssignment.participant_id == Document.participant_id,
+                    ParticipantAssignment.user_id == user.id,
+                )
+            )
+            rules.append(and_(Document.type_slug == slug, assigned))
+        elif dtype.access == "employee" and user.role != "manager":
+            rules.append(and_(Document.type_slug == slug, Document.subject_user_id == user.id))
+        else:
+            rules.append(Document.type_slug == slug)
+    return and_(Document.district_id == user.district_id, or_(*rules) if rules else true())

@@ -1,19 +1,30 @@
-"""Create, edit and render documents. Knows nothing of HTTP."""
+"""Create, edit, find and render documents. Knows nothing of HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from formsvc.doctypes import Author, DocumentType, FormContext, RenderInput, Subject
+from formsvc.doctypes import (
+    Author,
+    ChecklistEntry,
+    DocumentType,
+    FormContext,
+    RenderInput,
+    Subject,
+    sample_input,
+)
 from formsvc.extensions import db
-from formsvc.models import Document, DocumentRevision, Participant, User
+from formsvc.forms._base import data_to_formdata, is_checklist, is_row_table
+from formsvc.models import Document, DocumentRevision, Participant, TemplateVersion, User
 from formsvc.models._base import utcnow
-from formsvc.services import audit
+from formsvc.services import access, audit, checklists
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.rendering import render_docx
 from formsvc.services.storage import FileStore
@@ -37,25 +48,146 @@ def subject_of(participant: Participant | None) -> Subject | None:
     )
 
 
-def author_of(user: User) -> Author:
+def author_of(user: User | None) -> Author | None:
     """Plain view of a staff member as printed on documents."""
+    if user is None:
+        return None
     return Author(name=user.full_name, title=user.title, phone=user.phone, email=user.email)
 
 
-def validate(
-    dtype: DocumentType, form: FlaskForm, subject: Subject | None, settings: dict[str, Any]
-) -> bool:
-    """Field validation plus the type's cross-field rules; all errors are collected."""
+# --------------------------------------------------------------------------- forms
+
+
+def form_context(
+    dtype: DocumentType,
+    *,
+    author: User,
+    district: str,
+    settings: Mapping[str, Any],
+    participant: Participant | None = None,
+    employee: User | None = None,
+    stored: Mapping[str, Any] | None = None,
+    facts: Mapping[str, Any] | None = None,
+) -> FormContext:
+    """Everything a form needs besides the request: subject, limits, checklist items, facts.
+
+    A new document goes through the checklists' active items; an existing one keeps the items
+    (and texts) it was filled with.
+    """
+    lists: dict[str, list[ChecklistEntry]] = {}
+    for field_name, slug in dict(dtype.checklists).items():
+        if stored is not None and field_name in stored:
+            lists[field_name] = [
+                ChecklistEntry(item_id=int(row["item_id"]), text=row.get("text", ""))
+                for row in stored[field_name]
+            ]
+        else:
+            lists[field_name] = checklists.entries(slug)
+    return FormContext(
+        subject=subject_of(participant),
+        settings=settings,
+        author=author_of(author),
+        employee=author_of(employee),
+        district=district,
+        checklists=lists,
+        facts=facts or {},
+    )
+
+
+def offline_context(
+    dtype: DocumentType, data: Mapping[str, Any], settings: Mapping[str, Any]
+) -> FormContext:
+    """A FormContext without a database: the type's sample people, the checklist items as given.
+
+    Used where a template author renders data from a file (`flask render`).
+    """
+    lists = {
+        name: [
+            ChecklistEntry(int(r["item_id"]), str(r.get("text", "")))
+            for r in data.get(name, [])
+            if isinstance(r, dict) and str(r.get("item_id", "")).isdigit()
+        ]
+        for name in dtype.checklists
+    }
+    sample = sample_input(dtype)
+    return FormContext(
+        subject=sample.subject,
+        settings=settings,
+        author=sample.author,
+        employee=sample.employee,
+        district=sample.district,
+        checklists=lists,
+    )
+
+
+def blank_form(dtype: DocumentType, ctx: FormContext) -> FlaskForm:
+    """A new document's form with the type's defaults and one empty row per table."""
+    data = dict(dtype.initial(ctx))
+    for field_name, entries in ctx.checklists.items():
+        data.setdefault(field_name, [{"item_id": e.item_id} for e in entries])
+    form = dtype.form_class(formdata=data_to_formdata(dtype.form_class, data))
+    pad_rows(form)
+    return form
+
+
+def stored_form(dtype: DocumentType, data: Mapping[str, Any]) -> FlaskForm:
+    """The form of a saved document, ready to edit."""
+    form = dtype.form_class(formdata=data_to_formdata(dtype.form_class, dict(data)))
+    pad_rows(form)
+    return form
+
+
+def pad_rows(form: FlaskForm, only: str | None = None) -> None:
+    """Add an empty row to each repeatable table (or to *only*): adding rows works without JS."""
+    for field in form:
+        if not is_row_table(field) or (only is not None and field.name != only):
+            continue
+        if field.max_entries is None or len(field.entries) < field.max_entries:
+            field.append_entry()
+
+
+def checklist_texts(ctx: FormContext) -> dict[str, dict[str, str]]:
+    """field name -> item id (as posted) -> text, for showing checklist rows."""
+    return {
+        name: {str(e.item_id): e.text for e in entries} for name, entries in ctx.checklists.items()
+    }
+
+
+def validate(dtype: DocumentType, form: FlaskForm, ctx: FormContext) -> bool:
+    """Field validation, the checklists' item ids, and the type's cross-field rules."""
     ok = form.validate()
+    for field_name, entries in ctx.checklists.items():
+        allowed = {str(e.item_id) for e in entries}
+        posted = [row.form.item_id.data for row in getattr(form, field_name)]
+        if any(item not in allowed for item in posted) or len(set(posted)) != len(posted):
+            getattr(form, field_name).errors.append(
+                _("Checklistan innehåller punkter som inte finns. Ladda om sidan och fyll i igen.")
+            )
+            ok = False
     check = getattr(form, "check", None)
     if check is not None:
-        ok = check(FormContext(subject=subject, settings=settings)) and ok
+        ok = check(ctx) and ok
     return ok
 
 
-def to_data(dtype: DocumentType, form: FlaskForm) -> dict[str, Any]:
-    """The JSON data to store for a validated form."""
-    return dtype.to_data(form)
+def to_data(dtype: DocumentType, form: FlaskForm, ctx: FormContext) -> dict[str, Any]:
+    """The JSON data to store: the form's values, checklist rows with the texts they answered."""
+    data = dtype.to_data(form)
+    for field_name, entries in ctx.checklists.items():
+        texts = {str(e.item_id): e.text for e in entries}
+        data[field_name] = [
+            {**row, "item_id": int(row["item_id"]), "text": texts[str(row["item_id"])]}
+            for row in data.get(field_name, [])
+        ]
+    return data
+
+
+def checklist_fields(form: FlaskForm) -> list[str]:
+    """Names of a form's checklist fields."""
+    return [f.name for f in form if is_checklist(f)]
+
+
+# --------------------------------------------------------------------------- create / edit
 
 
 def create(
@@ -63,17 +195,21 @@ def create(
     data: dict[str, Any],
     *,
     actor: User,
-    participant: Participant,
     store: FileStore,
+    participant: Participant | None = None,
+    employee: User | None = None,
+    district_id: int | None = None,
     origin: audit.Origin | None = None,
 ) -> Document:
     """Save a new draft (version 1) and its first revision."""
+    district = participant.district_id if participant else (district_id or actor.district_id)
     tv = active_version(dtype, store)
     now = utcnow()
     doc = Document(
         type_slug=dtype.slug,
-        district_id=participant.district_id,
-        participant_id=participant.id,
+        district_id=district,
+        participant_id=participant.id if participant else None,
+        subject_user_id=employee.id if employee else None,
         status="draft",
         version=1,
         template_version_id=tv.id,
@@ -86,16 +222,7 @@ def create(
     db.session.add(doc)
     db.session.flush()
     _revision(doc, actor)
-    audit.record(
-        "create",
-        actor_id=actor.id,
-        actor_label=actor.username,
-        object_type="document",
-        object_id=doc.id,
-        district_id=doc.district_id,
-        details={"type": dtype.slug, "version": 1},
-        origin=origin,
-    )
+    _log("create", doc, actor, origin, {"type": dtype.slug, "version": 1})
     db.session.commit()
     return doc
 
@@ -118,16 +245,7 @@ def update(
     doc.updated_by_id = actor.id
     doc.updated_at = utcnow()
     _revision(doc, actor)
-    audit.record(
-        "update",
-        actor_id=actor.id,
-        actor_label=actor.username,
-        object_type="document",
-        object_id=doc.id,
-        district_id=doc.district_id,
-        details={"type": doc.type_slug, "version": doc.version},
-        origin=origin,
-    )
+    _log("update", doc, actor, origin, {"type": doc.type_slug, "version": doc.version})
     db.session.commit()
     return doc
 
@@ -144,22 +262,73 @@ def _revision(doc: Document, actor: User) -> None:
     )
 
 
-def render_input(doc: Document, *, today: date | None = None) -> RenderInput:
-    """The plain values a document's template context is built from."""
-    return RenderInput(
-        data=doc.data,
-        district=doc.district.name,
-        author=author_of(doc.created_by),
-        reference=doc.reference,
-        printed_at=today or date.today(),
-        subject=subject_of(doc.participant),
+def _log(
+    action: str, doc: Document, actor: User, origin: audit.Origin | None, details: dict[str, Any]
+) -> None:
+    audit.record(
+        action,
+        actor_id=actor.id,
+        actor_label=actor.username,
+        object_type="document",
+        object_id=doc.id,
+        district_id=doc.district_id,
+        details=details,
+        origin=origin,
     )
 
 
-def render(doc: Document, dtype: DocumentType, store: FileStore) -> bytes:
-    """The document as DOCX, with the template version it records."""
-    template = template_bytes(doc.template_version, store)
-    return render_docx(template, dtype.build_context(render_input(doc)))
+def log_view(doc: Document, actor: User, origin: audit.Origin | None) -> None:
+    """Record that *actor* opened *doc*."""
+    _log("view", doc, actor, origin, {"version": doc.version})
+    db.session.commit()
+
+
+def revisions(doc: Document) -> list[DocumentRevision]:
+    """All saved versions of *doc*, newest first."""
+    return list(
+        db.session.scalars(
+            select(DocumentRevision)
+            .where(DocumentRevision.document_id == doc.id)
+            .order_by(DocumentRevision.version.desc())
+        )
+    )
+
+
+def revision(doc: Document, version: int) -> DocumentRevision | None:
+    """One saved version of *doc*."""
+    return db.session.scalar(
+        select(DocumentRevision).where(
+            DocumentRevision.document_id == doc.id, DocumentRevision.version == version
+        )
+    )
+
+
+# --------------------------------------------------------------------------- render
+
+
+def render_input(
+    doc: Document, *, revision: DocumentRevision | None = None, today: date | None = None
+) -> RenderInput:
+    """The plain values a document's template context is built from."""
+    version = revision.version if revision else doc.version
+    return RenderInput(
+        data=revision.data if revision else doc.data,
+        district=doc.district.name,
+        author=author_of(doc.created_by) or Author(name=""),
+        reference=f"SIG-{doc.created_at:%Y}-{doc.id:06d} v{version}",
+        printed_at=today or date.today(),
+        subject=subject_of(doc.participant),
+        employee=author_of(doc.subject_user),
+    )
+
+
+def render(
+    doc: Document, dtype: DocumentType, store: FileStore, revision: DocumentRevision | None = None
+) -> bytes:
+    """The document (or one saved version) as DOCX, with the template version it records."""
+    tv = revision.template_version_id if revision else doc.template_version_id
+    template = template_bytes(db.session.get(TemplateVersion, tv), store)
+    return render_docx(template, dtype.build_context(render_input(doc, revision=revision)))
 
 
 @dataclass(frozen=True)
@@ -179,36 +348,103 @@ def download(
     store: FileStore,
     converter: ConverterPool | None,
     actor: User,
+    revision: DocumentRevision | None = None,
     origin: audit.Origin | None = None,
 ) -> Download:
     """Render as 'docx' or 'pdf' and log the download; conversion errors propagate."""
-    docx = render(doc, dtype, store)
-    base = f"{dtype.slug}-{doc.id}-v{doc.version}"
+    docx = render(doc, dtype, store, revision)
+    version = revision.version if revision else doc.version
+    base = f"{dtype.slug}-{doc.id}-v{version}"
     if fmt == "pdf":
         assert converter is not None
         result = Download(converter.convert(docx), f"{base}.pdf", "application/pdf")
     else:
         result = Download(docx, f"{base}.docx", DOCX_MIME)
-    audit.record(
-        "download",
-        actor_id=actor.id,
-        actor_label=actor.username,
-        object_type="document",
-        object_id=doc.id,
-        district_id=doc.district_id,
-        details={"format": fmt, "version": doc.version},
-        origin=origin,
-    )
+    _log("download", doc, actor, origin, {"format": fmt, "version": version})
     db.session.commit()
     return result
 
 
-def for_participant(participant: Participant) -> list[Document]:
-    """A participant's documents, newest first."""
+# --------------------------------------------------------------------------- find
+
+
+def for_participant(
+    participant: Participant, user: User, registry: dict[str, DocumentType]
+) -> list[Document]:
+    """A participant's documents the user may see, newest first."""
     return list(
         db.session.scalars(
             select(Document)
-            .where(Document.participant_id == participant.id)
+            .where(
+                Document.participant_id == participant.id, access.visible_documents(user, registry)
+            )
             .order_by(Document.updated_at.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the document list can be narrowed by; all optional."""
+
+    type_slug: str | None = None  #: one document type
+    status: str | None = None  #: one status
+    participant_id: int | None = None  #: one participant
+    date_from: date | None = None  #: last changed on or after
+    date_to: date | None = None  #: last changed on or before
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list."""
+
+    items: list[Document]  #: the rows
+    number: int  #: 1-based page number
+    per_page: int  #: rows per page
+    has_next: bool  #: whether a next page exists
+
+
+def search(
+    user: User,
+    registry: dict[str, DocumentType],
+    filters: Filters,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    """The user's district's documents they may see, newest change first, one page at a time.
+
+    No total count: counting a large district's documents on every page view costs more than the
+    page itself; "next" is known by fetching one row more.
+    """
+    q = select(Document).where(access.visible_documents(user, registry))
+    if filters.type_slug:
+        q = q.where(Document.type_slug == filters.type_slug)
+    if filters.status:
+        q = q.where(Document.status == filters.status)
+    if filters.participant_id:
+        q = q.where(Document.participant_id == filters.participant_id)
+    if filters.date_from:
+        q = q.where(Document.updated_at >= datetime.combine(filters.date_from, datetime.min.time()))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
+        q = q.where(Document.updated_at < end)
+    page = max(1, page)
+    rows = list(
+        db.session.scalars(
+            q.order_by(Document.updated_at.desc(), Document.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page + 1)
+        )
+    )
+    return Page(rows[:per_page], page, per_page, len(rows) > per_page)
+
+
+def count_by_type(district_id: int) -> dict[str, int]:
+    """Documents per type in a district (for facts such as 'a contact list exists')."""
+    rows = db.session.execute(
+        select(Document.type_slug, func.count(Document.id))
+        .where(Document.district_id == district_id)
+        .group_by(Document.type_slug)
+    )
+    return {slug: n for slug, n in rows}

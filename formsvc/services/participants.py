@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from formsvc.extensions import db
-from formsvc.models import Participant, User
+from formsvc.models import Participant, ParticipantAssignment, User
 from formsvc.services import audit
 from formsvc.services.identity import parse_identity
 
@@ -46,6 +46,7 @@ def create(
     assert actor.district_id is not None
     p = Participant(district_id=actor.district_id, created_by_id=actor.id)
     _apply(p, data)
+    p.assignments.append(ParticipantAssignment(user_id=actor.id))
     db.session.add(p)
     db.session.flush()
     audit.record(
@@ -86,5 +87,59 @@ def in_district(district_id: int) -> list[Participant]:
             select(Participant)
             .where(Participant.district_id == district_id)
             .order_by(Participant.last_name, Participant.first_name)
+        )
+    )
+
+
+def assign(p: Participant, user: User, *, actor: User, origin: audit.Origin | None = None) -> None:
+    """Assign a caseworker or manager of the participant's district."""
+    if user.district_id != p.district_id or user.role not in ("caseworker", "manager"):
+        raise ValueError("Bara personal i deltagarens stadsdel kan tilldelas.")
+    if not p.is_assigned(user.id):
+        p.assignments.append(ParticipantAssignment(user_id=user.id))
+        audit.record(
+            "assign",
+            actor_id=actor.id,
+            actor_label=actor.username,
+            object_type="participant",
+            object_id=p.id,
+            district_id=p.district_id,
+            details={"user_id": user.id},
+            origin=origin,
+        )
+    db.session.commit()
+
+
+def unassign(
+    p: Participant, user_id: int, *, actor: User, origin: audit.Origin | None = None
+) -> None:
+    """Remove an assignment."""
+    for a in list(p.assignments):
+        if a.user_id == user_id:
+            p.assignments.remove(a)
+            audit.record(
+                "unassign",
+                actor_id=actor.id,
+                actor_label=actor.username,
+                object_type="participant",
+                object_id=p.id,
+                district_id=p.district_id,
+                details={"user_id": user_id},
+                origin=origin,
+            )
+    db.session.commit()
+
+
+def district_staff(district_id: int) -> list[User]:
+    """Caseworkers and managers of a district, by name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.district_id == district_id,
+                User.active.is_(True),
+                User.role.in_(("caseworker", "manager")),
+            )
+            .order_by(User.full_name)
         )
     )

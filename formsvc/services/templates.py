@@ -26,6 +26,13 @@ def active_version(dtype: DocumentType, store: FileStore) -> TemplateVersion:
     )
     if current is not None and (current.source == "upload" or current.file_sha256 == sha):
         return current
+    known = db.session.scalar(
+        select(TemplateVersion.id)
+        .where(TemplateVersion.type_slug == dtype.slug, TemplateVersion.file_sha256 == sha)
+        .limit(1)
+    )
+    if current is not None and known is not None:
+        return current  # an administrator chose another version on purpose
     # the packaged template is new or changed: it becomes the next version
     store.put(data, DOCX_MIME)
     with db.session.begin_nested():

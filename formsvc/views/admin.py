@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
+from formsvc.checklist_defaults import CHECKLISTS
 from formsvc.config import ROLES
 from formsvc.extensions import db
 from formsvc.forms._base import choices
-from formsvc.forms.staff import ConfirmForm, DistrictForm, UserForm
-from formsvc.models import District, User
-from formsvc.services import users
-from formsvc.views._common import roles_required
+from formsvc.forms.staff import (
+    ChecklistItemForm,
+    ConfirmForm,
+    DistrictForm,
+    TemplateUploadForm,
+    UserForm,
+)
+from formsvc.models import ChecklistItem, District, TemplateVersion, User
+from formsvc.services import checklists, template_upload, users
+from formsvc.services.templates import DOCX_MIME
+from formsvc.views._common import doc_type, registry, roles_required, store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -145,3 +152,151 @@ def district_edit(did: int) -> str | Response:
             flash(_("Ändringarna är sparade."), "info")
             return redirect(url_for(".districts"))
     return render_template("admin/district_form.html", form=form, district=district)
+
+
+# --------------------------------------------------------------------------- Word templates
+
+
+@bp.route("/templates")
+@roles_required("admin")
+def templates() -> str:
+    return render_template(
+        "admin/templates.html",
+        doc_types=registry(),
+        form=TemplateUploadForm(),
+        confirm=ConfirmForm(),
+        versions={slug: template_upload.versions(slug) for slug in registry()},
+    )
+
+
+@bp.route("/templates/<slug>/upload", methods=["POST"])
+@roles_required("admin")
+def template_upload_view(slug: str) -> str | Response:
+    dtype = doc_type(slug)
+    form = TemplateUploadForm()
+    if form.validate_on_submit():
+        try:
+            tv = template_upload.upload(
+                dtype,
+                form.file.data.read(),
+                actor=current_user,
+                store=store(),
+                filename=form.file.data.filename or "",
+            )
+        except template_upload.UploadRefused as exc:
+            db.session.rollback()
+            form.file.errors.append(str(exc))
+        else:
+            flash(
+                _("Mallen är kontrollerad och används nu som version %(v)d.", v=tv.version), "info"
+            )
+            return redirect(url_for(".templates"))
+    return render_template(
+        "admin/templates.html",
+        doc_types=registry(),
+        form=form,
+        confirm=ConfirmForm(),
+        failed_slug=slug,
+        versions={s: template_upload.versions(s) for s in registry()},
+    ), 400
+
+
+@bp.route("/templates/<slug>/v<int:version>/activate", methods=["POST"])
+@roles_required("admin")
+def template_activate(slug: str, version: int) -> Response:
+    tv = _template_version(slug, version)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    template_upload.activate(tv, actor=current_user)
+    flash(_("Version %(v)d används nu för nya dokument.", v=version), "info")
+    return redirect(url_for(".templates"))
+
+
+@bp.route("/templates/<slug>/v<int:version>.docx")
+@roles_required("admin")
+def template_download(slug: str, version: int) -> Response:
+    tv = _template_version(slug, version)
+    return Response(
+        store().get(tv.file_sha256),
+        mimetype=DOCX_MIME,
+        headers={"Content-Disposition": f'attachment; filename="{slug}-mall-v{version}.docx"'},
+    )
+
+
+def _template_version(slug: str, version: int) -> TemplateVersion:
+    doc_type(slug)
+    tv = db.session.scalar(
+        db.select(TemplateVersion).where(
+            TemplateVersion.type_slug == slug, TemplateVersion.version == version
+        )
+    )
+    if tv is None:
+        abort(404)
+    return tv
+
+
+# --------------------------------------------------------------------------- checklists
+
+
+@bp.route("/checklists", methods=["GET", "POST"])
+@roles_required("admin")
+def checklists_view() -> str | Response:
+    form = ChecklistItemForm()
+    slug = request.args.get("list", "")
+    if request.method == "POST":
+        if slug not in CHECKLISTS:
+            abort(404)
+        if form.validate_on_submit():
+            try:
+                checklists.add(slug, form.text.data, actor=current_user)
+            except checklists.ChecklistError as exc:
+                db.session.rollback()
+                form.text.errors.append(str(exc))
+            else:
+                flash(_("Punkten är tillagd."), "info")
+                return redirect(url_for(".checklists_view") + f"#{slug}")
+    lists = {s: checklists.items(s, include_retired=True) for s in CHECKLISTS}
+    db.session.commit()  # defaults created on first view are kept
+    return render_template(
+        "admin/checklists.html",
+        lists=lists,
+        titles=CHECKLISTS,
+        form=form,
+        confirm=ConfirmForm(),
+        failed_slug=slug if form.errors else None,
+    )
+
+
+@bp.route("/checklists/items/<int:item_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def checklist_item(item_id: int) -> str | Response:
+    item = db.session.get(ChecklistItem, item_id) or abort(404)
+    form = ChecklistItemForm(obj=item)
+    if form.validate_on_submit():
+        try:
+            checklists.edit(item, form.text.data, actor=current_user)
+        except checklists.ChecklistError as exc:
+            db.session.rollback()
+            form.text.errors.append(str(exc))
+        else:
+            flash(
+                _("Punkten är ändrad. Dokument som redan fyllts i behåller den gamla texten."),
+                "info",
+            )
+            return redirect(url_for(".checklists_view") + f"#{item.checklist}")
+    return render_template("admin/checklist_item.html", form=form, item=item)
+
+
+@bp.route("/checklists/items/<int:item_id>/<action>", methods=["POST"])
+@roles_required("admin")
+def checklist_action(item_id: int, action: str) -> Response:
+    item = db.session.get(ChecklistItem, item_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if action in ("retire", "restore"):
+        checklists.set_active(item, action == "restore", actor=current_user)
+    elif action in ("up", "down"):
+        checklists.move(item, -1 if action == "up" else 1, actor=current_user)
+    else:
+        abort(404)
+    return redirect(url_for(".checklists_view") + f"#{item.checklist}")

@@ -1,6 +1,8 @@
-"""Fill, edit and download documents."""
+"""Fill, edit, find and download documents of every type."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from flask import (
     Blueprint,
@@ -19,11 +21,10 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.doctypes import DocumentType
 from formsvc.extensions import db
-from formsvc.forms._base import data_to_formdata
-from formsvc.models import Document, Participant
-from formsvc.services import access, audit, documents
+from formsvc.models import Document, DocumentRevision, Participant, User
+from formsvc.services import access, documents, facts
 from formsvc.services.conversion import ConversionError
-from formsvc.views._common import converter, doc_type, origin, roles_required, store
+from formsvc.views._common import converter, doc_type, origin, registry, roles_required, store
 
 bp = Blueprint("documents", __name__)
 STAFF = ("caseworker", "manager")
@@ -36,29 +37,42 @@ def _participant(pid: int) -> Participant:
     return p
 
 
+def _employee(uid: int) -> User:
+    u = db.session.get(User, uid)
+    if u is None or u.district_id != current_user.district_id or u.role not in STAFF:
+        abort(404)
+    return u
+
+
 def _document(doc_id: int) -> tuple[Document, DocumentType]:
     doc = db.session.get(Document, doc_id)
-    if doc is None or not access.can_see_document(current_user, doc):
+    if doc is None or doc.type_slug not in registry():
         abort(404)
-    return doc, doc_type(doc.type_slug)
+    dtype = registry()[doc.type_slug]
+    if not access.can_see_document(current_user, doc, dtype):
+        abort(404)
+    return doc, dtype
 
 
-def _pad(form: object) -> None:
-    """Offer one empty row per table so rows can be added without JavaScript."""
-    for name in ("actors",):
-        field = getattr(form, name, None)
-        if field is not None and len(field.entries) < (field.max_entries or 99):
-            field.append_entry()
+def _creatable(slug: str, subject: str) -> DocumentType:
+    dtype = doc_type(slug)
+    if dtype.subject != subject:
+        abort(404)
+    if not access.can_create(current_user, dtype):
+        abort(403)
+    return dtype
 
 
-def _handle(dtype: DocumentType, form: object, subject: object) -> dict | None:
-    """POST handling shared by new/edit: the 'add row' button, or validated data."""
-    if getattr(form, "add_actor", None) is not None and form.add_actor.data:
-        _pad(form)
-        return None
-    if form.is_submitted() and documents.validate(dtype, form, subject, current_app.config):
-        return documents.to_data(dtype, form)
-    if form.is_submitted():
+def _fill(dtype: DocumentType, ctx: object, form: object, target: dict) -> str | BaseResponse:
+    """Shared by new and edit: the add-row button, or validate and save, or show errors."""
+    add = request.form.get("add_row")
+    if request.method == "POST" and add:
+        documents.pad_rows(form, only=add)
+    elif request.method == "POST":
+        if documents.validate(dtype, form, ctx):
+            data = documents.to_data(dtype, form, ctx)
+            doc = target["save"](data)
+            return redirect(url_for(".show", doc_id=doc.id))
         flash(
             _(
                 "Formuläret innehåller fel. Rätta de markerade fälten; inget av det du skrev har "
@@ -66,79 +80,122 @@ def _handle(dtype: DocumentType, form: object, subject: object) -> dict | None:
             ),
             "error",
         )
-    return None
+    return render_template(
+        dtype.html,
+        form=form,
+        dtype=dtype,
+        ctx=ctx,
+        checklist_texts=documents.checklist_texts(ctx),
+        **target["page"],
+    )
+
+
+def _new(
+    dtype: DocumentType, *, participant: Participant | None = None, employee: User | None = None
+) -> str | BaseResponse:
+    ctx = documents.form_context(
+        dtype,
+        author=current_user,
+        district=current_user.district.name,
+        settings=current_app.config,
+        participant=participant,
+        employee=employee,
+        facts=facts.for_district(current_user.district_id),
+    )
+    form = documents.blank_form(dtype, ctx) if request.method == "GET" else dtype.form_class()
+
+    def save(data: dict) -> Document:
+        doc = documents.create(
+            dtype,
+            data,
+            actor=current_user,
+            store=store(),
+            participant=participant,
+            employee=employee,
+            origin=origin(),
+        )
+        flash(_("Utkastet är sparat."), "info")
+        return doc
+
+    page = {"participant": participant, "employee": employee, "document": None}
+    return _fill(dtype, ctx, form, {"save": save, "page": page})
 
 
 @bp.route("/participants/<int:pid>/documents/new/<slug>", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def new(pid: int, slug: str) -> str | BaseResponse:
-    p, dtype = _participant(pid), doc_type(slug)
-    subject = documents.subject_of(p)
-    if request.method == "GET":
-        initial = dtype.initial(documents.author_of(current_user), subject)
-        form = dtype.form_class(formdata=data_to_formdata(dtype.form_class, initial))
-        _pad(form)
-    else:
-        form = dtype.form_class()
-    if (data := _handle(dtype, form, subject)) is not None:
-        doc = documents.create(
-            dtype, data, actor=current_user, participant=p, store=store(), origin=origin()
-        )
-        flash(_("Utkastet är sparat."), "info")
-        return redirect(url_for(".show", doc_id=doc.id))
-    return render_template(
-        f"documents/{dtype.slug}.html", form=form, dtype=dtype, participant=p, document=None
-    )
+    participant = _participant(pid)
+    return _new(_creatable(slug, "participant"), participant=participant)
+
+
+@bp.route("/staff/<int:uid>/documents/new/<slug>", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def new_for_employee(uid: int, slug: str) -> str | BaseResponse:
+    employee = _employee(uid)
+    return _new(_creatable(slug, "employee"), employee=employee)
+
+
+@bp.route("/district/documents/new/<slug>", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def new_for_district(slug: str) -> str | BaseResponse:
+    return _new(_creatable(slug, "district"))
 
 
 @bp.route("/documents/<int:doc_id>/edit", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def edit(doc_id: int) -> str | BaseResponse:
     doc, dtype = _document(doc_id)
+    if not access.can_edit_document(current_user, doc, dtype):
+        abort(403)
     if doc.status != "draft":
         flash(_("Dokumentet är inte längre ett utkast och kan inte ändras."), "error")
         return redirect(url_for(".show", doc_id=doc.id))
-    if request.method == "GET":
-        form = dtype.form_class(formdata=data_to_formdata(dtype.form_class, doc.data))
-        _pad(form)
-    else:
-        form = dtype.form_class()
-    if (data := _handle(dtype, form, documents.subject_of(doc.participant))) is not None:
+    ctx = documents.form_context(
+        dtype,
+        author=current_user,
+        district=doc.district.name,
+        settings=current_app.config,
+        participant=doc.participant,
+        employee=doc.subject_user,
+        stored=doc.data,
+        facts=facts.for_district(doc.district_id),
+    )
+    form = documents.stored_form(dtype, doc.data) if request.method == "GET" else dtype.form_class()
+
+    def save(data: dict) -> Document:
         documents.update(doc, data, actor=current_user, store=store(), dtype=dtype, origin=origin())
         flash(_("Ändringarna är sparade som version %(v)d.", v=doc.version), "info")
-        return redirect(url_for(".show", doc_id=doc.id))
-    return render_template(
-        f"documents/{dtype.slug}.html",
-        form=form,
-        dtype=dtype,
-        participant=doc.participant,
-        document=doc,
-    )
+        return doc
+
+    page = {"participant": doc.participant, "employee": doc.subject_user, "document": doc}
+    return _fill(dtype, ctx, form, {"save": save, "page": page})
 
 
 @bp.route("/documents/<int:doc_id>")
 @roles_required(*STAFF)
-def show(doc_id: int) -> str:
+def show(doc_id: int, conversion_error: str | None = None) -> str:
     doc, dtype = _document(doc_id)
-    audit.record(
-        "view",
-        actor_id=current_user.id,
-        actor_label=current_user.username,
-        object_type="document",
-        object_id=doc.id,
-        district_id=doc.district_id,
-        origin=origin(),
+    documents.log_view(doc, current_user, origin())
+    return render_template(
+        "documents/show.html",
+        document=doc,
+        dtype=dtype,
+        context=dtype.build_context(documents.render_input(doc)),
+        revisions=documents.revisions(doc),
+        conversion_error=conversion_error,
+        can_edit=access.can_edit_document(current_user, doc, dtype),
     )
-    db.session.commit()
-    context = dtype.build_context(documents.render_input(doc))
-    return render_template("documents/show.html", document=doc, dtype=dtype, context=context)
 
 
 @bp.route("/documents/<int:doc_id>/download.<fmt>")
+@bp.route("/documents/<int:doc_id>/v<int:version>/download.<fmt>")
 @roles_required(*STAFF)
-def download(doc_id: int, fmt: str) -> Response | tuple[str, int]:
+def download(doc_id: int, fmt: str, version: int | None = None) -> Response | tuple[str, int]:
     doc, dtype = _document(doc_id)
     if fmt not in ("docx", "pdf"):
+        abort(404)
+    rev: DocumentRevision | None = None
+    if version is not None and (rev := documents.revision(doc, version)) is None:
         abort(404)
     try:
         result = documents.download(
@@ -148,20 +205,58 @@ def download(doc_id: int, fmt: str) -> Response | tuple[str, int]:
             store=store(),
             converter=converter() if fmt == "pdf" else None,
             actor=current_user,
+            revision=rev,
             origin=origin(),
         )
     except ConversionError as exc:
         db.session.rollback()
-        context = dtype.build_context(documents.render_input(doc))
-        return render_template(
-            "documents/show.html",
-            document=doc,
-            dtype=dtype,
-            context=context,
-            conversion_error=exc.message,
-        ), 503
+        return show(doc_id, conversion_error=exc.message), 503
     return Response(
         result.data,
         mimetype=result.mimetype,
         headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
     )
+
+
+@bp.route("/documents/")
+@roles_required(*STAFF)
+def index() -> str:
+    args = request.args
+    filters = documents.Filters(
+        type_slug=args.get("type") if args.get("type") in registry() else None,
+        status=args.get("status") if args.get("status") in STATUS_LABELS else None,
+        participant_id=args.get("participant", type=int),
+        date_from=_date(args.get("from")),
+        date_to=_date(args.get("to")),
+    )
+    page = documents.search(
+        current_user,
+        registry(),
+        filters,
+        page=max(1, min(args.get("page", 1, type=int) or 1, 100_000)),
+    )
+    return render_template(
+        "documents/index.html",
+        page=page,
+        filters=filters,
+        doc_types=registry(),
+        status_labels=STATUS_LABELS,
+    )
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+STATUS_LABELS = {
+    "draft": "Utkast",
+    "awaiting_signatures": "Väntar på underskrift",
+    "active": "Gäller",
+    "expired": "Har upphört",
+    "withdrawn": "Återkallad",
+    "declined": "Avböjd",
+    "voided": "Makulerad",
+}

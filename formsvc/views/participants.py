@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from formsvc.extensions import db
-from formsvc.forms.staff import ParticipantForm
-from formsvc.models import Participant
+from formsvc.forms.staff import ConfirmForm, ParticipantForm
+from formsvc.models import Participant, User
 from formsvc.services import access, documents, participants
 from formsvc.services.identity import IdentityError, parse_identity
 from formsvc.views._common import origin, registry, roles_required
@@ -51,7 +51,9 @@ def show(pid: int) -> str:
     return render_template(
         "participants/show.html",
         participant=p,
-        documents=documents.for_participant(p),
+        documents=documents.for_participant(p, current_user, registry()),
+        staff=participants.district_staff(p.district_id),
+        confirm=ConfirmForm(),
         doc_types=registry(),
     )
 
@@ -89,3 +91,21 @@ def _input(form: ParticipantForm) -> participants.ParticipantInput | None:
         target_group=form.target_group.data,
         protected_identity=form.protected_identity.data,
     )
+
+
+@bp.route("/<int:pid>/assignments", methods=["POST"])
+@roles_required("manager")
+def assignments(pid: int) -> Response:
+    p = _load(pid)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user_id = request.form.get("user_id", type=int)
+    user = db.session.get(User, user_id) if user_id else None
+    if user is None or user.district_id != p.district_id:
+        abort(404)
+    if request.form.get("action") == "remove":
+        participants.unassign(p, user.id, actor=current_user, origin=origin())
+    else:
+        participants.assign(p, user, actor=current_user, origin=origin())
+    flash(_("Tilldelningen är ändrad."), "info")
+    return redirect(url_for(".show", pid=p.id))

@@ -79,7 +79,7 @@ def test_add_actor_button_adds_a_row_without_saving(
     client: FlaskClient, auth: Auth, world: World
 ) -> None:
     auth.login("caseworker")
-    data = post_data(ConsentForm, sample(), add_actor="Lägg till aktör")
+    data = post_data(ConsentForm, sample(), add_row="actors")
     html = client.post(_new_url(world), data=data).get_data(as_text=True)
     assert 'name="actors-3-actor"' in html  # three sample rows + one new
     assert db.session.scalar(db.select(db.func.count(Document.id))) == 0

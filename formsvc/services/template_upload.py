@@ -1,0 +1,158 @@
+"""Check an uploaded Word template before it is used, then keep it as a new version."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+from sqlalchemy import func, select
+
+from formsvc.doctypes import DocumentType, sample_input
+from formsvc.extensions import db
+from formsvc.models import TemplateVersion, User
+from formsvc.services import audit
+from formsvc.services.rendering import TemplateError, render_docx, template_variables
+from formsvc.services.storage import FileStore
+from formsvc.services.templates import DOCX_MIME
+
+MAX_UPLOAD = 5 * 1024 * 1024  #: bytes of the .docx itself
+MAX_UNPACKED = 60 * 1024 * 1024  #: bytes once unzipped, all parts together
+MAX_PARTS = 500  #: zip entries
+MAX_RATIO = 200  #: uncompressed / compressed per entry (zip-bomb guard)
+_HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+_EXTERNAL = re.compile(rb'<Relationship\b[^>]*TargetMode="External"[^>]*>')
+
+
+class UploadRefused(ValueError):
+    """The upload was refused; str(err) says why, in Swedish, naming the variable or tag."""
+
+
+def check(dtype: DocumentType, data: bytes) -> None:
+    """Refuse anything that is not a safe .docx this type's form can fill."""
+    if len(data) > MAX_UPLOAD:
+        raise UploadRefused(f"Filen är för stor: högst {MAX_UPLOAD // (1024 * 1024)} MB.")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise UploadRefused("Filen är ingen Word-fil (.docx).") from None
+    _check_package(archive, infos)
+    try:
+        wanted = template_variables(data)
+    except TemplateError as exc:
+        raise UploadRefused(exc.message) from None
+    context = dtype.build_context(sample_input(dtype))
+    missing = sorted(wanted - set(context))
+    if missing:
+        names = ", ".join(f"”{m}”" for m in missing)
+        known = ", ".join(sorted(context))
+        raise UploadRefused(
+            f"Mallen använder {names}, som formuläret inte har. Variabler som finns: {known}."
+        )
+    try:
+        render_docx(data, context)
+    except TemplateError as exc:
+        raise UploadRefused(exc.message) from None
+
+
+def _check_package(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    names = {i.filename for i in infos}
+    if len(infos) > MAX_PARTS:
+        raise UploadRefused("Filen innehåller för många delar för att vara en Word-mall.")
+    if sum(i.file_size for i in infos) > MAX_UNPACKED or any(
+        i.compress_size and i.file_size / i.compress_size > MAX_RATIO for i in infos
+    ):
+        raise UploadRefused("Filen packas upp till orimligt mycket data (möjlig zip-bomb).")
+    if "word/document.xml" not in names or "[Content_Types].xml" not in names:
+        raise UploadRefused("Filen är ingen Word-fil (.docx): word/document.xml saknas.")
+    if any(n.lower().endswith("vbaproject.bin") for n in names):
+        raise UploadRefused("Mallen innehåller makron, vilket inte är tillåtet.")
+    for info in infos:
+        if not info.filename.endswith((".xml", ".rels")):
+            continue
+        part = archive.read(info)
+        if b"<!DOCTYPE" in part or b"<!ENTITY" in part:
+            raise UploadRefused(
+                f"Delen {info.filename} innehåller en DTD, vilket inte är tillåtet."
+            )
+        for rel in _EXTERNAL.findall(part):
+            if _HYPERLINK.encode() not in rel:
+                target = re.search(rb'Target="([^"]*)"', rel)
+                where = target.group(1).decode(errors="replace")[:80] if target else "?"
+                raise UploadRefused(
+                    f"Mallen hämtar en extern resurs ({where}), vilket inte är tillåtet."
+                )
+
+
+def upload(
+    dtype: DocumentType, data: bytes, *, actor: User, store: FileStore, filename: str = ""
+) -> TemplateVersion:
+    """Check *data* and make it the type's active template version."""
+    check(dtype, data)
+    stored = store.put(data, DOCX_MIME)
+    latest = db.session.scalar(
+        select(func.max(TemplateVersion.version)).where(TemplateVersion.type_slug == dtype.slug)
+    )
+    for tv in db.session.scalars(
+        select(TemplateVersion).where(
+            TemplateVersion.type_slug == dtype.slug, TemplateVersion.active.is_(True)
+        )
+    ):
+        tv.active = False
+    tv = TemplateVersion(
+        type_slug=dtype.slug,
+        version=(latest or 0) + 1,
+        file_sha256=stored.sha256,
+        source="upload",
+        active=True,
+        created_by_id=actor.id,
+    )
+    db.session.add(tv)
+    db.session.flush()
+    audit.record(
+        "template_upload",
+        actor_id=actor.id,
+        actor_label=actor.username,
+        object_type="template_version",
+        object_id=tv.id,
+        details={
+            "type": dtype.slug,
+            "version": tv.version,
+            "sha256": stored.sha256,
+            "filename": filename[:200],
+        },
+    )
+    db.session.commit()
+    return tv
+
+
+def activate(tv: TemplateVersion, *, actor: User) -> None:
+    """Make an earlier version the one new documents use."""
+    for other in db.session.scalars(
+        select(TemplateVersion).where(
+            TemplateVersion.type_slug == tv.type_slug, TemplateVersion.active.is_(True)
+        )
+    ):
+        other.active = False
+    tv.active = True
+    audit.record(
+        "template_activate",
+        actor_id=actor.id,
+        actor_label=actor.username,
+        object_type="template_version",
+        object_id=tv.id,
+        details={"type": tv.type_slug, "version": tv.version},
+    )
+    db.session.commit()
+
+
+def versions(slug: str) -> list[TemplateVersion]:
+    """All versions of a type's template, newest first."""
+    return list(
+        db.session.scalars(
+            select(TemplateVersion)
+            .where(TemplateVersion.type_slug == slug)
+            .order_by(TemplateVersion.version.desc())
+        )
+    )

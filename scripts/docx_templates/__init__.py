@@ -1,0 +1,1 @@
+"""One module per Word template: FILENAME and build() -> python-docx Document."""
