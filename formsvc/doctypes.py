@@ -76,6 +76,7 @@ class FormContext:
     settings: Mapping[str, Any] = field(default_factory=dict)  #: app settings (limits)
     today: date = field(default_factory=date.today)  #: injectable for tests
     author: Author | None = None  #: who is filling the form
+    role: str = ""  #: the role of who is filling it (e.g. only a manager records a decision)
     employee: Author | None = None  #: the employee a 2.0/2.3 document is about
     district: str = ""  #: district name
     #: checklist slug -> entries a new document starts with (active items, in order)

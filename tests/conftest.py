@@ -31,7 +31,7 @@ PG_URL = os.environ.get(
 ).replace("postgresql://", "postgresql+psycopg://", 1)
 PASSWORD = "Testlosen-123"
 #: Test converters get their own ports so a running dev server is never disturbed.
-CONVERTER_PORT = 23300
+CONVERTER_PORT = int(os.environ.get("FORMSVC_TEST_CONVERTER_PORT", "23300"))
 
 
 def pytest_report_header() -> str:

@@ -87,6 +87,7 @@ def form_context(
         subject=subject_of(participant),
         settings=settings,
         author=author_of(author),
+        role=author.role,
         employee=author_of(employee),
         district=district,
         checklists=lists,

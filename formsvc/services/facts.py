@@ -51,3 +51,41 @@ def for_district(district_id: int | None) -> dict[str, Any]:
         "staff_with_security_talk": len(talked & set(staff)),
         "staff_with_competence_checklist": len(checked & set(staff)),
     }
+
+
+def for_participant(participant_id: int | None) -> dict[str, Any]:
+    """Facts about a participant: which actors their consent (bilaga 3.2) covers.
+
+    Until consents can be signed, the newest consent that is not withdrawn, declined or voided
+    counts "by its content"; ``consent_status`` says which state it is in.
+    """
+    if participant_id is None:
+        return {}
+    from formsvc.forms.consent import ACTORS, POLICE
+
+    consent = db.session.scalar(
+        select(Document)
+        .where(
+            Document.participant_id == participant_id,
+            Document.type_slug == "consent",
+            Document.status.not_in(("withdrawn", "declined", "voided", "expired")),
+        )
+        .order_by(Document.updated_at.desc())
+        .limit(1)
+    )
+    if consent is None:
+        return {"consent_actors": [], "consent_status": None}
+    names = [str(POLICE)] + [
+        (
+            row.get("other_name")
+            if row.get("actor") == "other"
+            else str(ACTORS.get(row.get("actor"), ""))
+        )
+        or ""
+        for row in consent.data.get("actors", [])
+    ]
+    return {
+        "consent_actors": [n for n in names if n],
+        "consent_status": consent.status,
+        "consent_period": (consent.data.get("period_from"), consent.data.get("period_to")),
+    }

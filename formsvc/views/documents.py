@@ -100,7 +100,7 @@ def _new(
         settings=current_app.config,
         participant=participant,
         employee=employee,
-        facts=facts.for_district(current_user.district_id),
+        facts=_facts(current_user.district_id, participant),
     )
     form = documents.blank_form(dtype, ctx) if request.method == "GET" else dtype.form_class()
 
@@ -119,6 +119,13 @@ def _new(
 
     page = {"participant": participant, "employee": employee, "document": None}
     return _fill(dtype, ctx, form, {"save": save, "page": page})
+
+
+def _facts(district_id: int, participant: Participant | None) -> dict:
+    return {
+        **facts.for_district(district_id),
+        **facts.for_participant(participant.id if participant else None),
+    }
 
 
 @bp.route("/participants/<int:pid>/documents/new/<slug>", methods=["GET", "POST"])
@@ -158,7 +165,7 @@ def edit(doc_id: int) -> str | BaseResponse:
         participant=doc.participant,
         employee=doc.subject_user,
         stored=doc.data,
-        facts=facts.for_district(doc.district_id),
+        facts=_facts(doc.district_id, doc.participant),
     )
     form = documents.stored_form(dtype, doc.data) if request.method == "GET" else dtype.form_class()
 
