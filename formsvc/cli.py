@@ -32,6 +32,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(sample)
     app.cli.add_command(render)
     app.cli.add_command(serve)
+    app.cli.add_command(seed_bulk)
 
 
 def _district(name: str | None) -> int | None:
@@ -257,3 +258,22 @@ def serve(host: str, port: int, threads: int) -> None:
     click.echo(f"formsvc: http://{host}:{port}/")
     sys.stdout.flush()
     waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+
+
+@click.command("seed-bulk")
+@click.option("--documents", "count", default=100_000, show_default=True, type=int)
+@click.option("--participants", default=2_000, show_default=True, type=int)
+@click.option("--district", default="Rinkeby-Kista", show_default=True)
+def seed_bulk(count: int, participants: int, district: str) -> None:
+    """Create many synthetic documents in one district, for measuring list pages (not for prod)."""
+    from formsvc.services import bulk
+
+    district_id = _district(district)
+    made = bulk.seed(
+        district_id=district_id,
+        documents=count,
+        participants=participants,
+        registry=current_app.extensions["formsvc.registry"],
+        store=current_app.extensions["formsvc.store"],
+    )
+    click.echo(f"Skapade {made} dokument i {district}.")

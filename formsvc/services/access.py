@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
 from formsvc.doctypes import DocumentType
 from formsvc.models import Document, Participant, ParticipantAssignment, User
@@ -48,18 +48,23 @@ def visible_documents(user: User, registry: dict[str, DocumentType]) -> ColumnEl
     """The SQL condition matching exactly the documents can_see_document allows."""
     if not can_work_with_clients(user):
         return false()
-    rules = []
-    for slug, dtype in registry.items():
-        if dtype.access == "assigned" and user.role != "manager":
-            assigned = exists(
-                select(ParticipantAssignment.user_id).where(
-                    ParticipantAssignment.participant_id == Document.participant_id,
-                    ParticipantAssignment.user_id == user.id,
-                )
-            )
-            rules.append(and_(Document.type_slug == slug, assigned))
-        elif dtype.access == "employee" and user.role != "manager":
-            rules.append(and_(Document.type_slug == slug, Document.subject_user_id == user.id))
-        else:
-            rules.append(Document.type_slug == slug)
-    return and_(Document.district_id == user.district_id, or_(*rules) if rules else true())
+    in_district = Document.district_id == user.district_id
+    if user.role == "manager":
+        return in_district  # managers see every type in their district
+    open_types = [s for s, t in registry.items() if t.access not in ("assigned", "employee")]
+    assigned_types = [s for s, t in registry.items() if t.access == "assigned"]
+    employee_types = [s for s, t in registry.items() if t.access == "employee"]
+    assigned = exists(
+        select(ParticipantAssignment.user_id).where(
+            ParticipantAssignment.participant_id == Document.participant_id,
+            ParticipantAssignment.user_id == user.id,
+        )
+    )
+    return and_(
+        in_district,
+        or_(
+            Document.type_slug.in_(open_types),
+            and_(Document.type_slug.in_(assigned_types), assigned),
+            and_(Document.type_slug.in_(employee_types), Document.subject_user_id == user.id),
+        ),
+    )

@@ -10,6 +10,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from formsvc.doctypes import (
     Author,
@@ -431,6 +432,11 @@ def search(
         end = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
         q = q.where(Document.updated_at < end)
     page = max(1, page)
+    q = q.options(
+        selectinload(Document.participant),
+        selectinload(Document.subject_user),
+        joinedload(Document.district),
+    )
     rows = list(
         db.session.scalars(
             q.order_by(Document.updated_at.desc(), Document.id.desc())

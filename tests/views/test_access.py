@@ -31,6 +31,13 @@ ROUTES = [
     ("/documents/{doc}", CLIENT_STAFF, "deny"),
     ("/documents/{doc}/edit", CLIENT_STAFF, "deny"),
     ("/documents/{doc}/download.docx", CLIENT_STAFF, "deny"),
+    ("/documents/{doc}/v1/download.docx", CLIENT_STAFF, "deny"),
+    ("/documents/", CLIENT_STAFF | {"other_caseworker"}, 403),
+    ("/staff/", CLIENT_STAFF | {"other_caseworker"}, 403),
+    ("/staff/{cw}/documents/new/competence", {"manager"}, "manager_only"),
+    ("/admin/templates", {"admin"}, 403),
+    ("/admin/templates/consent/v1.docx", {"admin"}, 403),
+    ("/admin/checklists", {"admin"}, 403),
     ("/admin/users", {"admin"}, 403),
     ("/admin/users/new", {"admin"}, 403),
     ("/admin/users/{uid}", {"admin"}, 403),
@@ -58,12 +65,17 @@ def test_route_access_by_role(
         doc=consent_doc.id,
         uid=world.users["analyst"].id,
         did=world.other.id,
+        cw=world.users["caseworker"].id,
     )
     resp = client.get(target)
     if role in allowed:
         assert resp.status_code == 200, (role, target)
     elif role == "anonymous":
         assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    elif otherwise == "manager_only":
+        # a caseworker may not hold a competence review; another district's staff are not found
+        expected = {"caseworker": 403, "other_caseworker": 404}.get(role, 403)
+        assert resp.status_code == expected, (role, target, resp.status_code)
     elif otherwise == "deny":
         # a role without client access gets 403; staff of another district get 404 (no leak)
         expected = 404 if role == "other_caseworker" else 403
