@@ -174,14 +174,19 @@ def templates() -> str:
 def template_upload_view(slug: str) -> str | Response:
     dtype = doc_type(slug)
     form = TemplateUploadForm()
+    upload = request.files.get("file")
+    # read at most one byte past the limit: enough to refuse, without holding a huge upload
+    data = upload.read(template_upload.MAX_UPLOAD + 1) if upload else b""
+    if upload:
+        upload.close()
     if form.validate_on_submit():
         try:
             tv = template_upload.upload(
                 dtype,
-                form.file.data.read(),
+                data,
                 actor=current_user,
                 store=store(),
-                filename=form.file.data.filename or "",
+                filename=upload.filename or "",
             )
         except template_upload.UploadRefused as exc:
             db.session.rollback()
