@@ -1,0 +1,1 @@
+"""Tests of the annex forms' own rules, through HTTP."""
