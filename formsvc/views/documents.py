@@ -132,7 +132,12 @@ def _facts(district_id: int, participant: Participant | None) -> dict:
 @roles_required(*STAFF)
 def new(pid: int, slug: str) -> str | BaseResponse:
     participant = _participant(pid)
-    return _new(_creatable(slug, "participant"), participant=participant)
+    dtype = _creatable(slug, "participant")
+    if dtype.access == "assigned" and not (
+        current_user.role == "manager" or participant.is_assigned(current_user.id)
+    ):
+        abort(403)  # 3.3 is for the participant's assigned staff and the managers
+    return _new(dtype, participant=participant)
 
 
 @bp.route("/staff/<int:uid>/documents/new/<slug>", methods=["GET", "POST"])

@@ -105,7 +105,9 @@ class Filler:
         self, app: Flask, client: FlaskClient, auth: Auth, world: World, dtype: DocumentType
     ) -> None:
         self.app, self.client, self.world, self.dtype = app, client, world, dtype
-        self.role = "caseworker" if "caseworker" in dtype.editors else "manager"
+        # assigned-only types (3.3) carry a manager's decision: fill them as the manager
+        open_to_caseworkers = "caseworker" in dtype.editors and dtype.access != "assigned"
+        self.role = "caseworker" if open_to_caseworkers else "manager"
         auth.login(self.role)
         user = world.users[self.role]
         self.participant = None
