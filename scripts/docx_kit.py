@@ -80,7 +80,20 @@ def new_document(title: str, subject: str) -> DocumentObject:
     props.comments = "Byggd av scripts/build_templates.py. Ändra skriptet, inte filen."
     props.created = props.modified = FIXED_TIME.replace(tzinfo=None)
     props.revision = 1
+    lead_in(doc)
     return doc
+
+
+def lead_in(doc: DocumentObject) -> None:
+    """A 1-pt empty first paragraph, so the title is not the body's first paragraph.
+
+    LibreOffice otherwise sometimes leaves a heading alone at the bottom of page 1 (its "keep
+    with next" is not honoured there); with this invisible paragraph first, it is.
+    """
+    spacer = para(doc, "")
+    fmt = spacer.paragraph_format
+    fmt.space_before = fmt.space_after = Pt(0)
+    fmt.line_spacing = Pt(1)
 
 
 def _set_doc_defaults(doc: DocumentObject) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskCliRunner
 
+from formsvc import doctypes
 from formsvc.extensions import db
 from formsvc.models import District, User
 from tests.conftest import World
@@ -104,3 +106,19 @@ def test_render_refuses_invalid_data_with_field_errors(
         args=["render", "consent", "--data", str(garbage), "--out", str(tmp_path / "x.pdf")]
     )
     assert result.exit_code != 0 and "inte giltig JSON" in result.output
+
+
+@pytest.mark.parametrize("slug", sorted(doctypes.discover()))
+def test_sample_and_render_work_for_every_type(
+    runner: FlaskCliRunner, tmp_path: Path, slug: str
+) -> None:
+    sample = tmp_path / "sample.json"
+    out = runner.invoke(args=["sample", slug])
+    assert out.exit_code == 0, out.output
+    sample.write_text(out.output, encoding="utf-8")
+    target = tmp_path / f"{slug}.docx"
+    result = runner.invoke(args=["render", slug, "--data", str(sample), "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    text = docx_text(target.read_bytes())
+    for expected in doctypes.discover()[slug].sample_expect:
+        assert expected.replace("\u00a0", " ") in text.replace("\u00a0", " "), expected

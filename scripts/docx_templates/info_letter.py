@@ -28,18 +28,6 @@ from docx_kit import (
 FILENAME = "info_letter.docx"
 
 
-def lead_in(doc: DocumentObject) -> None:
-    """A 1-pt empty first paragraph, so the title is not the body's first paragraph.
-
-    LibreOffice otherwise sometimes leaves a heading alone at the bottom of page 1 (its "keep
-    with next" is not honoured there); with this invisible paragraph first, it is.
-    """
-    spacer = para(doc, "")
-    fmt = spacer.paragraph_format
-    fmt.space_before = fmt.space_after = Pt(0)
-    fmt.line_spacing = Pt(1)
-
-
 def _facts_table(doc: DocumentObject, rows: list[tuple[str, list[Run | str]]]) -> None:
     """A two-column table of heading | text, headings shaded; rows never split over pages."""
     table = new_table(doc, len(rows), [Mm(42), Mm(128)])
@@ -63,7 +51,6 @@ def build() -> DocumentObject:
         doc,
         [f"{title}, bilaga 3.0 · ", "{{ document_ref }}", " · Utskriven ", "{{ printed_at }}"],
     )
-    lead_in(doc)
     doc.add_paragraph("Information om sociala insatsgrupper", style="Title")
     doc.add_paragraph("Informationsbrev, bilaga 3.0 – {{ variant_label }}", style="Subtitle")
     label_value_table(

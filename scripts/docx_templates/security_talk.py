@@ -20,18 +20,6 @@ from docx_kit import (
 FILENAME = "security_talk.docx"
 
 
-def lead_in(doc: DocumentObject) -> None:
-    """A 1-pt empty first paragraph, so the title is not the body's first paragraph.
-
-    LibreOffice otherwise sometimes leaves a heading alone at the bottom of page 1 (its "keep
-    with next" is not honoured there); with this invisible paragraph first, it is.
-    """
-    spacer = para(doc, "")
-    fmt = spacer.paragraph_format
-    fmt.space_before = fmt.space_after = Pt(0)
-    fmt.line_spacing = Pt(1)
-
-
 def unsplit(table: Table) -> Table:
     """Keep each repeated row of a loop table on one page (a checklist item reads as a unit)."""
     table.rows[2]._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
@@ -58,7 +46,6 @@ def build() -> DocumentObject:
     letterhead(
         doc, [f"{title}, bilaga 2.0 · ", "{{ document_ref }}", " · Utskriven ", "{{ printed_at }}"]
     )
-    lead_in(doc)
     doc.add_paragraph(title, style="Title")
     doc.add_paragraph("Bilaga 2.0 – Sociala insatsgrupper (SIG)", style="Subtitle")
     para(
