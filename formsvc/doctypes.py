@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
@@ -131,16 +132,25 @@ def discover(package: str = "formsvc.forms") -> dict[str, DocumentType]:
     return registry
 
 
+@functools.lru_cache(maxsize=64)
+def _variables(path: str, _mtime_ns: int, _size: int) -> frozenset[str]:
+    """A template's variables; parsing costs ~30 ms, so each file version is parsed once."""
+    from formsvc.services.rendering import template_variables
+
+    return frozenset(template_variables(Path(path).read_bytes()))
+
+
 def check(registry: Mapping[str, DocumentType]) -> None:
     """Refuse a registry whose templates are missing or ask for values the form does not give."""
-    from formsvc.services.rendering import TemplateError, template_variables
+    from formsvc.services.rendering import TemplateError
 
     for dtype in registry.values():
         if not dtype.template_path.is_file():
             raise RegistryError(f"{dtype.slug}: Word template {dtype.template_path} is missing")
         provided = set(dtype.build_context(sample_input(dtype)))
+        stat = dtype.template_path.stat()
         try:
-            wanted = template_variables(dtype.template_path.read_bytes())
+            wanted = _variables(str(dtype.template_path), stat.st_mtime_ns, stat.st_size)
         except TemplateError as exc:
             raise RegistryError(f"{dtype.slug}: {exc.message}") from exc
         missing = wanted - provided
