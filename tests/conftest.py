@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -32,6 +34,11 @@ PG_URL = os.environ.get(
 PASSWORD = "Testlosen-123"
 #: Test converters get their own ports so a running dev server is never disturbed.
 CONVERTER_PORT = int(os.environ.get("FORMSVC_TEST_CONVERTER_PORT", "23300"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # a terminated test run still runs atexit, which stops the LibreOffice processes it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def pytest_report_header() -> str:
