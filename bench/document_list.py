@@ -22,8 +22,12 @@ from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.services import bulk, users
 
-INDEXES = ("ix_document_district_type_updated", "ix_document_district_status_updated",
-           "ix_document_district_updated", "ix_document_participant_id")
+INDEXES = (
+    "ix_document_district_type_updated",
+    "ix_document_district_status_updated",
+    "ix_document_district_updated",
+    "ix_document_participant_id",
+)
 
 
 def main() -> None:
@@ -35,10 +39,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
-        app = create_app({
-            "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-            "STORAGE_DIR": str(Path(tmp) / "files"), "ARGON2_PROFILE": "CHEAPEST",
-        })
+        app = create_app(
+            {
+                "SECRET_KEY": "bench",
+                "SQLALCHEMY_DATABASE_URI": url,
+                "WTF_CSRF_ENABLED": False,
+                "STORAGE_DIR": str(Path(tmp) / "files"),
+                "ARGON2_PROFILE": "CHEAPEST",
+            }
+        )
         with app.app_context():
             if args.database_url:
                 db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -47,11 +56,17 @@ def main() -> None:
             users.seed_demo("Bench-losen-1")
             home = users.districts()[[d.name for d in users.districts()].index("Rinkeby-Kista")]
             start = time.perf_counter()
-            bulk.seed(district_id=home.id, documents=args.documents, participants=2000,
-                      registry=app.extensions["formsvc.registry"],
-                      store=app.extensions["formsvc.store"])
-            print(f"seeded {args.documents} documents in {time.perf_counter() - start:.1f} s "
-                  f"({db.engine.dialect.name})")
+            bulk.seed(
+                district_id=home.id,
+                documents=args.documents,
+                participants=2000,
+                registry=app.extensions["formsvc.registry"],
+                store=app.extensions["formsvc.store"],
+            )
+            print(
+                f"seeded {args.documents} documents in {time.perf_counter() - start:.1f} s "
+                f"({db.engine.dialect.name})"
+            )
             analyze(app)
         client = app.test_client()
         client.post("/login", data={"username": "handlaggare", "password": "Bench-losen-1"})
