@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from formsvc.forms._base import form_to_data
@@ -46,6 +47,31 @@ class Subject:
         """Age in whole years on *day*."""
         before = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
         return day.year - self.birth_date.year - before
+
+
+#: How an identity kind and a target group are printed on documents.
+ID_LABELS = {
+    "personnummer": _l("Personnummer"),
+    "samordningsnummer": _l("Samordningsnummer"),
+    "birth_date": _l("Födelsedatum"),
+}
+TARGET_GROUPS = {
+    "sig_unga": _l("SIG unga (12–20 år)"),
+    "sig_unga_vuxna": _l("SIG unga vuxna (19–29 år)"),
+}
+
+
+def printed_subject(s: Subject | None, on: str | None = None) -> dict[str, str]:
+    """A participant as documents print them; ``age`` is the age on the ISO date *on*, if given."""
+    if s is None:
+        return {"name": "", "id_label": "", "id_value": "", "target_group": "", "age": ""}
+    return {
+        "name": s.name,
+        "id_label": str(ID_LABELS.get(s.id_kind, ID_LABELS["birth_date"])),
+        "id_value": s.id_number or s.birth_date.isoformat(),
+        "target_group": str(TARGET_GROUPS.get(s.target_group, "")),
+        "age": str(s.age_on(date.fromisoformat(on))) if on else "",
+    }
 
 
 @dataclass(frozen=True)

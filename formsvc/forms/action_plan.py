@@ -12,22 +12,12 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, FormField, SelectField
 from wtforms.validators import DataRequired, Optional
 
-from formsvc.doctypes import DocumentType, FormContext, RenderInput, Subject
+from formsvc.doctypes import DocumentType, FormContext, RenderInput, Subject, printed_subject
 from formsvc.forms._base import SubForm, choices, long_text, row_is_blank, text
+from formsvc.forms.needs_inventory import AREAS
 
-#: The life areas of the guidance (the same as the needs inventory, bilaga 3.1).
-NEED_AREAS: dict[str, Any] = {
-    "housing": _l("Boende"),
-    "physical_health": _l("Fysisk hälsa"),
-    "mental_health": _l("Psykisk hälsa"),
-    "occupation": _l("Sysselsättning/skola"),
-    "economy": _l("Ekonomi och skulder"),
-    "network": _l("Nätverk/familj/vänner"),
-    "leisure": _l("Fritid"),
-    "crime": _l("Kriminalitet"),
-    "substance": _l("Missbruk"),
-    "other": _l("Annat"),
-}
+#: The life areas of the guidance (those of the needs inventory, bilaga 3.1) and "other".
+NEED_AREAS: dict[str, Any] = {**AREAS, "other": _l("Annat")}
 #: A goal's status at a follow-up; "" until the plan is first followed up.
 STATUSES: dict[str, Any] = {
     "": _l("Inte uppföljt"),
@@ -286,18 +276,7 @@ def _period(start: str | None, end: str | None) -> str:
 
 
 def _participant(s: Subject | None) -> dict[str, str]:
-    if s is None:
-        return {"name": "", "id_label": "", "id_value": ""}
-    labels = {
-        "personnummer": _("Personnummer"),
-        "samordningsnummer": _("Samordningsnummer"),
-        "birth_date": _("Födelsedatum"),
-    }
-    return {
-        "name": s.name,
-        "id_label": labels.get(s.id_kind, ""),
-        "id_value": s.id_number or s.birth_date.isoformat(),
-    }
+    return printed_subject(s)
 
 
 def initial(ctx: FormContext) -> dict[str, Any]:

@@ -15,7 +15,14 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Email, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from formsvc.doctypes import Author, DocumentType, FormContext, RenderInput, Subject
+from formsvc.doctypes import (
+    Author,
+    DocumentType,
+    FormContext,
+    RenderInput,
+    Subject,
+    printed_subject,
+)
 from formsvc.forms._base import SubForm, choices, long_text, text
 
 #: Actors of the guidance (PRODUCT.md, bilaga 1); the police always take part, so are not listed.
@@ -252,25 +259,8 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
 
 
 def _participant(s: Subject | None, d: Any) -> dict[str, str]:
-    if s is None:
-        return {"name": "", "id_label": "", "id_value": "", "target_group": "", "age_at_start": ""}
-    labels = {
-        "personnummer": _("Personnummer"),
-        "samordningsnummer": _("Samordningsnummer"),
-        "birth_date": _("Födelsedatum"),
-    }
-    groups = {
-        "sig_unga": _("SIG unga (12–20 år)"),
-        "sig_unga_vuxna": _("SIG unga vuxna (19–29 år)"),
-    }
-    start = d.get("period_from")
-    return {
-        "name": s.name,
-        "id_label": labels.get(s.id_kind, ""),
-        "id_value": s.id_number or s.birth_date.isoformat(),
-        "target_group": groups.get(s.target_group, ""),
-        "age_at_start": str(s.age_on(date.fromisoformat(start))) if start else "",
-    }
+    printed = printed_subject(s, d.get("period_from"))
+    return {**printed, "age_at_start": printed["age"]}
 
 
 def initial(ctx: FormContext) -> dict[str, Any]:

@@ -34,7 +34,15 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired
 from wtforms.widgets import HiddenInput
 
-from formsvc.doctypes import Author, DocumentType, FormContext, RenderInput, Subject
+from formsvc.doctypes import (
+    TARGET_GROUPS,
+    Author,
+    DocumentType,
+    FormContext,
+    RenderInput,
+    Subject,
+    printed_subject,
+)
 from formsvc.forms._base import YES_NO, SubForm, choices, long_text, text
 
 #: The life areas of the guidance, in the order the form and the document show them.
@@ -259,28 +267,12 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
 
 def participant_context(s: Subject | None) -> dict[str, str]:
     """Name, identity and target group as printed."""
-    if s is None:
-        return {"name": "", "id_label": "", "id_value": "", "target_group": ""}
-    labels = {
-        "personnummer": _("Personnummer"),
-        "samordningsnummer": _("Samordningsnummer"),
-        "birth_date": _("Födelsedatum"),
-    }
-    return {
-        "name": s.name,
-        "id_label": labels.get(s.id_kind, _("Födelsedatum")),
-        "id_value": s.id_number or s.birth_date.isoformat(),
-        "target_group": target_group_label(s.target_group),
-    }
+    return printed_subject(s)
 
 
 def target_group_label(key: str) -> str:
     """The target group as printed."""
-    groups = {
-        "sig_unga": _("SIG unga (12–20 år)"),
-        "sig_unga_vuxna": _("SIG unga vuxna (19–29 år)"),
-    }
-    return groups.get(key, "")
+    return str(TARGET_GROUPS.get(key, ""))
 
 
 def initial(ctx: FormContext) -> dict[str, Any]:

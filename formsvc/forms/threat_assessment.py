@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, Field, FieldList, FormField, SelectField
 from wtforms.validators import DataRequired, Optional, Regexp
 
-from formsvc.doctypes import DocumentType, FormContext, RenderInput, Subject
+from formsvc.doctypes import DocumentType, FormContext, RenderInput, Subject, printed_subject
 from formsvc.forms._base import SubForm, choices, long_text, text
 
 #: The police's three-level scale.
@@ -237,20 +237,9 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
 
 
 def _participant(s: Subject | None, d: Any) -> dict[str, str]:
-    if s is None:
-        return {"name": "", "id_label": "", "id_value": "", "age": ""}
-    labels = {
-        "personnummer": _("Personnummer"),
-        "samordningsnummer": _("Samordningsnummer"),
-        "birth_date": _("Födelsedatum"),
-    }
-    day = d.get("assessed_on")
-    return {
-        "name": s.name,
-        "id_label": labels.get(s.id_kind, ""),
-        "id_value": s.id_number or s.birth_date.isoformat(),
-        "age": _("%(n)d år", n=s.age_on(date.fromisoformat(day))) if day else "",
-    }
+    printed = printed_subject(s, d.get("assessed_on"))
+    age = printed["age"]
+    return {**printed, "age": _("%(n)d år", n=int(age)) if age else ""}
 
 
 def initial(ctx: FormContext) -> dict[str, Any]:
