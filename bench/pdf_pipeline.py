@@ -64,12 +64,13 @@ def main() -> None:
                 lambda: pool.convert(render_docx(template, context)), args.runs
             )
             pdfa_ms, _ = median_ms(lambda: pool.convert(docx, pdfa=True), args.runs)
+            mode = pool.mode
         finally:
             pool.close()
     oneshot_ms, _ = median_ms(lambda: convert_oneshot(docx), args.oneshot_runs)
 
     print(f"document: consent sample, DOCX {len(docx)} bytes, PDF {len(pdf)} bytes")
-    print(f"converter start-up (once)             {startup:8.0f} ms   mode={pool.mode}")
+    print(f"converter start-up (once)             {startup:8.0f} ms   mode={mode}")
     print(f"render (docxtpl)               median {render_ms:8.1f} ms   n={args.runs}")
     print(f"convert, warm LibreOffice      median {convert_ms:8.1f} ms   n={args.runs}")
     print(f"convert, warm, PDF/A-2b        median {pdfa_ms:8.1f} ms   n={args.runs}")
