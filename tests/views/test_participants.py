@@ -117,3 +117,39 @@ def test_other_district_edit_is_404_and_changes_nothing(
     assert resp.status_code == 404
     db.session.expire_all()
     assert world.participant.first_name == "Åsa"
+
+
+def test_manager_assigns_staff_which_opens_threat_assessments(
+    app: object, client: FlaskClient, auth: Auth, world: World
+) -> None:
+    from formsvc.services import documents
+
+    dtype = app.extensions["formsvc.registry"]["threat_assessment"]
+    doc = documents.create(
+        dtype,
+        dtype.sample(),
+        actor=world.users["manager"],
+        participant=world.participant,
+        store=app.extensions["formsvc.store"],
+    )
+    auth.login("caseworker")
+    assert client.get(f"/documents/{doc.id}").status_code == 404  # not assigned yet
+    auth.logout()
+    auth.login("manager")
+    url = f"/participants/{world.participant.id}/assignments"
+    cw = world.users["caseworker"].id
+    assert client.post(url, data={"user_id": str(cw)}).status_code == 302
+    assert (
+        client.post(url, data={"user_id": str(world.users["other_caseworker"].id)}).status_code
+        == 404
+    )  # staff of another district cannot be assigned
+    auth.logout()
+    auth.login("caseworker")
+    assert client.get(f"/documents/{doc.id}").status_code == 200
+    assert client.post(url, data={"user_id": str(cw), "action": "remove"}).status_code == 403
+    auth.logout()
+    auth.login("manager")
+    client.post(url, data={"user_id": str(cw), "action": "remove"})
+    auth.logout()
+    auth.login("caseworker")
+    assert client.get(f"/documents/{doc.id}").status_code == 404
