@@ -22,7 +22,7 @@ class Participant(db.Model):
     last_name: Mapped[str] = mapped_column(String(200))
     #: "personnummer", "samordningsnummer" or "birth_date"
     id_kind: Mapped[str] = mapped_column(String(20))
-    #: normalised long form YYYYMMDD-XXXX, or None when only a birth date is known
+    #: normalised long form YYYYMMDD-NNNN, or None when only a birth date is known
     id_number: Mapped[str | None] = mapped_column(String(13), index=True)
     birth_date: Mapped[date] = mapped_column()
     target_group: Mapped[str] = mapped_column(String(20))

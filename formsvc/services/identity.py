@@ -18,7 +18,7 @@ class IdentityError(ValueError):
 
 @dataclass(frozen=True)
 class Identity:
-    number: str  #: long form YYYYMMDD-XXXX
+    number: str  #: long form YYYYMMDD-NNNN
     birth_date: date  #: for a samordningsnummer the day minus 60
     coordination: bool  #: True for a samordningsnummer
 

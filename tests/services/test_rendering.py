@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import struct
 import subprocess
 import zlib
@@ -187,7 +186,6 @@ def test_empty_info_other_leaves_out_the_other_item(consent):
 
 
 @pytest.mark.converter
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
 def test_consent_pdf_shows_the_filled_form(consent, tmp_path):
     context = consent_context()
     pdf = to_pdf_text(render_docx(consent, context), tmp_path)
