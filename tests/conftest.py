@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -26,6 +25,7 @@ from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.models import District, Document, Participant, User
 from formsvc.services import documents, users
+from formsvc.services.conversion import close_all_pools
 
 BACKEND = os.environ.get("FORMSVC_TEST_DB", "sqlite")
 PG_URL = os.environ.get(
@@ -37,8 +37,13 @@ CONVERTER_PORT = int(os.environ.get("FORMSVC_TEST_CONVERTER_PORT", "23300"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # a terminated test run still runs atexit, which stops the LibreOffice processes it started
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # a terminated run (e.g. `timeout`) stops the LibreOffice processes it started, then ends at
+    # once: raising SystemExit here would only fail the current test and let the run go on
+    def terminate(*_: object) -> None:
+        close_all_pools()
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def pytest_report_header() -> str:

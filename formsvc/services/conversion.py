@@ -922,6 +922,11 @@ def get_pool(settings: ConverterSettings) -> ConverterPool:
     return pool
 
 
+def close_all_pools() -> None:
+    """Stop every LibreOffice this process started (for signal handlers; atexit does it too)."""
+    _close_all_pools()
+
+
 def _close_all_pools() -> None:
     """atexit: stop every LibreOffice we started."""
     for pool in list(_ALL_POOLS):
