@@ -27,6 +27,8 @@ def defaults(instance_path: str) -> dict[str, object]:
         "CONVERTER_START_AT_BOOT": False,
         # Consent (bilaga 3.2): the longest period a consent may cover, in months.
         "CONSENT_MAX_MONTHS": 12,
+        # Follow-up statistics (bilaga 3.4): groups smaller than this are not shown.
+        "STATISTICS_MIN_GROUP": 5,
         # Security
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -24,9 +24,9 @@ def local_time(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def register(app: Flask) -> None:
     """Attach blueprints and handlers to *app*."""
-    from formsvc.views import account, admin, auth, documents, main, participants, staff
+    from formsvc.views import account, admin, auth, documents, main, participants, staff, statistics
 
-    for module in (auth, main, account, participants, documents, staff, admin):
+    for module in (auth, main, account, participants, documents, staff, admin, statistics):
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals["get_locale"] = get_locale

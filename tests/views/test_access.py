@@ -43,6 +43,9 @@ ROUTES = [
     ("/admin/users/{uid}", {"admin"}, 403),
     ("/admin/districts", {"admin"}, 403),
     ("/admin/districts/{did}", {"admin"}, 403),
+    ("/statistics/", {"analyst", "manager"}, 403),
+    ("/statistics/aggregates.csv", {"analyst", "manager"}, 403),
+    ("/statistics/rows.csv", {"analyst", "manager"}, 403),
 ]
 
 
