@@ -60,7 +60,7 @@ templates: venv
 # Extract and update the English catalogue after changing user-visible strings.
 messages: venv
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k "pgettext:1c,2" -o build/messages.pot formsvc
-	$(VENV)/bin/pybabel update -q -i build/messages.pot -d formsvc/translations
+	$(VENV)/bin/pybabel update -i build/messages.pot -d formsvc/translations
 
 clean:
 	rm -rf build .pytest_cache
