@@ -49,15 +49,7 @@ def create(
     p.assignments.append(ParticipantAssignment(user_id=actor.id))
     db.session.add(p)
     db.session.flush()
-    audit.record(
-        "create",
-        actor_id=actor.id,
-        actor_label=actor.username,
-        object_type="participant",
-        object_id=p.id,
-        district_id=p.district_id,
-        origin=origin,
-    )
+    _log("create", p, actor, origin)
     db.session.commit()
     return p
 
@@ -67,15 +59,7 @@ def update(
 ) -> Participant:
     """Change a participant's details."""
     _apply(p, data)
-    audit.record(
-        "update",
-        actor_id=actor.id,
-        actor_label=actor.username,
-        object_type="participant",
-        object_id=p.id,
-        district_id=p.district_id,
-        origin=origin,
-    )
+    _log("update", p, actor, origin)
     db.session.commit()
     return p
 
@@ -97,16 +81,7 @@ def assign(p: Participant, user: User, *, actor: User, origin: audit.Origin | No
         raise ValueError("Bara personal i deltagarens stadsdel kan tilldelas.")
     if not p.is_assigned(user.id):
         p.assignments.append(ParticipantAssignment(user_id=user.id))
-        audit.record(
-            "assign",
-            actor_id=actor.id,
-            actor_label=actor.username,
-            object_type="participant",
-            object_id=p.id,
-            district_id=p.district_id,
-            details={"user_id": user.id},
-            origin=origin,
-        )
+        _log("assign", p, actor, origin, {"user_id": user.id})
     db.session.commit()
 
 
@@ -117,16 +92,7 @@ def unassign(
     for a in list(p.assignments):
         if a.user_id == user_id:
             p.assignments.remove(a)
-            audit.record(
-                "unassign",
-                actor_id=actor.id,
-                actor_label=actor.username,
-                object_type="participant",
-                object_id=p.id,
-                district_id=p.district_id,
-                details={"user_id": user_id},
-                origin=origin,
-            )
+            _log("unassign", p, actor, origin, {"user_id": user_id})
     db.session.commit()
 
 
@@ -142,4 +108,23 @@ def district_staff(district_id: int) -> list[User]:
             )
             .order_by(User.full_name)
         )
+    )
+
+
+def _log(
+    action: str,
+    p: Participant,
+    actor: User,
+    origin: audit.Origin | None,
+    details: dict | None = None,
+) -> None:
+    audit.record(
+        action,
+        actor_id=actor.id,
+        actor_label=actor.username,
+        object_type="participant",
+        object_id=p.id,
+        district_id=p.district_id,
+        details=details,
+        origin=origin,
     )
