@@ -53,6 +53,7 @@ lint: venv
 
 bench: setup
 	$(PY) bench/pdf_pipeline.py
+	$(PY) bench/finalise.py
 
 templates: venv
 	$(PY) scripts/build_templates.py

@@ -33,6 +33,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(render)
     app.cli.add_command(serve)
     app.cli.add_command(seed_bulk)
+    app.cli.add_command(reminders_command)
+    app.cli.add_command(reseal_command)
 
 
 def _district(name: str | None) -> int | None:
@@ -255,6 +257,15 @@ def serve(host: str, port: int, threads: int) -> None:
         click.echo(f"LibreOffice-omvandlaren är igång ({pool.mode}).")
     except ConversionError as exc:
         click.echo(f"Varning: {exc.message}", err=True)
+    if current_app.config.get("MAIL_DEMO_SINK"):
+        from formsvc import devmail
+
+        mail_host = str(current_app.config["MAIL_SERVER"])
+        mail_port = int(current_app.config["MAIL_PORT"])
+        devmail.start(mail_host, mail_port, Path(current_app.instance_path) / "mail")
+        click.echo(
+            f"Demo: e-post till {mail_host}:{mail_port} skrivs ut här och sparas i instance/mail/."
+        )
     click.echo(f"formsvc: http://{host}:{port}/")
     sys.stdout.flush()
     waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads)
@@ -277,3 +288,48 @@ def seed_bulk(count: int, participants: int, district: str) -> None:
         store=current_app.extensions["formsvc.store"],
     )
     click.echo(f"Skapade {made} dokument i {district}.")
+
+
+@click.command("reminders")
+def reminders_command() -> None:
+    """E-mail signers with open links and caseworkers whose consents expire within 30 days.
+
+    Safe to run from cron as often as wanted: each reminder is sent once.
+    """
+    from formsvc.services import reminders, signing
+
+    report = reminders.run(current_app.config, signing.today_local())
+    click.echo(
+        f"påminnelser till undertecknare: {report.signers}, om medgivanden som upphör: "
+        f"{report.expiring}, medgivanden som upphört: {report.expired}"
+    )
+    for line in report.failed:
+        click.echo(f"kunde inte skickas (försöker igen nästa gång): {line}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+@click.command("reseal")
+def reseal_command() -> None:
+    """Finalise and seal documents left complete but unsealed (e.g. after a crash)."""
+    from formsvc.services import signing
+    from formsvc.services.sealing import get_sealer
+
+    results = signing.reseal_pending(
+        current_app.extensions["formsvc.registry"],
+        store=current_app.extensions["formsvc.store"],
+        converter=get_pool(current_app.extensions["formsvc.converter_settings"]),
+        sealer=get_sealer(current_app),
+        settings=current_app.config,
+    )
+    failed = 0
+    for doc, error in results:
+        if error:
+            failed += 1
+            click.echo(f"{doc.reference}: kunde inte förseglas: {error}", err=True)
+        else:
+            click.echo(f"{doc.reference}: förseglat")
+    if not results:
+        click.echo("inga dokument väntar på försegling")
+    if failed:
+        sys.exit(1)

@@ -29,6 +29,36 @@ def defaults(instance_path: str) -> dict[str, object]:
         "CONSENT_MAX_MONTHS": 12,
         # Follow-up statistics (bilaga 3.4): groups smaller than this are not shown.
         "STATISTICS_MIN_GROUP": 5,
+        # Signing (docs/adr/004-signing-evidence.md)
+        "SIGN_LINK_DAYS": 14,  # a personal link expires after this many days
+        "OTP_TTL_MINUTES": 10,  # a one-time code by e-mail is valid this long
+        "OTP_MAX_ATTEMPTS": 5,  # wrong codes before a new code must be sent
+        "OTP_MAX_SENDS": 5,  # codes per personal link
+        "SIGN_RATE_LIMIT": "30 per minute;200 per hour",  # per address, on the public signing pages
+        "VERIFY_RATE_LIMIT": "20 per minute",
+        "SIGNATURE_MAX_BYTES": 512 * 1024,  # a drawn signature (PNG)
+        "SCAN_MAX_BYTES": 15 * 1024 * 1024,  # an uploaded paper scan
+        "SCAN_MAX_PAGES": 40,
+        "FINALISE_STALE_MINUTES": 10,  # a finalisation claim older than this is taken over
+        "REMINDER_AFTER_DAYS": 3,  # remind a signer this many days after the link was sent
+        "CONSENT_EXPIRY_NOTICE_DAYS": 30,
+        # Seal: set by instance/config.py (scripts/setup_instance.py makes a demo certificate)
+        "SEAL_PKCS12_PATH": str(inst / "seal" / "demo-seal.p12"),
+        "SEAL_PKCS12_PASSPHRASE": None,
+        "SEAL_TIMESTAMP_URL": None,
+        "SEAL_REASON": "Försegling av signerat dokument",
+        "SEAL_LOCATION": "Stockholm",
+        # Mail (personal links, one-time codes, reminders)
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": 25,
+        "MAIL_SENDER": "formsvc <noreply@formsvc.invalid>",
+        "MAIL_USE_STARTTLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": None,
+        "MAIL_TIMEOUT": 10,
+        "MAIL_SUPPRESS": False,
+        "MAIL_DEMO_SINK": False,  # demo only: `flask serve` runs a local sink on MAIL_PORT
         # Security
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from formsvc.forms._base import form_to_data
+from formsvc.services.rendering import Image
 
 TEMPLATE_DIR = Path(__file__).parent / "templates_docx"
 
@@ -83,6 +84,30 @@ class ChecklistEntry:
 
 
 @dataclass(frozen=True)
+class SignerSlot:
+    """One signature a document of a type needs (declared by the type from its data)."""
+
+    key: str  #: stable within the type, e.g. "participant", "guardian2", "manager"
+    role: str  #: printed role, e.g. "Vårdnadshavare 2"
+    kind: str = "external"  #: "external" (participant, guardian) or "staff"
+    #: for staff: "manager" (any manager of the district), "caseworker" (any caseworker or
+    #: manager of the district who may see the document) or "employee" (the document's employee)
+    staff_role: str | None = None
+    name: str = ""  #: the name expected, as the form holds it ("" when unknown)
+    #: what the signer ticks to agree to (every one is required to sign)
+    statements: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignatureMark:
+    """A given signature as the final document prints it in its signature place."""
+
+    name: str  #: the name the signer typed
+    signed: str  #: printed under "Ort och datum", e.g. "2026-11-22 (e-signerad)"
+    image: bytes | None = None  #: drawn signature (PNG), if any
+
+
+@dataclass(frozen=True)
 class RenderInput:
     """Everything build_context may use: plain values, no ORM objects, no request."""
 
@@ -93,6 +118,24 @@ class RenderInput:
     printed_at: date  #: date printed on the document
     subject: Subject | None = None  #: the participant, for participant documents
     employee: Author | None = None  #: the employee, for 2.0 and 2.3
+    #: signer key -> the signature given (only when rendering the final, signed document)
+    signatures: Mapping[str, SignatureMark] = field(default_factory=dict)
+
+
+def signer_lines(ri: RenderInput, slots: list[SignerSlot]) -> list[dict[str, Any]]:
+    """The template's ``signers``: role, name, signature image (or "") and date per slot."""
+    lines = []
+    for slot in slots:
+        mark = ri.signatures.get(slot.key)
+        lines.append(
+            {
+                "role": slot.role,
+                "name": mark.name if mark else slot.name,
+                "signature": Image(mark.image, width_mm=45) if mark and mark.image else "",
+                "signed": mark.signed if mark else "",
+            }
+        )
+    return lines
 
 
 @dataclass(frozen=True)
@@ -137,6 +180,10 @@ class DocumentType:
     sample_expect: tuple[str, ...] = ()
     #: HTML template of the form page
     html: str = "documents/form.html"
+    #: who must sign, from the stored data and the participant (empty: the type is not signed)
+    signers: Callable[[RenderInput], list[SignerSlot]] = lambda ri: []
+    #: the status a fully signed and sealed document gets ("active" for a consent)
+    signed_status: str = "signed"
 
     @property
     def template_path(self) -> Path:

@@ -392,9 +392,11 @@ def signature_block(doc: DocumentObject) -> None:
     role, sign, place = table.rows[0].cells[0], table.rows[1].cells[0], table.rows[1].cells[2]
     role.merge(table.rows[0].cells[2])
     cell_text(role, b("{{ signer.role }}"))
-    # Row 1 is where a signature image will go: ``{{ signer.signature }}`` in this cell.
+    # The drawn signature (an image, or "") and the signing date go above the lines.
     table.rows[1].height = Mm(13)
     table.rows[1].height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
+    cell_text(sign, "{{ signer.signature }}")
+    cell_text(place, "{{ signer.signed }}")
     for cell in (sign, place):
         cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
         borders(cell, bottom="single")

@@ -26,6 +26,7 @@ from formsvc.extensions import db
 from formsvc.models import District, Document, Participant, User
 from formsvc.services import documents, users
 from formsvc.services.conversion import close_all_pools
+from tests.smtp import smtp_server  # noqa: F401 - the SMTP fixture, for every test module
 
 BACKEND = os.environ.get("FORMSVC_TEST_DB", "sqlite")
 PG_URL = os.environ.get(
@@ -55,8 +56,27 @@ def converter_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lo-profiles")
 
 
+@pytest.fixture(scope="session")
+def seal_pkcs12(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """One demo sealing certificate (ECDSA P-256) for the whole run; each test gets a copy."""
+    from formsvc.services.sealing import generate_demo_pkcs12
+
+    return generate_demo_pkcs12(SEAL_PASSPHRASE.encode())
+
+
+SEAL_PASSPHRASE = "test-seal-passphrase"
+#: Nothing listens here: a test that sends mail must start the smtp_server fixture.
+NO_SMTP_PORT = 9
+
+
 def base_config(tmp: Path, converter_root: Path, db_url: str) -> dict[str, Any]:
     return {
+        "SEAL_PKCS12_PATH": str(tmp / "seal" / "seal.p12"),
+        "SEAL_PKCS12_PASSPHRASE": SEAL_PASSPHRASE,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": NO_SMTP_PORT,
+        "SIGN_RATE_LIMIT": "1000 per minute",
+        "VERIFY_RATE_LIMIT": "1000 per minute",
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": db_url,
@@ -92,8 +112,13 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory, converter_root: Path) 
 
 
 @pytest.fixture
-def config(tmp_path: Path, migrated_db: str, converter_root: Path) -> dict[str, Any]:
+def config(
+    tmp_path: Path, migrated_db: str, converter_root: Path, seal_pkcs12: bytes
+) -> dict[str, Any]:
     """The plain mapping the app under test is built from; tests may extend it before `app`."""
+    seal = tmp_path / "seal" / "seal.p12"
+    seal.parent.mkdir(mode=0o700)
+    seal.write_bytes(seal_pkcs12)
     if BACKEND == "sqlite":
         copy = tmp_path / "formsvc.sqlite"
         shutil.copy(migrated_db.removeprefix("sqlite:///"), copy)

@@ -53,6 +53,17 @@ class NoControlChars:
             )
 
 
+def text_problem(value: str, max_length: int, multiline: bool = False) -> str | None:
+    """The message a text field would give *value* (too long, control characters), or None."""
+    if len(value) > max_length:
+        return str(_l("Högst %(max)d tecken.", max=max_length))
+    if _CONTROL.search(value) or (not multiline and _LINEBREAKS.search(value)):
+        return str(
+            _l("Fältet innehåller osynliga kontrolltecken som inte kan skrivas ut. Ta bort dem.")
+        )
+    return None
+
+
 def text(
     label: Any, max_length: int = 200, validators: list | None = None, **kw: Any
 ) -> StringField:

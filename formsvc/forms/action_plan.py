@@ -12,7 +12,15 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, FormField, SelectField
 from wtforms.validators import DataRequired, Optional
 
-from formsvc.doctypes import DocumentType, FormContext, RenderInput, Subject, printed_subject
+from formsvc.doctypes import (
+    DocumentType,
+    FormContext,
+    RenderInput,
+    SignerSlot,
+    Subject,
+    printed_subject,
+    signer_lines,
+)
 from formsvc.forms._base import SubForm, choices, long_text, row_is_blank, text
 from formsvc.forms.needs_inventory import AREAS
 
@@ -235,12 +243,6 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         }
         for i, g in enumerate(d.get("goals", []), start=1)
     ]
-    signers = [
-        {"role": pgettext("signer role", "Deltagare"), "name": s.name if s else ""},
-        {"role": pgettext("signer role", "Lots/samordnare"), "name": ri.author.name},
-    ]
-    if guardian_signs(s, dict(d)):
-        signers.append({"role": _("Vårdnadshavare"), "name": ""})
     return {
         "district": ri.district,
         "unit": _("Socialtjänsten, %(district)s – sociala insatsgrupper", district=ri.district),
@@ -261,8 +263,26 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
             {"actor": r.get("actor") or "", "contact": r.get("contact") or ""}
             for r in d.get("distribution", [])
         ],
-        "signers": signers,
+        "signers": signer_lines(ri, signers(ri)),
     }
+
+
+def signers(ri: RenderInput) -> list[SignerSlot]:
+    """The participant and the caseworker; a guardian too when under 18 on the plan's date."""
+    s = ri.subject
+    slots = [
+        SignerSlot("participant", pgettext("signer role", "Deltagare"), name=s.name if s else ""),
+        SignerSlot(
+            "caseworker",
+            pgettext("signer role", "Lots/samordnare"),
+            kind="staff",
+            staff_role="caseworker",
+            name=ri.author.name,
+        ),
+    ]
+    if guardian_signs(s, dict(ri.data)):
+        slots.append(SignerSlot("guardian1", _("Vårdnadshavare")))
+    return slots
 
 
 def _period(start: str | None, end: str | None) -> str:
@@ -373,6 +393,7 @@ DOCUMENT_TYPE = DocumentType(
     template="action_plan.docx",
     subject="participant",
     build_context=build_context,
+    signers=signers,
     sample=sample,
     sample_subject=sample_subject,
     initial=initial,

@@ -20,8 +20,10 @@ from formsvc.doctypes import (
     DocumentType,
     FormContext,
     RenderInput,
+    SignerSlot,
     Subject,
     printed_subject,
+    signer_lines,
 )
 from formsvc.forms._base import SubForm, choices, long_text, text
 
@@ -226,13 +228,6 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         }
         for r in d.get("actors", [])
     ]
-    signers = [{"role": pgettext("signer role", "Deltagare"), "name": s.name if s else ""}]
-    if need_guardians:
-        count = 2 if custody == "joint" else 1
-        for i in range(count):
-            name = guardians[i]["name"] if i < len(guardians) else ""
-            role = _("Vårdnadshavare %(n)d", n=i + 1) if count > 1 else _("Vårdnadshavare")
-            signers.append({"role": role, "name": name})
     return {
         "district": ri.district,
         "unit": _("Socialtjänsten, %(district)s – sociala insatsgrupper", district=ri.district),
@@ -254,8 +249,45 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
             "phone": d.get("contact_phone") or "",
             "email": d.get("contact_email") or "",
         },
-        "signers": signers,
+        "signers": signer_lines(ri, signers(ri)),
     }
+
+
+def statements() -> tuple[str, ...]:
+    """What each signer of a consent ticks (the form's own words)."""
+    return (
+        _(
+            "Jag samtycker till att sekretessen hävs mellan socialtjänsten och de aktörer som "
+            "anges i dokumentet, för de uppgifter och den period som anges där."
+        ),
+        _(
+            "Jag har fått information om att medgivandet är frivilligt och att jag när som "
+            "helst kan återkalla det."
+        ),
+    )
+
+
+def signers(ri: RenderInput) -> list[SignerSlot]:
+    """The participant, and guardians when under 18 on the start date (both when joint)."""
+    d, s = ri.data, ri.subject
+    agree = statements()
+    slots = [
+        SignerSlot(
+            "participant",
+            pgettext("signer role", "Deltagare"),
+            name=s.name if s else "",
+            statements=agree,
+        )
+    ]
+    if guardians_required(s, dict(d)):
+        custody = d.get("custody") or ""
+        guardians = [g for g in d.get("guardians", []) if g.get("name")]
+        count = 2 if custody == "joint" else 1
+        for i in range(count):
+            name = guardians[i]["name"] if i < len(guardians) else ""
+            role = _("Vårdnadshavare %(n)d", n=i + 1) if count > 1 else _("Vårdnadshavare")
+            slots.append(SignerSlot(f"guardian{i + 1}", role, name=name, statements=agree))
+    return slots
 
 
 def _participant(s: Subject | None, d: Any) -> dict[str, str]:
@@ -344,6 +376,8 @@ DOCUMENT_TYPE = DocumentType(
     sample=sample,
     sample_subject=sample_subject,
     initial=initial,
+    signers=signers,
+    signed_status="active",
     sample_expect=(
         "Åsa Öberg",
         "Fotbollsföreningen IK Kista",

@@ -11,7 +11,15 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, FormField, SelectField
 from wtforms.validators import DataRequired, Email, Optional, Regexp
 
-from formsvc.doctypes import Author, DocumentType, FormContext, RenderInput, Subject
+from formsvc.doctypes import (
+    Author,
+    DocumentType,
+    FormContext,
+    RenderInput,
+    SignerSlot,
+    Subject,
+    signer_lines,
+)
 from formsvc.forms._base import SubForm, choices, long_text, text
 
 #: The two target groups a letter is written for: value -> (label, youngest, oldest).
@@ -192,8 +200,19 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
             "email": d.get("contact_email") or "",
         },
         "with_receipt": receipt,
-        "signers": [{"role": _("Deltagare"), "name": participant}] if receipt else [],
+        "signers": signer_lines(ri, signers(ri)),
     }
+
+
+def signers(ri: RenderInput) -> list[SignerSlot]:
+    """Only a letter with a receipt page is signed: the participant confirms having received it."""
+    if not ri.data.get("with_receipt"):
+        return []
+    s = ri.subject
+    receipt = _("Jag har tagit emot och läst informationen i detta brev.")
+    return [
+        SignerSlot("participant", _("Deltagare"), name=s.name if s else "", statements=(receipt,))
+    ]
 
 
 def initial(ctx: FormContext) -> dict[str, Any]:
@@ -264,6 +283,7 @@ DOCUMENT_TYPE = DocumentType(
     template="info_letter.docx",
     subject="participant",
     build_context=build_context,
+    signers=signers,
     sample=sample,
     sample_subject=sample_subject,
     initial=initial,

@@ -13,7 +13,14 @@ from wtforms import BooleanField, DateField, FieldList, FormField
 from wtforms.validators import DataRequired, Optional
 
 from formsvc.checklist_defaults import CHECKLISTS
-from formsvc.doctypes import Author, DocumentType, FormContext, RenderInput
+from formsvc.doctypes import (
+    Author,
+    DocumentType,
+    FormContext,
+    RenderInput,
+    SignerSlot,
+    signer_lines,
+)
 from formsvc.forms._base import YES_NO_NA, SubForm, checklist, long_text, text
 
 #: The guidance: a security talk with every operative employee at least once a year.
@@ -191,11 +198,25 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         ],
         "next_talk": d.get("next_talk") or "",
         "notes": d.get("notes") or "",
-        "signers": [
-            {"role": _("Arbetsledare"), "name": manager["name"]},
-            {"role": _("Medarbetare"), "name": employee.name},
-        ],
+        "signers": signer_lines(ri, signers(ri)),
     }
+
+
+def signers(ri: RenderInput) -> list[SignerSlot]:
+    """The manager who held the talk and the employee it was with."""
+    employee = ri.employee or Author(name="")
+    return [
+        SignerSlot(
+            "manager",
+            _("Arbetsledare"),
+            kind="staff",
+            staff_role="manager",
+            name=ri.data.get("manager_name") or ri.author.name,
+        ),
+        SignerSlot(
+            "employee", _("Medarbetare"), kind="staff", staff_role="employee", name=employee.name
+        ),
+    ]
 
 
 def initial(ctx: FormContext) -> dict[str, Any]:
@@ -286,6 +307,7 @@ DOCUMENT_TYPE = DocumentType(
     template="security_talk.docx",
     subject="employee",
     build_context=build_context,
+    signers=signers,
     sample=sample,
     initial=initial,
     editors=("manager",),

@@ -12,7 +12,15 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, Field, FieldList, FormField, SelectField
 from wtforms.validators import DataRequired, Optional, Regexp
 
-from formsvc.doctypes import DocumentType, FormContext, RenderInput, Subject, printed_subject
+from formsvc.doctypes import (
+    DocumentType,
+    FormContext,
+    RenderInput,
+    SignerSlot,
+    Subject,
+    printed_subject,
+    signer_lines,
+)
 from formsvc.forms._base import SubForm, choices, long_text, text
 
 #: The police's three-level scale.
@@ -232,8 +240,21 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         "decision": d.get("decision") or "",
         "decided_on": d.get("decided_on") or "",
         "decided_by": decided_by,
-        "signers": [{"role": pgettext("signer role", "Arbetsledare, beslut"), "name": decided_by}],
+        "signers": signer_lines(ri, signers(ri)),
     }
+
+
+def signers(ri: RenderInput) -> list[SignerSlot]:
+    """The manager who made the decision signs it."""
+    return [
+        SignerSlot(
+            "manager",
+            pgettext("signer role", "Arbetsledare, beslut"),
+            kind="staff",
+            staff_role="manager",
+            name=ri.data.get("decided_by") or "",
+        )
+    ]
 
 
 def _participant(s: Subject | None, d: Any) -> dict[str, str]:
@@ -333,6 +354,7 @@ DOCUMENT_TYPE = DocumentType(
     template="threat_assessment.docx",
     subject="participant",
     build_context=build_context,
+    signers=signers,
     sample=sample,
     sample_subject=sample_subject,
     initial=initial,

@@ -5,6 +5,7 @@ from formsvc.models.checklist import ChecklistItem
 from formsvc.models.district import District
 from formsvc.models.document import Document, DocumentRevision, TemplateVersion
 from formsvc.models.participant import Participant, ParticipantAssignment
+from formsvc.models.signing import SentReminder, SignatureRequest
 from formsvc.models.stored_file import StoredFile
 from formsvc.models.user import User
 
@@ -16,6 +17,8 @@ __all__ = [
     "DocumentRevision",
     "Participant",
     "ParticipantAssignment",
+    "SentReminder",
+    "SignatureRequest",
     "StoredFile",
     "TemplateVersion",
     "User",

@@ -15,7 +15,17 @@ from formsvc.models.participant import Participant
 from formsvc.models.user import User
 
 #: Lifecycle states; signing adds the later ones (see docs/adr/001-data-model.md).
-STATUSES = ("draft", "awaiting_signatures", "active", "expired", "withdrawn", "declined", "voided")
+STATUSES = (
+    "draft",
+    "final",  # complete without signatures (e.g. a recorded withdrawal)
+    "awaiting_signatures",
+    "signed",
+    "active",
+    "expired",
+    "withdrawn",
+    "declined",
+    "voided",
+)
 
 
 class TemplateVersion(db.Model):
@@ -54,6 +64,16 @@ class Document(db.Model):
     updated_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: signing (docs/adr/004-signing-evidence.md): the frozen PDF signers read; the sealed one
+    sent_at: Mapped[datetime | None] = mapped_column()
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    frozen_pdf_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
+    sealed_pdf_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("stored_file.sha256"), index=True
+    )
+    sealed_at: Mapped[datetime | None] = mapped_column()
+    #: set by the one worker finalising; a stale claim is taken over by `flask reseal`
+    finalise_claimed_at: Mapped[datetime | None] = mapped_column()
 
     district: Mapped[District] = relationship()
     participant: Mapped[Participant | None] = relationship()
@@ -61,6 +81,7 @@ class Document(db.Model):
     subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     updated_by: Mapped[User] = relationship(foreign_keys=[updated_by_id])
+    sent_by: Mapped[User | None] = relationship(foreign_keys=[sent_by_id])
 
     @property
     def reference(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import joinedload, selectinload
 
 from formsvc.doctypes import (
@@ -23,13 +24,23 @@ from formsvc.doctypes import (
 )
 from formsvc.extensions import db
 from formsvc.forms._base import data_to_formdata, is_checklist, is_row_table
-from formsvc.models import Document, DocumentRevision, Participant, TemplateVersion, User
+from formsvc.models import (
+    Document,
+    DocumentRevision,
+    Participant,
+    SignatureRequest,
+    TemplateVersion,
+    User,
+)
 from formsvc.models._base import utcnow
 from formsvc.services import access, audit, checklists
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.rendering import render_docx
 from formsvc.services.storage import FileStore
 from formsvc.services.templates import DOCX_MIME, active_version, template_bytes
+
+#: Statuses in which a document can still be edited (sent ones go back to draft).
+EDITABLE = ("draft", "awaiting_signatures")
 
 
 class NotEditable(Exception):
@@ -202,8 +213,9 @@ def create(
     employee: User | None = None,
     district_id: int | None = None,
     origin: audit.Origin | None = None,
+    status: str = "draft",
 ) -> Document:
-    """Save a new draft (version 1) and its first revision."""
+    """Save a new document (a draft unless told otherwise), version 1, and its first revision."""
     district = participant.district_id if participant else (district_id or actor.district_id)
     tv = active_version(dtype, store)
     now = utcnow()
@@ -212,7 +224,7 @@ def create(
         district_id=district,
         participant_id=participant.id if participant else None,
         subject_user_id=employee.id if employee else None,
-        status="draft",
+        status=status,
         version=1,
         template_version_id=tv.id,
         data=data,
@@ -238,9 +250,23 @@ def update(
     dtype: DocumentType,
     origin: audit.Origin | None = None,
 ) -> Document:
-    """Save an edit of a draft as the next version; the previous data stays as a revision."""
-    if doc.status != "draft":
+    """Save an edit as the next version; the previous data stays as a revision.
+
+    A document out for signature becomes a draft again: its open requests are voided (the
+    signatures already given were for the frozen version and stay with it as history).
+    """
+    if doc.status not in EDITABLE:
         raise NotEditable(doc.id)
+    if doc.status == "awaiting_signatures":
+        voided = db.session.execute(
+            sql_update(SignatureRequest)
+            .where(SignatureRequest.document_id == doc.id, SignatureRequest.status == "open")
+            .values(status="voided", token_hash=None, otp_hash=None)
+        )
+        _log("void_requests", doc, actor, origin, {"count": voided.rowcount, "why": "edit"})
+        doc.status = "draft"
+        doc.frozen_pdf_sha256 = None
+        doc.sent_at = None
     doc.version += 1
     doc.data = data
     doc.template_version_id = active_version(dtype, store).id

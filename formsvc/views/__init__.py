@@ -17,6 +17,13 @@ from formsvc.models import User
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
+def mask(email: str | None) -> str:
+    """An e-mail address as shown on a public page: a***@example.se."""
+    from formsvc.services.signing import mask as _mask
+
+    return _mask(email or "")
+
+
 def local_time(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored naive-UTC timestamp as Stockholm local time."""
     return value.replace(tzinfo=UTC).astimezone(STOCKHOLM).strftime(fmt)
@@ -24,13 +31,26 @@ def local_time(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def register(app: Flask) -> None:
     """Attach blueprints and handlers to *app*."""
-    from formsvc.views import account, admin, auth, documents, main, participants, staff, statistics
+    from formsvc.views import (
+        account,
+        admin,
+        auth,
+        documents,
+        main,
+        participants,
+        public,
+        signing,
+        staff,
+        statistics,
+    )
 
-    for module in (auth, main, account, participants, documents, staff, admin, statistics):
+    modules = (auth, main, account, participants, documents, signing, public, staff, admin)
+    for module in (*modules, statistics):
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["mask"] = mask
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 

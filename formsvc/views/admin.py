@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -18,9 +28,10 @@ from formsvc.forms.staff import (
     UserForm,
 )
 from formsvc.models import ChecklistItem, District, TemplateVersion, User
-from formsvc.services import checklists, template_upload, users
+from formsvc.services import audit, checklists, sealing, template_upload, users
 from formsvc.services.templates import DOCX_MIME
-from formsvc.views._common import doc_type, registry, roles_required, store
+from formsvc.views._common import doc_type, origin, registry, roles_required, store
+from formsvc.views.signing_forms import SealForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -305,3 +316,44 @@ def checklist_action(item_id: int, action: str) -> Response:
     else:
         abort(404)
     return redirect(url_for(".checklists_view") + f"#{item.checklist}")
+
+
+# --------------------------------------------------------------------------- seal certificate
+
+
+@bp.route("/seal", methods=["GET", "POST"])
+@roles_required("admin")
+def seal() -> str | Response | tuple[str, int]:
+    form = SealForm()
+    status = 200
+    if form.validate_on_submit():
+        upload = form.pkcs12.data
+        data = upload.read(200_001) if upload else b""
+        try:
+            subject = sealing.install_pkcs12(current_app, data, form.passphrase.data or "")
+        except sealing.SealError as exc:
+            form.pkcs12.errors = [exc.message]
+            status = 400
+        else:
+            audit.record(
+                "seal_installed",
+                actor_id=current_user.id,
+                actor_label=current_user.username,
+                object_type="seal",
+                details={"subject": subject},
+                origin=origin(),
+            )
+            db.session.commit()
+            flash(_("Det nya sigillet används nu: %(s)s.", s=subject), "info")
+            return redirect(url_for(".seal"))
+    active = None
+    try:
+        active = sealing.get_sealer(current_app)
+    except sealing.SealError as exc:
+        flash(exc.message, "error")
+    return render_template(
+        "admin/seal.html",
+        form=form,
+        active=active,
+        trusted=sealing.trusted_certificates(current_app) if active else [],
+    ), status

@@ -16,15 +16,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.doctypes import DocumentType
 from formsvc.extensions import db
 from formsvc.models import Document, DocumentRevision, Participant, User
-from formsvc.services import access, documents, facts
+from formsvc.services import access, consents, documents, facts, signing
 from formsvc.services.conversion import ConversionError
 from formsvc.views._common import converter, doc_type, origin, registry, roles_required, store
+from formsvc.views.signing_forms import EmailForm
 
 bp = Blueprint("documents", __name__)
 STAFF = ("caseworker", "manager")
@@ -159,8 +161,8 @@ def edit(doc_id: int) -> str | BaseResponse:
     doc, dtype = _document(doc_id)
     if not access.can_edit_document(current_user, doc, dtype):
         abort(403)
-    if doc.status != "draft":
-        flash(_("Dokumentet är inte längre ett utkast och kan inte ändras."), "error")
+    if doc.status not in documents.EDITABLE:
+        flash(_("Dokumentet är avslutat och kan inte ändras."), "error")
         return redirect(url_for(".show", doc_id=doc.id))
     ctx = documents.form_context(
         dtype,
@@ -185,9 +187,10 @@ def edit(doc_id: int) -> str | BaseResponse:
 
 @bp.route("/documents/<int:doc_id>")
 @roles_required(*STAFF)
-def show(doc_id: int, conversion_error: str | None = None) -> str:
+def show(doc_id: int, conversion_error: str | None = None, link_forms: dict | None = None) -> str:
     doc, dtype = _document(doc_id)
     documents.log_view(doc, current_user, origin())
+    reqs = signing.requests(doc) if doc.status != "draft" else []
     return render_template(
         "documents/show.html",
         document=doc,
@@ -196,6 +199,19 @@ def show(doc_id: int, conversion_error: str | None = None) -> str:
         revisions=documents.revisions(doc),
         conversion_error=conversion_error,
         can_edit=access.can_edit_document(current_user, doc, dtype),
+        can_send=doc.status == "draft" and bool(signing.slots(doc, dtype)),
+        requests=reqs,
+        staff_may_sign={r.id for r in reqs if signing.may_sign_as_staff(current_user, r, dtype)},
+        link_forms=link_forms or {},
+        email_form=EmailForm,
+        consent_state=consents.state(doc, signing.today_local())
+        if doc.type_slug == "consent"
+        else None,
+        withdrawable=doc.type_slug == "consent" and doc.status in consents.WITHDRAWABLE,
+        method_labels=signing.METHOD_LABELS,
+        request_labels=signing.REQUEST_LABELS,
+        state_labels=consents.STATE_LABELS,
+        status_labels=STATUS_LABELS,
     )
 
 
@@ -264,11 +280,13 @@ def _date(value: str | None) -> date | None:
 
 
 STATUS_LABELS = {
-    "draft": "Utkast",
-    "awaiting_signatures": "Väntar på underskrift",
-    "active": "Gäller",
-    "expired": "Har upphört",
-    "withdrawn": "Återkallad",
-    "declined": "Avböjd",
-    "voided": "Makulerad",
+    "draft": _l("Utkast"),
+    "final": _l("Fastställd"),
+    "signed": _l("Signerad"),
+    "awaiting_signatures": _l("Väntar på underskrift"),
+    "active": _l("Gäller"),
+    "expired": _l("Har upphört"),
+    "withdrawn": _l("Återkallad"),
+    "declined": _l("Avböjd"),
+    "voided": _l("Makulerad"),
 }

@@ -10,9 +10,10 @@ from werkzeug.wrappers import Response
 from formsvc.extensions import db
 from formsvc.forms.staff import ConfirmForm, ParticipantForm
 from formsvc.models import Participant, User
-from formsvc.services import access, documents, participants
+from formsvc.services import access, consents, documents, participants, signing
 from formsvc.services.identity import IdentityError, parse_identity
 from formsvc.views._common import origin, registry, roles_required
+from formsvc.views.documents import STATUS_LABELS
 
 bp = Blueprint("participants", __name__, url_prefix="/participants")
 STAFF = ("caseworker", "manager")
@@ -48,6 +49,7 @@ def new() -> str | Response:
 @roles_required(*STAFF)
 def show(pid: int) -> str:
     p = _load(pid)
+    today = signing.today_local()
     return render_template(
         "participants/show.html",
         participant=p,
@@ -55,6 +57,9 @@ def show(pid: int) -> str:
         staff=participants.district_staff(p.district_id),
         confirm=ConfirmForm(),
         doc_types=registry(),
+        sharing=consents.share_today(p.id, today),
+        today=today,
+        status_labels=STATUS_LABELS,
     )
 
 

@@ -63,9 +63,9 @@ def consent_context() -> dict[str, Any]:
             "email": "karin.lind@stockholm.se",
         },
         "signers": [
-            {"role": "Deltagare", "name": "Åsa Öberg"},
-            {"role": "Vårdnadshavare 1", "name": "Per Öberg"},
-            {"role": "Vårdnadshavare 2", "name": "Maria Öberg"},
+            {"role": "Deltagare", "name": "Åsa Öberg", "signature": "", "signed": ""},
+            {"role": "Vårdnadshavare 1", "name": "Per Öberg", "signature": "", "signed": ""},
+            {"role": "Vårdnadshavare 2", "name": "Maria Öberg", "signature": "", "signed": ""},
         ],
     }
 

@@ -7,6 +7,7 @@ from flask import Flask
 
 from formsvc.models import Document
 from tests.conftest import World
+from tests.services.test_signing import Flow
 
 ROLES = (
     "anonymous",
@@ -46,6 +47,14 @@ ROUTES = [
     ("/statistics/", {"analyst", "manager"}, 403),
     ("/statistics/aggregates.csv", {"analyst", "manager"}, 403),
     ("/statistics/rows.csv", {"analyst", "manager"}, 403),
+    # signing (a consent sent for signature: {sdoc}, its first request {sreq}; sealed: {sealed})
+    ("/documents/{sdoc}/frozen.pdf", CLIENT_STAFF, "deny"),
+    ("/documents/{sdoc}/signatures/{sreq}/in-person", CLIENT_STAFF, "deny"),
+    ("/documents/{sdoc}/paper", CLIENT_STAFF, "deny"),
+    ("/documents/{sealed}/signed.pdf", CLIENT_STAFF, "deny"),
+    ("/documents/{sealed}/withdraw", CLIENT_STAFF, "deny"),
+    ("/admin/seal", {"admin"}, 403),
+    ("/verify", set(ROLES), 403),
 ]
 
 
@@ -59,7 +68,17 @@ def test_route_access_by_role(
     url: str,
     allowed: set[str],
     otherwise: object,
+    request: pytest.FixtureRequest,
 ) -> None:
+    ids = {}
+    if "{sdoc}" in url or "{sealed}" in url:
+        flow = Flow(app, world, consent_doc)
+        reqs = flow.send()
+        ids = {"sdoc": consent_doc.id, "sreq": reqs[0].id, "sealed": consent_doc.id}
+        if "{sealed}" in url:
+            for req, name in zip(reqs, ["Åsa Öberg", "Maria Öberg", "Johan Öberg"], strict=True):
+                flow.sign(req, name)
+            assert flow.finalise()
     client = app.test_client()
     if role != "anonymous":
         client.post("/login", data={"username": role, "password": "Testlosen-123"})
@@ -69,6 +88,7 @@ def test_route_access_by_role(
         uid=world.users["analyst"].id,
         did=world.other.id,
         cw=world.users["caseworker"].id,
+        **ids,
     )
     resp = client.get(target)
     if role in allowed:

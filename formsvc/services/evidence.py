@@ -1,0 +1,210 @@
+"""The evidence page ('Underskriftsbevis') appended to a finalised document before it is sealed."""
+
+# Everything printed here comes from people (names, user agents, statements) and is treated as
+# hostile: control characters are stripped and nothing is interpreted as markup or as an alias.
+# The page is drawn with fpdf2 and DejaVu fonts (embedded), then appended with pypdf keeping the
+# main PDF's catalogue (PDF/A metadata, output intents); the seal is applied afterwards.
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from pypdf import PdfReader, PdfWriter
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+_TZ = ZoneInfo("Europe/Stockholm")
+# C0 controls except tab and newline, DEL, C1 controls and lone surrogates (unencodable in a PDF)
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_MARGIN = 18.0  # mm
+_LABEL_WIDTH = 48.0  # mm
+_LINE = 5.2  # mm
+
+
+@dataclass(frozen=True)
+class EvidenceSigner:
+    role: str  #: e.g. "Vårdnadshavare 1"
+    name: str  #: the name the signer typed
+    method: str  #: already-translated label: "På plats", "Personlig länk", "Papper", …
+    outcome: str  #: "signed" (declined signers never reach a final PDF, but keep the field)
+    signed_at: datetime  #: aware UTC
+    verification: str  #: e.g. "Engångskod via e-post till a***@example.se"
+    ip: str | None  #: the address the signature came from
+    user_agent: str | None  #: the browser's User-Agent header
+    witness: str | None  #: staff name who witnessed (in person)
+    statements: tuple[str, ...]  #: consent statements ticked
+    has_image: bool  #: a drawn signature image is in the document
+    scan_sha256: str | None  #: SHA-256 of an uploaded paper signature scan
+
+
+@dataclass(frozen=True)
+class EvidenceEvent:
+    at: datetime  #: aware UTC
+    text: str  #: what happened, in Swedish
+
+
+@dataclass(frozen=True)
+class Evidence:
+    organisation: str  #: e.g. "Stockholms stad"
+    title: str  #: the document's title
+    reference: str  #: the document's reference (diarienummer or id)
+    document_sha256: str  #: SHA-256 of the frozen PDF the signers read
+    template: str  #: e.g. "samtycke v3 (sha256 …)"
+    sent_at: datetime  #: when it was sent for signing
+    sent_by: str  #: staff name who sent it
+    finalised_at: datetime  #: when the last signature completed it
+    signers: tuple[EvidenceSigner, ...]  #: in signing order
+    events: tuple[EvidenceEvent, ...]  #: the document's history, oldest first
+
+
+def _clean(value: object) -> str:
+    """Printable text: no control characters, tabs as spaces, CR/LF as newlines."""
+    text = "" if value is None else str(value)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return _UNPRINTABLE.sub("", text)
+
+
+def _when(at: datetime) -> str:
+    """'2026-11-22 17:05:12 CET': Swedish local time with its zone, as a reader expects."""
+    if at.tzinfo is None:  # documented as aware UTC; a naive value is taken to be UTC
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(_TZ).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _outcome(outcome: str) -> str:
+    labels = {"signed": _("Undertecknat"), "declined": _("Avböjt")}
+    return labels.get(outcome, outcome)
+
+
+class _EvidencePdf(FPDF):
+    def __init__(self) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        # user text such as "{nb}" must print as typed, not as a page count
+        self.alias_nb_pages(None)
+        self.set_margins(_MARGIN, _MARGIN, _MARGIN)
+        self.set_auto_page_break(auto=True, margin=_MARGIN)
+        self.add_font("DejaVu", "", FONT_DIR / "DejaVuSans.ttf")
+        self.add_font("DejaVu", "B", FONT_DIR / "DejaVuSans-Bold.ttf")
+        self.add_font("DejaVuMono", "", FONT_DIR / "DejaVuSansMono.ttf")
+
+    def heading(self, text: str, size: float = 12.5) -> None:
+        """A bold heading that is never left alone at the bottom of a page."""
+        if self.will_page_break(size + 3 * _LINE):
+            self.add_page()
+        self.ln(2.5)
+        self.set_font("DejaVu", "B", size)
+        self.multi_cell(0, size * 0.5, _clean(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(1)
+
+    def row(self, label: str, value: str, *, mono: bool = False) -> None:
+        """A label in the left column and its (wrapping) value beside it."""
+        self.set_font("DejaVu", "B", 9)
+        label_lines = self.multi_cell(
+            _LABEL_WIDTH, _LINE, label, align="L", dry_run=True, output="LINES"
+        )
+        # the label never splits over a page; a long value may
+        if self.will_page_break(max(1, len(label_lines)) * _LINE):
+            self.add_page()
+        page, top = self.page, self.get_y()
+        self.multi_cell(_LABEL_WIDTH, _LINE, label, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        label_bottom = self.get_y()
+        self.set_xy(_MARGIN + _LABEL_WIDTH, top)
+        if mono:
+            self.set_font("DejaVuMono", "", 8.5)
+        else:
+            self.set_font("DejaVu", "", 9.5)
+        # WORD wrapping still breaks a "word" longer than the line (hashes, user agents)
+        self.multi_cell(
+            0, _LINE, _clean(value) or "–", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
+        if self.page == page:
+            self.set_y(max(self.get_y(), label_bottom))
+        self.ln(0.8)
+
+
+def evidence_pdf(ev: Evidence) -> bytes:
+    """An A4 page (or more) titled 'Underskriftsbevis' recording how the document was signed."""
+    pdf = _EvidencePdf()
+    pdf.set_title(_("Underskriftsbevis"))
+    pdf.set_creator("formsvc")
+    pdf.set_lang("sv")
+    pdf.add_page()
+
+    pdf.set_font("DejaVu", "B", 18)
+    pdf.cell(0, 10, _("Underskriftsbevis"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("DejaVu", "", 9.5)
+    pdf.multi_cell(
+        0,
+        _LINE,
+        _(
+            "Den här sidan skapades när dokumentet slutfördes och ingår i det förseglade "
+            "dokumentet. Tider anges i svensk tid."
+        ),
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+
+    pdf.heading(_("Dokument"))
+    pdf.row(_("Organisation"), ev.organisation)
+    pdf.row(_("Dokument"), ev.title)
+    pdf.row(_("Referens"), ev.reference)
+    pdf.row(_("Mall"), ev.template)
+    pdf.row(
+        _("Dokumentets kontrollsumma (SHA-256)"),
+        ev.document_sha256,
+        mono=True,
+    )
+    pdf.row(_("Skickat för underskrift"), f"{_when(ev.sent_at)} – {_clean(ev.sent_by)}")
+    pdf.row(_("Slutfört"), _when(ev.finalised_at))
+
+    pdf.heading(_("Undertecknare"))
+    if not ev.signers:
+        pdf.row(_("Undertecknare"), _("Inga"))
+    for number, signer in enumerate(ev.signers, start=1):
+        pdf.heading(f"{number}. {_clean(signer.role)}: {_clean(signer.name)}", size=10.5)
+        pdf.row(_("Namn"), signer.name)
+        pdf.row(_("Roll"), signer.role)
+        pdf.row(_("Sätt att underteckna"), signer.method)
+        pdf.row(_("Resultat"), _outcome(signer.outcome))
+        pdf.row(_("Tidpunkt"), _when(signer.signed_at))
+        pdf.row(_("Kontroll av identitet"), signer.verification)
+        if signer.witness:
+            pdf.row(_("Bevittnat av"), signer.witness)
+        if signer.ip:
+            pdf.row(_("IP-adress"), signer.ip, mono=True)
+        if signer.user_agent:
+            pdf.row(_("Webbläsare"), signer.user_agent, mono=True)
+        statements = "\n".join(f"• {_clean(s)}" for s in signer.statements if _clean(s).strip())
+        pdf.row(_("Intygade"), statements or _("Inga"))
+        pdf.row(
+            _("Ritad underskrift"),
+            _("Finns i dokumentet") if signer.has_image else _("Ingen"),
+        )
+        if signer.scan_sha256:
+            pdf.row(_("Skannad underskrift (SHA-256)"), signer.scan_sha256, mono=True)
+
+    pdf.heading(_("Händelser"))
+    if not ev.events:
+        pdf.row("", _("Inga"))
+    for event in ev.events:
+        pdf.row(_when(event.at), event.text)
+    return bytes(pdf.output())
+
+
+def append_pages(pdf: bytes, extra: bytes) -> bytes:
+    """The pages of *extra* after those of *pdf*, keeping pdf's info, XMP and OutputIntents."""
+    # cloning keeps the whole catalogue of *pdf* (/Metadata, /OutputIntents, /Lang …) and its
+    # trailer /Info; only page objects of *extra* (with their resources) are copied in
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    for page in PdfReader(io.BytesIO(extra)).pages:
+        writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -1,0 +1,505 @@
+"""The organisation's electronic seal: PAdES signatures with pyHanko, and checking them."""
+
+# A seal is one PAdES signature added as an incremental update, so every pypdf change (evidence
+# page, metadata) must happen before `Sealer.seal`; any later rewrite breaks the seal. The key is
+# parsed once per process (see `get_sealer`), not per document: for RSA that is most of the cost.
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from flask import Flask
+from flask_babel import gettext as _
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+logger = logging.getLogger(__name__)
+
+FIELD_NAME = "Sigill"
+#: An uploaded PKCS#12 larger than this is refused before parsing (a real one is a few kB).
+MAX_PKCS12_BYTES = 100 * 1024
+_EXTENSION_KEY = "formsvc.sealer"
+#: Seals made with a certificate whose key usage allows either of these are accepted.
+_KEY_USAGE = KeyUsageConstraints(
+    key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
+)
+
+
+class SealError(Exception):
+    """Sealing or installing a seal certificate failed; .message is a Swedish sentence."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class _LoadedKeySigner(signers.SimpleSigner):
+    """A SimpleSigner that keeps the parsed private key.
+
+    SimpleSigner re-parses its DER key for every signature, which costs ~90 ms for RSA-3072
+    (key validation); a seal is made for every finalised document.
+    """
+
+    def __init__(self, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._key = key
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        """Sign *data* with the cached key; other mechanisms (e.g. RSA-PSS) go to pyHanko."""
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        hash_algo = get_pyca_cryptography_hash(digest_algorithm)
+        if mechanism == "ecdsa" and isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return self._key.sign(data, ec.ECDSA(hash_algo))
+        if mechanism == "rsassa_pkcs1v15" and isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, PKCS1v15(), hash_algo)
+        return super().sign_raw(data, digest_algorithm)
+
+
+def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _asn1_key(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> asn1_keys.PrivateKeyInfo:
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return asn1_keys.PrivateKeyInfo.load(der)
+
+
+def _human_name(name: asn1_x509.Name) -> str:
+    """'CN, O' of a certificate name, falling back to the full name."""
+    values = name.native
+
+    def text(key: str) -> str | None:
+        value = values.get(key)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        return str(value) if value else None
+
+    cn, org = text("common_name"), text("organization_name")
+    if cn and org and org not in cn:
+        return f"{cn}, {org}"
+    return cn or org or name.human_friendly
+
+
+def _load_pkcs12(
+    data: bytes, passphrase: str | bytes | None
+) -> tuple[Any, x509.Certificate | None, list[x509.Certificate]]:
+    """cryptography's PKCS#12 parse; an empty passphrase also tries 'no passphrase'."""
+    if isinstance(passphrase, str):
+        passphrase = passphrase.encode()
+    attempts: list[bytes | None] = [passphrase] if passphrase else [None, b""]
+    last: Exception | None = None
+    for attempt in attempts:
+        try:
+            return pkcs12.load_key_and_certificates(data, attempt)
+        except Exception as err:  # noqa: BLE001 - any parse failure means the same to the user
+            last = err
+    raise SealError(
+        _("Filen kunde inte öppnas: den är inte en PKCS#12-fil (.p12/.pfx) eller fel lösenord.")
+    ) from last
+
+
+class Sealer:
+    """The organisation's seal: key + certificate loaded once, reused for every document."""
+
+    def __init__(
+        self,
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+        certificate: x509.Certificate,
+        extra_certificates: list[x509.Certificate] | None = None,
+    ) -> None:
+        #: the seal certificate, as pyHanko and the validator want it
+        self.certificate: asn1_x509.Certificate = _asn1_cert(certificate)
+        #: human-readable holder of the seal: "CN, O"
+        self.subject: str = _human_name(self.certificate.subject)
+        extra = [_asn1_cert(c) for c in extra_certificates or ()]
+        self._signer = _LoadedKeySigner(
+            key,
+            signing_cert=self.certificate,
+            signing_key=_asn1_key(key),
+            cert_registry=SimpleCertificateStore.from_certs(extra),
+        )
+
+    @classmethod
+    def from_pkcs12(cls, path: str | Path, passphrase: str | bytes) -> Sealer:
+        """Load the seal from a PKCS#12 file; raises SealError with a Swedish message."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:
+            raise SealError(_("Sigillcertifikatet (PKCS#12-filen) saknas på servern.")) from err
+        key, cert, extra = _load_pkcs12(data, passphrase)
+        if key is None:
+            raise SealError(_("PKCS#12-filen innehåller ingen privat nyckel."))
+        if cert is None:
+            raise SealError(_("PKCS#12-filen innehåller inget certifikat."))
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise SealError(_("Nyckeltypen stöds inte; använd RSA eller ECDSA."))
+        return cls(key, cert, list(extra))
+
+    def seal(
+        self, pdf: bytes, *, reason: str, location: str, timestamp_url: str | None = None
+    ) -> bytes:
+        """Return *pdf* with one PAdES seal added as an incremental update."""
+        meta = signers.PdfSignatureMetadata(
+            field_name=FIELD_NAME,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            reason=reason,
+            location=location,
+        )
+        timestamper = HTTPTimeStamper(timestamp_url) if timestamp_url else None
+        try:
+            writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        except Exception as err:  # noqa: BLE001 - pyHanko raises many kinds on a bad PDF
+            raise SealError(
+                _("Dokumentet kunde inte förseglas: PDF-filen går inte att läsa.")
+            ) from err
+        try:
+            out = signers.PdfSigner(meta, signer=self._signer, timestamper=timestamper).sign_pdf(
+                writer
+            )
+        except Exception as err:  # noqa: BLE001
+            logger.exception("sealing failed")
+            if timestamper is not None and _caused_by_timestamp(err):
+                raise SealError(
+                    _("Dokumentet kunde inte förseglas: tidsstämpeltjänsten svarade inte.")
+                ) from err
+            raise SealError(_("Dokumentet kunde inte förseglas.")) from err
+        return out.getvalue()
+
+
+def _caused_by_timestamp(err: BaseException) -> bool:
+    """Whether a timestamp request is somewhere in *err*'s chain."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, TimestampRequestError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _seal_dir(app: Flask) -> Path:
+    configured = app.config.get("SEAL_PKCS12_PATH")
+    if not configured:
+        raise SealError(_("Inget sigillcertifikat är inställt (SEAL_PKCS12_PATH)."))
+    return Path(configured).parent
+
+
+def active_pkcs12_path(app: Flask) -> Path:
+    """The PKCS#12 in use: named in <seal dir>/active.txt if present, else SEAL_PKCS12_PATH."""
+    seal_dir = _seal_dir(app)
+    marker = seal_dir / "active.txt"
+    try:
+        name = marker.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        name = ""
+    # only a plain file name inside the seal dir: active.txt must not point anywhere else
+    if name and Path(name).name == name and name not in (".", ".."):
+        candidate = seal_dir / name
+        if candidate.is_file():
+            return candidate
+        logger.warning("active.txt names %s, which is missing; using SEAL_PKCS12_PATH", name)
+    elif name:
+        logger.warning("active.txt holds an invalid file name; using SEAL_PKCS12_PATH")
+    return Path(app.config["SEAL_PKCS12_PATH"])
+
+
+class _SealerCache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: tuple[str, int, int] | None = None
+        self.sealer: Sealer | None = None
+
+
+def get_sealer(app: Flask) -> Sealer:
+    """The seal, cached on app.extensions; reloaded when the active PKCS#12 changes (path/mtime)."""
+    cache: _SealerCache = app.extensions.setdefault(_EXTENSION_KEY, _SealerCache())
+    path = active_pkcs12_path(app)
+    with cache.lock:
+        try:
+            st = path.stat()
+        except OSError as err:
+            raise SealError(_("Sigillcertifikatet (PKCS#12-filen) saknas på servern.")) from err
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if cache.sealer is None or cache.key != key:
+            cache.sealer = Sealer.from_pkcs12(path, app.config.get("SEAL_PKCS12_PASSPHRASE") or b"")
+            cache.key = key
+        return cache.sealer
+
+
+def trusted_certificates(app: Flask) -> list[asn1_x509.Certificate]:
+    """The active seal certificate plus every certificate in <seal dir>/trusted/*.pem."""
+    certs: list[asn1_x509.Certificate] = []
+    try:
+        certs.append(get_sealer(app).certificate)
+    except SealError as err:
+        logger.warning("active seal certificate unavailable: %s", err.message)
+    trusted_dir = _seal_dir(app) / "trusted"
+    for pem_file in sorted(trusted_dir.glob("*.pem")) if trusted_dir.is_dir() else ():
+        try:
+            for _type, _headers, der in pem.unarmor(pem_file.read_bytes(), multiple=True):
+                certs.append(asn1_x509.Certificate.load(der))
+        except Exception:  # noqa: BLE001 - one bad file must not hide the others
+            logger.warning("skipping unreadable trusted certificate %s", pem_file)
+    unique: dict[bytes, asn1_x509.Certificate] = {}
+    for cert in certs:
+        unique.setdefault(cert.sha256, cert)
+    return list(unique.values())
+
+
+@dataclass
+class Verification:
+    """What a check of a PDF's seal found."""
+
+    is_pdf: bool = False  #: the bytes parse as a PDF
+    sealed: bool = False  #: it carries at least one signature
+    intact: bool = False  #: the signed bytes are unchanged
+    trusted: bool = False  #: made with one of the trusted seal certificates
+    whole_file: bool = False  #: no changes after the seal
+    signer: str | None = None  #: "CN, O" of the seal certificate
+    signed_at: datetime | None = (
+        None  #: timestamp time if present, else the time the signer claimed
+    )
+    timestamped: bool = False  #: the seal carries an intact RFC 3161 timestamp token
+    sha256: str = ""  #: of the checked bytes
+    problems: list[str] = field(default_factory=list)  #: Swedish sentences, empty when ok
+
+    @property
+    def ok(self) -> bool:
+        """A PDF sealed by us and unchanged since."""
+        return self.is_pdf and self.sealed and self.intact and self.trusted and self.whole_file
+
+
+def verify(pdf: bytes, trust: list[asn1_x509.Certificate]) -> Verification:
+    """Check the seal(s) of *pdf* against *trust*; never raises on garbage input."""
+    result = Verification(sha256=hashlib.sha256(pdf).hexdigest())
+    if not pdf:
+        result.problems.append(_("Filen är tom."))
+        return result
+    if b"%PDF-" not in pdf[:1024]:
+        result.problems.append(_("Filen är inte en PDF-fil."))
+        return result
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        embedded = list(reader.embedded_signatures)
+    except Exception:  # noqa: BLE001 - any parse error means the same to the user
+        logger.info("unreadable PDF", exc_info=True)
+        result.problems.append(_("PDF-filen är skadad och kan inte läsas."))
+        return result
+    result.is_pdf = True
+    if not embedded:
+        result.problems.append(_("Dokumentet har inget elektroniskt sigill."))
+        return result
+    result.sealed = True
+    try:
+        statuses = [
+            validate_pdf_signature(
+                sig,
+                ValidationContext(trust_roots=list(trust), allow_fetching=False),
+                key_usage_settings=_KEY_USAGE,
+                # any revision after the seal is reported as a change; no need to classify it
+                skip_diff=True,
+            )
+            for sig in embedded
+        ]
+    except Exception:  # noqa: BLE001
+        logger.info("seal validation failed", exc_info=True)
+        result.problems.append(
+            _("Sigillet kunde inte kontrolleras: det är skadat eller av ett okänt slag.")
+        )
+        return result
+    last = statuses[-1]
+    result.intact = all(s.intact and s.valid for s in statuses)
+    result.trusted = result.intact and all(s.trusted for s in statuses)
+    result.whole_file = last.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    result.signer = _human_name(last.signing_cert.subject)
+    ts = last.timestamp_validity
+    result.timestamped = ts is not None and ts.intact and ts.valid
+    result.signed_at = ts.timestamp if result.timestamped and ts else last.signer_reported_dt
+    if not result.intact:
+        result.problems.append(
+            _("Dokumentet har ändrats efter förseglingen: sigillet stämmer inte med innehållet.")
+        )
+    elif not result.trusted:
+        result.problems.append(
+            _(
+                "Sigillet är inte gjort med något av organisationens betrodda certifikat, "
+                "eller certifikatet var inte giltigt."
+            )
+        )
+    if not result.whole_file:
+        result.problems.append(
+            _("Dokumentet har ändrats eller fått tillägg efter att det förseglades.")
+        )
+    return result
+
+
+def generate_demo_pkcs12(
+    passphrase: bytes, *, common_name: str = "formsvc demo seal – inte för skarp drift"
+) -> bytes:
+    """A self-signed ECDSA P-256 seal valid for 3 years, as PKCS#12 (for demos, not trusted)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Stockholms stad (DEMO)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=3 * 365))
+        # a self-signed certificate is its own root, so it may sign certificates (itself)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return pkcs12.serialize_key_and_certificates(
+        b"formsvc-demo-seal", key, cert, None, serialization.BestAvailableEncryption(passphrase)
+    )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write *data* to a new file readable by the owner only (never replaces a file)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    # write-then-rename so a crash never leaves active.txt half-written
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".active-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _check_uploaded(data: bytes, passphrase: str) -> tuple[Any, x509.Certificate, list[Any]]:
+    if len(data) > MAX_PKCS12_BYTES:
+        raise SealError(_("Filen är för stor för att vara ett certifikat (högst 100 kB)."))
+    key, cert, extra = _load_pkcs12(data, passphrase)
+    if key is None:
+        raise SealError(_("PKCS#12-filen innehåller ingen privat nyckel."))
+    if cert is None:
+        raise SealError(_("PKCS#12-filen innehåller inget certifikat."))
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise SealError(_("Nyckeltypen stöds inte; använd RSA eller ECDSA."))
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < 2048:
+        raise SealError(_("RSA-nyckeln är för kort; den måste vara minst 2048 bitar."))
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if key.public_key().public_bytes(der, spki) != cert.public_key().public_bytes(der, spki):
+        raise SealError(_("Den privata nyckeln hör inte till certifikatet i filen."))
+    now = dt.datetime.now(dt.UTC)
+    if now < cert.not_valid_before_utc:
+        raise SealError(_("Certifikatet gäller inte ännu."))
+    if now > cert.not_valid_after_utc:
+        raise SealError(_("Certifikatet har gått ut."))
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not (usage.digital_signature or usage.content_commitment):
+        raise SealError(_("Certifikatet får inte användas för underskrifter (nyckelanvändning)."))
+    return key, cert, list(extra)
+
+
+def install_pkcs12(app: Flask, data: bytes, passphrase: str) -> str:
+    """Validate an uploaded PKCS#12 and make it the active seal; returns the subject.
+
+    Re-encrypts it with the instance passphrase (SEAL_PKCS12_PASSPHRASE) into
+    <seal dir>/seal-<UTC timestamp>.p12 (0600), writes active.txt atomically and copies the
+    previous active certificate as PEM into <seal dir>/trusted/ so old documents still verify.
+    """
+    key, cert, extra = _check_uploaded(data, passphrase)
+    instance_pass = app.config.get("SEAL_PKCS12_PASSPHRASE")
+    if not instance_pass:
+        raise SealError(_("Servern saknar lösenord för sigillet (SEAL_PKCS12_PASSPHRASE)."))
+    if isinstance(instance_pass, str):
+        instance_pass = instance_pass.encode()
+    seal_dir = _seal_dir(app)
+    seal_dir.mkdir(parents=True, exist_ok=True)
+    seal_dir.chmod(0o700)
+
+    try:
+        previous: asn1_x509.Certificate | None = get_sealer(app).certificate
+    except SealError:
+        previous = None  # first install, or the old file is gone: nothing to keep trusting
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = seal_dir / f"seal-{stamp}.p12"
+    _write_private(
+        target,
+        pkcs12.serialize_key_and_certificates(
+            b"formsvc-seal",
+            key,
+            cert,
+            extra or None,
+            serialization.BestAvailableEncryption(instance_pass),
+        ),
+    )
+    # prove the stored file loads before it becomes active
+    sealer = Sealer.from_pkcs12(target, instance_pass)
+
+    if previous is not None and previous.sha256 != sealer.certificate.sha256:
+        trusted_dir = seal_dir / "trusted"
+        trusted_dir.mkdir(mode=0o700, exist_ok=True)
+        pem_path = trusted_dir / f"{previous.sha256.hex()}.pem"
+        if not pem_path.exists():
+            pem_path.write_bytes(pem.armor("CERTIFICATE", previous.dump()))
+    _replace_atomically(seal_dir / "active.txt", target.name + "\n")
+    logger.info("installed seal certificate %s as %s", sealer.subject, target.name)
+    return sealer.subject

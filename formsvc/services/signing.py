@@ -1,0 +1,962 @@
+"""Signing: send a frozen document for signature, collect each signature exactly once, finalise.
+
+Knows nothing of HTTP. Views pass plain values (who, from where, what was typed) and get plain
+results or a `SigningError` with a Swedish message. See docs/adr/004-signing-evidence.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+from sqlalchemy import or_, select, update
+
+from formsvc.doctypes import DocumentType, SignatureMark, SignerSlot
+from formsvc.extensions import db
+from formsvc.forms._base import text_problem
+from formsvc.models import AuditEvent, Document, SignatureRequest, User
+from formsvc.models._base import utcnow
+from formsvc.services import access, audit, documents, mail
+from formsvc.services.conversion import ConverterPool
+from formsvc.services.evidence import (
+    Evidence,
+    EvidenceEvent,
+    EvidenceSigner,
+    append_pages,
+    evidence_pdf,
+)
+from formsvc.services.rendering import render_docx
+from formsvc.services.sealing import Sealer
+from formsvc.services.storage import FileStore
+from formsvc.services.templates import template_bytes
+
+#: Method labels as the document page and the evidence print them.
+METHOD_LABELS = {
+    "in_person": _l("På plats"),
+    "link": _l("Personlig länk"),
+    "paper": _l("Papper"),
+    "staff": _l("Inloggad personal"),
+}
+#: Request states as shown.
+REQUEST_LABELS = {
+    "open": _l("väntar"),
+    "signed": _l("signerad"),
+    "declined": _l("avböjd"),
+    "voided": _l("makulerad"),
+}
+
+
+class SigningError(Exception):
+    """Something a user can fix or needs to know; ``message`` is Swedish and safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Given:
+    """What a signer gave: the typed name, ticked statements and (optionally) a drawn signature."""
+
+    name: str  #: typed name
+    statements: tuple[str, ...] = ()  #: the statements ticked (their text)
+    signature_png: bytes | None = None  #: drawn signature, PNG
+    ip: str = ""  #: client address
+    user_agent: str = ""  #: browser
+
+
+@dataclass
+class Outcome:
+    """What happened to a signing attempt."""
+
+    request: SignatureRequest
+    finalised: bool = False  #: this call sealed the document
+    finalise_error: str | None = None  #: sealing failed; `flask reseal` will retry
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- who signs
+
+
+def slots(doc: Document, dtype: DocumentType) -> list[SignerSlot]:
+    """The signatures the document's current data needs."""
+    return dtype.signers(documents.render_input(doc))
+
+
+def requests(doc: Document, version: int | None = None) -> list[SignatureRequest]:
+    """The requests of the document's current (or given) version, in slot order of creation."""
+    return list(
+        db.session.scalars(
+            select(SignatureRequest)
+            .where(
+                SignatureRequest.document_id == doc.id,
+                SignatureRequest.document_version == (version or doc.version),
+            )
+            .order_by(SignatureRequest.id)
+        )
+    )
+
+
+def may_sign_as_staff(user: User, req: SignatureRequest, dtype: DocumentType) -> bool:
+    """Whether *user* is the staff member this staff slot wants."""
+    doc = req.document
+    if req.kind != "staff" or not access.can_see_document(user, doc, dtype):
+        return False
+    if req.staff_role == "manager":
+        return user.role == "manager"
+    if req.staff_role == "employee":
+        return doc.subject_user_id == user.id
+    return user.role in ("caseworker", "manager")
+
+
+# --------------------------------------------------------------------------- send
+
+
+def send(
+    doc: Document,
+    dtype: DocumentType,
+    *,
+    actor: User,
+    store: FileStore,
+    converter: ConverterPool,
+    origin: audit.Origin | None = None,
+) -> list[SignatureRequest]:
+    """Freeze the document (data, template version, PDF) and open one request per signer."""
+    if doc.status != "draft":
+        raise SigningError(_("Dokumentet är redan skickat för underskrift eller avslutat."))
+    wanted = slots(doc, dtype)
+    if not wanted:
+        raise SigningError(_("Den här dokumenttypen ska inte skrivas under."))
+    pdf = converter.convert(documents.render(doc, dtype, store), pdfa=True)
+    frozen = store.put(pdf, "application/pdf")
+    # the frozen PDF must exist before any row points at it
+    db.session.flush()
+    claimed = db.session.execute(
+        update(Document)
+        .where(Document.id == doc.id, Document.status == "draft", Document.version == doc.version)
+        .values(
+            status="awaiting_signatures",
+            sent_at=utcnow(),
+            sent_by_id=actor.id,
+            frozen_pdf_sha256=frozen.sha256,
+            sealed_pdf_sha256=None,
+            sealed_at=None,
+            finalise_claimed_at=None,
+        )
+    )
+    if claimed.rowcount != 1:  # a second click, or an edit in between
+        db.session.rollback()
+        raise SigningError(_("Dokumentet är redan skickat för underskrift eller avslutat."))
+    created = [
+        SignatureRequest(
+            document_id=doc.id,
+            document_version=doc.version,
+            slot=s.key,
+            role=s.role[:120],
+            kind=s.kind,
+            staff_role=s.staff_role,
+            expected_name=s.name[:200],
+            status="open",
+        )
+        for s in wanted
+    ]
+    db.session.add_all(created)
+    _log("send", doc, actor, origin, {"version": doc.version, "pdf_sha256": frozen.sha256})
+    db.session.commit()
+    db.session.refresh(doc)
+    return created
+
+
+def void_open(doc: Document, *, actor: User, origin: audit.Origin | None, why: str) -> int:
+    """Void the document's open requests (an edit, a decline, a withdrawal); returns how many."""
+    result = db.session.execute(
+        update(SignatureRequest)
+        .where(SignatureRequest.document_id == doc.id, SignatureRequest.status == "open")
+        .values(status="voided", token_hash=None, otp_hash=None)
+    )
+    if result.rowcount:
+        _log("void_requests", doc, actor, origin, {"count": result.rowcount, "why": why})
+    return int(result.rowcount or 0)
+
+
+# --------------------------------------------------------------------------- personal link
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _code_digest(secret: str, req_id: int, code: str) -> str:
+    return hmac.new(secret.encode(), f"{req_id}:{code}".encode(), "sha256").hexdigest()
+
+
+def _address(email: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    email = email.strip()
+    if not email or len(email) > 254 or any(c in email for c in "\r\n\x00"):
+        raise SigningError(_("Ange en giltig e-postadress."))
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise SigningError(_("Ange en giltig e-postadress.")) from exc
+
+
+def mask(email: str) -> str:
+    """An address as shown to others: a***@example.se."""
+    local, _at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def issue_link(
+    req: SignatureRequest,
+    email: str,
+    *,
+    settings: Mapping[str, Any],
+    link_for: Callable[[str], str],
+    actor: User,
+    origin: audit.Origin | None = None,
+) -> None:
+    """Mail a new personal link for *req* (any earlier link stops working)."""
+    if req.status != "open" or req.kind != "external":
+        raise SigningError(_("Den här underskriften kan inte längre begäras."))
+    email = _address(email)
+    token = secrets.token_urlsafe(32)
+    req.email = email
+    req.token_hash = _digest(token)
+    req.token_expires_at = utcnow() + timedelta(days=int(settings["SIGN_LINK_DAYS"]))
+    req.link_sent_at = utcnow()
+    req.method = "link"
+    req.otp_hash, req.otp_attempts, req.otp_sends = None, 0, 0
+    doc = req.document
+    body = _(
+        "Hej!\n\nDu ombeds skriva under ”%(title)s” (%(ref)s) från %(org)s, %(district)s.\n\n"
+        "Öppna din personliga länk:\n%(link)s\n\n"
+        "Länken gäller till och med %(until)s. Innan du kan läsa och skriva under skickar vi en "
+        "engångskod till den här e-postadressen.\n\n"
+        "Dela inte länken med någon annan. Har du frågor, kontakta din handläggare.\n",
+        title=_title(doc),
+        ref=doc.reference,
+        org=settings.get("ORGANISATION_NAME", ""),
+        district=doc.district.name,
+        link=link_for(token),
+        until=req.token_expires_at.date().isoformat(),
+    )
+    mail.send(settings, mail.Mail(email, _("Dokument att skriva under"), body))
+    _log(
+        "link_sent",
+        doc,
+        actor,
+        origin,
+        {"request": req.id, "slot": req.slot, "to": mask(email)},
+    )
+    db.session.commit()
+
+
+def find_by_token(token: str) -> SignatureRequest | None:
+    """The request a personal link belongs to, or None (unknown, replaced, voided)."""
+    if not token or len(token) > 200:
+        return None
+    return db.session.scalar(
+        select(SignatureRequest).where(SignatureRequest.token_hash == _digest(token))
+    )
+
+
+def link_state(req: SignatureRequest, now: datetime | None = None) -> str:
+    """'open', 'expired', 'signed', 'declined' or 'voided' for a personal link's page."""
+    if req.status != "open":
+        return req.status
+    if req.token_expires_at is None or (now or utcnow()) >= req.token_expires_at:
+        return "expired"
+    return "open"
+
+
+def code_allowed(req: SignatureRequest) -> bool:
+    """A code may be sent to sign (open, unexpired link) or to open a receipt (signed)."""
+    return link_state(req) == "open" or req.status == "signed"
+
+
+def send_code(
+    req: SignatureRequest, *, settings: Mapping[str, Any], origin: audit.Origin | None = None
+) -> None:
+    """Mail a fresh one-time code to the link's address (limited per link).
+
+    A signer who has signed may still ask for a code: it opens their receipt and copy.
+    """
+    if not code_allowed(req) or not req.email:
+        raise SigningError(_("Länken kan inte längre användas för att skriva under."))
+    limit = int(settings["OTP_MAX_SENDS"])
+    # count the send first, atomically, so parallel clicks cannot exceed the limit
+    counted = db.session.execute(
+        update(SignatureRequest)
+        .where(SignatureRequest.id == req.id, SignatureRequest.otp_sends < limit)
+        .values(otp_sends=SignatureRequest.otp_sends + 1)
+    )
+    if counted.rowcount != 1:
+        db.session.rollback()
+        raise SigningError(
+            _("Det har skickats för många koder. Kontakta din handläggare för en ny länk.")
+        )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    req.otp_hash = _code_digest(str(settings["SECRET_KEY"]), req.id, code)
+    req.otp_expires_at = utcnow() + timedelta(minutes=int(settings["OTP_TTL_MINUTES"]))
+    req.otp_attempts = 0
+    body = _(
+        "Din engångskod är: %(code)s\n\nKoden gäller i %(minutes)d minuter. Ange den på sidan "
+        "där du begärde den. Har du inte begärt någon kod kan du bortse från det här "
+        "meddelandet.\n",
+        code=code,
+        minutes=int(settings["OTP_TTL_MINUTES"]),
+    )
+    mail.send(settings, mail.Mail(req.email, _("Din engångskod"), body))
+    _log_signer("code_sent", req, origin, {"to": mask(req.email)})
+    db.session.commit()
+
+
+def check_code(
+    req: SignatureRequest,
+    code: str,
+    *,
+    settings: Mapping[str, Any],
+    origin: audit.Origin | None = None,
+) -> None:
+    """Accept the code or raise; every try counts, atomically, against the code's limit."""
+    if not code_allowed(req):
+        raise SigningError(_("Länken kan inte längre användas för att skriva under."))
+    limit = int(settings["OTP_MAX_ATTEMPTS"])
+    counted = db.session.execute(
+        update(SignatureRequest)
+        .where(
+            SignatureRequest.id == req.id,
+            SignatureRequest.otp_hash.is_not(None),
+            SignatureRequest.otp_attempts < limit,
+        )
+        .values(otp_attempts=SignatureRequest.otp_attempts + 1)
+    )
+    db.session.commit()
+    db.session.refresh(req)
+    if counted.rowcount != 1:
+        raise SigningError(_("Begär en ny kod: den förra har använts för många gånger."))
+    if req.otp_expires_at is None or utcnow() >= req.otp_expires_at:
+        raise SigningError(_("Koden har gått ut. Begär en ny kod."))
+    code = "".join(ch for ch in code if ch.isdigit())[:6]
+    expected = req.otp_hash or ""
+    if not hmac.compare_digest(expected, _code_digest(str(settings["SECRET_KEY"]), req.id, code)):
+        _log_signer("code_failed", req, origin, {"attempt": req.otp_attempts})
+        db.session.commit()
+        left = limit - req.otp_attempts
+        if left <= 0:
+            raise SigningError(_("Fel kod. Begär en ny kod."))
+        raise SigningError(_("Fel kod. Du har %(n)d försök kvar med den här koden.", n=left))
+    # a code works once
+    req.otp_hash = None
+    _log_signer("code_verified", req, origin, {})
+    db.session.commit()
+
+
+# --------------------------------------------------------------------------- sign / decline
+
+
+def clean_signature(png: bytes | None, max_bytes: int) -> bytes | None:
+    """A drawn signature re-encoded as a plain PNG, or None; raises SigningError if not an image."""
+    if not png:
+        return None
+    if len(png) > max_bytes:
+        raise SigningError(_("Den ritade underskriften är för stor. Rensa och rita igen."))
+    try:
+        with PILImage.open(io.BytesIO(png)) as img:
+            if img.format != "PNG" or img.width > 4000 or img.height > 2000:
+                raise SigningError(_("Den ritade underskriften kunde inte läsas. Rita igen."))
+            img.load()
+            rgba = img.convert("RGBA")
+    except (UnidentifiedImageError, OSError, ValueError, PILImage.DecompressionBombError) as exc:
+        raise SigningError(_("Den ritade underskriften kunde inte läsas. Rita igen.")) from exc
+    if rgba.getbbox() is None or rgba.getchannel("A").getbbox() is None:
+        return None  # an empty canvas is no drawing: the typed name signs
+    out = io.BytesIO()
+    rgba.save(out, format="PNG", optimize=True)  # drops metadata and anything but pixels
+    return out.getvalue()
+
+
+def _check_given(req: SignatureRequest, given: Given, wanted: tuple[str, ...]) -> str:
+    name = given.name.strip()
+    if not name:
+        raise SigningError(_("Skriv ditt namn för att skriva under."))
+    problem = text_problem(name, 200)
+    if problem:
+        raise SigningError(problem)
+    missing = [s for s in wanted if s not in given.statements]
+    if missing:
+        raise SigningError(_("Kryssa i alla påståenden för att skriva under, eller avböj."))
+    return name
+
+
+def statements_for(req: SignatureRequest, dtype: DocumentType) -> tuple[str, ...]:
+    """The statements this request's signer must tick (from the type's declaration)."""
+    doc = req.document
+    for s in slots(doc, dtype):
+        if s.key == req.slot:
+            return s.statements
+    return ()
+
+
+def sign(
+    req: SignatureRequest,
+    dtype: DocumentType,
+    given: Given,
+    *,
+    method: str,
+    verification: str,
+    actor: User | None,
+    settings: Mapping[str, Any],
+    store: FileStore,
+    origin: audit.Origin | None = None,
+) -> SignatureRequest:
+    """Record one signature exactly once (a second submit is refused, not doubled)."""
+    if method == "link" and link_state(req) != "open":
+        raise SigningError(_("Länken kan inte längre användas för att skriva under."))
+    wanted = statements_for(req, dtype)
+    name = _check_given(req, given, wanted)
+    png = clean_signature(given.signature_png, int(settings["SIGNATURE_MAX_BYTES"]))
+    image_sha = store.put(png, "image/png").sha256 if png else None
+    db.session.flush()
+    done = db.session.execute(
+        update(SignatureRequest)
+        .where(SignatureRequest.id == req.id, SignatureRequest.status == "open")
+        .values(
+            status="signed",
+            method=method,
+            signed_at=utcnow(),
+            signed_name=name,
+            signature_sha256=image_sha,
+            statements=list(wanted),
+            ip=given.ip[:64] or None,
+            user_agent=given.user_agent[:300] or None,
+            verification=verification[:300],
+            actor_id=actor.id if actor else None,
+            otp_hash=None,
+        )
+    )
+    if done.rowcount != 1:
+        db.session.rollback()
+        raise AlreadyDone(req.id)
+    _log_signer(
+        "sign",
+        req,
+        origin,
+        {"method": method, "name": name, "drawn": bool(png)},
+        actor=actor,
+    )
+    db.session.commit()
+    db.session.refresh(req)
+    return req
+
+
+class AlreadyDone(SigningError):
+    """The request was no longer open (signed, declined or voided before this submit)."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(_("Det här är redan registrerat. Inget har ändrats."))
+        self.request_id = request_id
+
+
+def decline(
+    req: SignatureRequest,
+    reason: str,
+    *,
+    method: str,
+    actor: User | None,
+    origin: audit.Origin | None = None,
+) -> SignatureRequest:
+    """Record a refusal with its reason; the document is declined and other requests voided."""
+    reason = reason.strip()
+    if not reason:
+        raise SigningError(_("Skriv varför du avböjer."))
+    problem = text_problem(reason, 2000, multiline=True)
+    if problem:
+        raise SigningError(problem)
+    done = db.session.execute(
+        update(SignatureRequest)
+        .where(SignatureRequest.id == req.id, SignatureRequest.status == "open")
+        .values(
+            status="declined",
+            method=method,
+            signed_at=utcnow(),
+            decline_reason=reason,
+            ip=origin.ip[:64] if origin else None,
+            user_agent=origin.user_agent[:300] if origin else None,
+            actor_id=actor.id if actor else None,
+            otp_hash=None,
+        )
+    )
+    if done.rowcount != 1:
+        db.session.rollback()
+        raise AlreadyDone(req.id)
+    doc = req.document
+    db.session.execute(
+        update(Document)
+        .where(Document.id == doc.id, Document.status == "awaiting_signatures")
+        .values(status="declined", updated_at=utcnow())
+    )
+    _log_signer("decline", req, origin, {"method": method}, actor=actor)
+    db.session.execute(
+        update(SignatureRequest)
+        .where(SignatureRequest.document_id == doc.id, SignatureRequest.status == "open")
+        .values(status="voided", token_hash=None, otp_hash=None)
+    )
+    db.session.commit()
+    db.session.refresh(req)
+    return req
+
+
+# --------------------------------------------------------------------------- paper
+
+
+@dataclass(frozen=True)
+class Scan:
+    """An uploaded scan of the signed paper: stored as is, after checks."""
+
+    data: bytes
+    content_type: str
+    pages: int
+
+
+def check_scan(data: bytes, *, max_bytes: int, max_pages: int) -> Scan:
+    """Accept a PDF or a PNG/JPEG scan of sane size and page count, or raise SigningError."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    if not data:
+        raise SigningError(_("Välj en fil med den inskannade blanketten."))
+    if len(data) > max_bytes:
+        raise SigningError(
+            _("Filen är för stor (högst %(mb)d MB).", mb=max(1, max_bytes // (1024 * 1024)))
+        )
+    if data.startswith(b"%PDF-"):
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                raise SigningError(_("PDF-filen är lösenordsskyddad. Skanna utan lösenord."))
+            pages = len(reader.pages)
+        except (PyPdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise SigningError(_("PDF-filen kunde inte läsas. Skanna igen.")) from exc
+        if not 1 <= pages <= max_pages:
+            raise SigningError(
+                _(
+                    "En inskannad blankett ska ha 1–%(n)d sidor (filen har %(p)d).",
+                    n=max_pages,
+                    p=pages,
+                )
+            )
+        return Scan(data, "application/pdf", pages)
+    try:
+        with PILImage.open(io.BytesIO(data)) as img:
+            kind = img.format
+            if kind not in ("PNG", "JPEG"):
+                raise SigningError(_("Ladda upp en PDF, PNG eller JPEG."))
+            if img.width < 300 or img.height < 300:
+                raise SigningError(
+                    _("Bilden är för liten för att underskrifterna ska kunna läsas.")
+                )
+            img.verify()
+    except (UnidentifiedImageError, OSError, ValueError, PILImage.DecompressionBombError) as exc:
+        raise SigningError(_("Ladda upp en PDF, PNG eller JPEG.")) from exc
+    return Scan(data, "image/png" if kind == "PNG" else "image/jpeg", 1)
+
+
+def sign_on_paper(
+    reqs: list[SignatureRequest],
+    scan: Scan,
+    *,
+    names: Mapping[int, str],
+    actor: User,
+    store: FileStore,
+    origin: audit.Origin | None = None,
+) -> list[SignatureRequest]:
+    """Record the paper signatures the uploaded scan shows (one scan for several signers)."""
+    if not reqs:
+        raise SigningError(_("Välj vilka som har skrivit under på papperet."))
+    stored = store.put(scan.data, scan.content_type)
+    db.session.flush()
+    done = []
+    for req in reqs:
+        name = (names.get(req.id) or req.expected_name or "").strip()
+        if not name:
+            raise SigningError(
+                _("Skriv namnet på den som skrivit under (%(role)s).", role=req.role)
+            )
+        problem = text_problem(name, 200)
+        if problem:
+            raise SigningError(problem)
+        result = db.session.execute(
+            update(SignatureRequest)
+            .where(SignatureRequest.id == req.id, SignatureRequest.status == "open")
+            .values(
+                status="signed",
+                method="paper",
+                signed_at=utcnow(),
+                signed_name=name,
+                scan_sha256=stored.sha256,
+                statements=[],
+                verification=_(
+                    "Skannad pappersblankett uppladdad av %(name)s", name=actor.full_name
+                )[:300],
+                actor_id=actor.id,
+                ip=origin.ip[:64] if origin else None,
+                user_agent=origin.user_agent[:300] if origin else None,
+                otp_hash=None,
+                token_hash=None,
+            )
+        )
+        if result.rowcount != 1:
+            db.session.rollback()
+            raise AlreadyDone(req.id)
+        done.append(req)
+        _log_signer(
+            "sign",
+            req,
+            origin,
+            {"method": "paper", "name": name, "scan_sha256": stored.sha256},
+            actor=actor,
+        )
+    db.session.commit()
+    return done
+
+
+# --------------------------------------------------------------------------- finalise
+
+
+def all_signed(doc: Document) -> bool:
+    """Every request of the current version is signed (and there is at least one)."""
+    reqs = requests(doc)
+    return bool(reqs) and all(r.status == "signed" for r in reqs)
+
+
+def finalise_if_complete(
+    doc: Document,
+    dtype: DocumentType,
+    *,
+    store: FileStore,
+    converter: ConverterPool,
+    sealer: Sealer,
+    settings: Mapping[str, Any],
+    now: datetime | None = None,
+) -> bool:
+    """Seal the document once when all signatures are in; True if this call sealed it.
+
+    Concurrent callers race for a claim (a conditional UPDATE); only the winner renders and seals.
+    A claim older than FINALISE_STALE_MINUTES (a crashed worker) may be taken over.
+    """
+    db.session.refresh(doc)
+    if doc.status != "awaiting_signatures" or doc.sealed_pdf_sha256 or not all_signed(doc):
+        return False
+    now = now or utcnow()
+    stale = now - timedelta(minutes=int(settings["FINALISE_STALE_MINUTES"]))
+    claimed = db.session.execute(
+        update(Document)
+        .where(
+            Document.id == doc.id,
+            Document.status == "awaiting_signatures",
+            Document.sealed_pdf_sha256.is_(None),
+            or_(Document.finalise_claimed_at.is_(None), Document.finalise_claimed_at < stale),
+        )
+        .values(finalise_claimed_at=now)
+    )
+    db.session.commit()
+    if claimed.rowcount != 1:
+        return False
+    try:
+        sealed = build_final_pdf(
+            doc, dtype, store=store, converter=converter, sealer=sealer, settings=settings
+        )
+        stored = store.put(sealed, "application/pdf")
+        db.session.flush()
+        done = db.session.execute(
+            update(Document)
+            .where(Document.id == doc.id, Document.sealed_pdf_sha256.is_(None))
+            .values(
+                sealed_pdf_sha256=stored.sha256,
+                sealed_at=utcnow(),
+                status=dtype.signed_status,
+                finalise_claimed_at=None,
+                updated_at=utcnow(),
+            )
+        )
+        if done.rowcount != 1:  # someone took over a claim we held too long; theirs stands
+            db.session.rollback()
+            return False
+        audit.record(
+            "seal",
+            actor_id=None,
+            actor_label="formsvc",
+            object_type="document",
+            object_id=doc.id,
+            district_id=doc.district_id,
+            details={"version": doc.version, "pdf_sha256": stored.sha256},
+        )
+        db.session.commit()
+        return True
+    except BaseException:
+        db.session.rollback()
+        db.session.execute(
+            update(Document)
+            .where(Document.id == doc.id, Document.finalise_claimed_at == now)
+            .values(finalise_claimed_at=None)
+        )
+        db.session.commit()
+        raise
+
+
+def signature_marks(doc: Document, store: FileStore) -> dict[str, SignatureMark]:
+    """Slot key -> what the final document prints in that signature place."""
+    marks = {}
+    for r in requests(doc):
+        if r.status != "signed" or r.signed_at is None:
+            continue
+        how = {
+            "paper": _("underskriven på papper"),
+            "in_person": _("e-signerad på plats"),
+            "link": _("e-signerad via personlig länk"),
+            "staff": _("e-signerad"),
+        }.get(r.method or "", "")
+        marks[r.slot] = SignatureMark(
+            name=r.signed_name or "",
+            signed=f"{_local(r.signed_at):%Y-%m-%d} ({how})",
+            image=store.get(r.signature_sha256) if r.signature_sha256 else None,
+        )
+    return marks
+
+
+def build_final_pdf(
+    doc: Document,
+    dtype: DocumentType,
+    *,
+    store: FileStore,
+    converter: ConverterPool,
+    sealer: Sealer,
+    settings: Mapping[str, Any],
+) -> bytes:
+    """Render with the signatures, convert to PDF/A-2b, append the evidence page, seal once."""
+    ri = documents.render_input(doc, today=_local(doc.sent_at or utcnow()).date())
+    ri = _with_signatures(ri, signature_marks(doc, store))
+    template = template_bytes(doc.template_version, store)
+    pdf = converter.convert(render_docx(template, dtype.build_context(ri)), pdfa=True)
+    pdf = append_pages(pdf, evidence_pdf(evidence_for(doc, dtype, settings)))
+    return sealer.seal(
+        pdf,
+        reason=str(settings.get("SEAL_REASON") or ""),
+        location=str(settings.get("SEAL_LOCATION") or ""),
+        timestamp_url=settings.get("SEAL_TIMESTAMP_URL") or None,
+    )
+
+
+def _with_signatures(ri: Any, marks: dict[str, SignatureMark]) -> Any:
+    from dataclasses import replace
+
+    return replace(ri, signatures=marks)
+
+
+EVENT_TEXTS = {
+    "send": _l("Skickat för underskrift"),
+    "link_sent": _l("Personlig länk skickad"),
+    "code_sent": _l("Engångskod skickad"),
+    "code_failed": _l("Fel engångskod angiven"),
+    "code_verified": _l("Engångskod godkänd"),
+    "sign": _l("Underskrift registrerad"),
+    "decline": _l("Avböjt"),
+    "paper_upload": _l("Skannad blankett uppladdad"),
+}
+
+
+def evidence_for(doc: Document, dtype: DocumentType, settings: Mapping[str, Any]) -> Evidence:
+    """The evidence page's content, from the requests and the audit log of this version."""
+    reqs = [r for r in requests(doc) if r.status == "signed"]
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "document",
+            AuditEvent.object_id == str(doc.id),
+            AuditEvent.action.in_(tuple(EVENT_TEXTS)),
+            AuditEvent.created_at >= (doc.sent_at or datetime.min).replace(microsecond=0),
+        )
+        .order_by(AuditEvent.id)
+    )
+    tv = doc.template_version
+    return Evidence(
+        organisation=str(settings.get("ORGANISATION_NAME", "")),
+        title=str(dtype.title),
+        reference=doc.reference,
+        document_sha256=doc.frozen_pdf_sha256 or "",
+        template=f"{doc.type_slug} v{tv.version} (sha256 {tv.file_sha256})",
+        sent_at=_aware(doc.sent_at or utcnow()),
+        sent_by=doc.sent_by.full_name if doc.sent_by else "",
+        finalised_at=datetime.now(UTC),
+        signers=tuple(
+            EvidenceSigner(
+                role=r.role,
+                name=r.signed_name or "",
+                method=str(METHOD_LABELS.get(r.method or "", r.method or "")),
+                outcome="signed",
+                signed_at=_aware(r.signed_at or utcnow()),
+                verification=r.verification or "",
+                ip=r.ip,
+                user_agent=r.user_agent,
+                witness=r.actor.full_name if r.actor and r.method == "in_person" else None,
+                statements=tuple(r.statements or ()),
+                has_image=bool(r.signature_sha256),
+                scan_sha256=r.scan_sha256,
+            )
+            for r in reqs
+        ),
+        events=tuple(
+            EvidenceEvent(
+                at=_aware(e.created_at),
+                text=_event_text(e),
+            )
+            for e in events
+        ),
+    )
+
+
+def _event_text(e: AuditEvent) -> str:
+    base = str(EVENT_TEXTS.get(e.action, e.action))
+    who = e.details.get("role") or e.actor_label
+    parts = [base]
+    if who:
+        parts.append(f"– {who}")
+    if e.details.get("to"):
+        parts.append(_("till %(to)s", to=e.details["to"]))
+    if e.ip:
+        parts.append(f"({e.ip})")
+    return " ".join(parts)
+
+
+def reseal_pending(
+    registry: Mapping[str, DocumentType],
+    *,
+    store: FileStore,
+    converter: ConverterPool,
+    sealer: Sealer,
+    settings: Mapping[str, Any],
+) -> list[tuple[Document, str | None]]:
+    """Finalise every document left complete but unsealed; (document, error or None) each."""
+    stale = utcnow() - timedelta(minutes=int(settings["FINALISE_STALE_MINUTES"]))
+    candidates = db.session.scalars(
+        select(Document).where(
+            Document.status == "awaiting_signatures",
+            Document.sealed_pdf_sha256.is_(None),
+            or_(Document.finalise_claimed_at.is_(None), Document.finalise_claimed_at < stale),
+        )
+    ).all()
+    results: list[tuple[Document, str | None]] = []
+    for doc in candidates:
+        if not all_signed(doc):
+            continue
+        try:
+            sealed = finalise_if_complete(
+                doc,
+                registry[doc.type_slug],
+                store=store,
+                converter=converter,
+                sealer=sealer,
+                settings=settings,
+            )
+            if sealed:
+                results.append((doc, None))
+        except Exception as exc:  # report and go on with the next document
+            results.append((doc, str(getattr(exc, "message", exc))))
+    return results
+
+
+@dataclass(frozen=True)
+class SealedRecord:
+    """What the service itself recorded about a sealed PDF (shown on the verify page)."""
+
+    reference: str
+    title: str
+    sealed_at: datetime
+    signers: list[SignatureRequest]
+
+
+def sealed_record(sha256: str) -> SealedRecord | None:
+    """The document whose sealed PDF has exactly this SHA-256, if any."""
+    doc = db.session.scalar(select(Document).where(Document.sealed_pdf_sha256 == sha256))
+    if doc is None or doc.sealed_at is None:
+        return None
+    signed = [r for r in requests(doc) if r.status == "signed"]
+    return SealedRecord(doc.reference, _title(doc), doc.sealed_at, signed)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _title(doc: Document) -> str:
+    from formsvc.doctypes import discover
+
+    dtype = discover().get(doc.type_slug)
+    return str(dtype.title) if dtype else doc.type_slug
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _local(value: datetime) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return _aware(value).astimezone(ZoneInfo("Europe/Stockholm"))
+
+
+def _log(
+    action: str,
+    doc: Document,
+    actor: User | None,
+    origin: audit.Origin | None,
+    details: dict[str, Any],
+) -> None:
+    audit.record(
+        action,
+        actor_id=actor.id if actor else None,
+        actor_label=actor.username if actor else "",
+        object_type="document",
+        object_id=doc.id,
+        district_id=doc.district_id,
+        details=details,
+        origin=origin,
+    )
+
+
+def _log_signer(
+    action: str,
+    req: SignatureRequest,
+    origin: audit.Origin | None,
+    details: dict[str, Any],
+    *,
+    actor: User | None = None,
+) -> None:
+    """An event on the request's document, labelled with the signer's role."""
+    audit.record(
+        action,
+        actor_id=actor.id if actor else None,
+        actor_label=actor.username if actor else req.role,
+        object_type="document",
+        object_id=req.document_id,
+        district_id=req.document.district_id,
+        details={"request": req.id, "slot": req.slot, "role": req.role, **details},
+        origin=origin,
+    )
+
+
+def today_local() -> date:
+    """Today in Stockholm."""
+    return _local(utcnow()).date()

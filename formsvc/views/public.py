@@ -1,0 +1,300 @@
+"""Pages without login: a signer's personal link and the seal verification page."""
+
+from __future__ import annotations
+
+import time
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from formsvc.extensions import db, limiter
+from formsvc.models import SignatureRequest
+from formsvc.services import audit, consents, documents, signing
+from formsvc.services.conversion import ConversionError
+from formsvc.services.mail import MailError
+from formsvc.services.sealing import SealError, get_sealer, trusted_certificates, verify
+from formsvc.views._common import converter, origin, registry, store
+from formsvc.views.signing_forms import CodeForm, DeclineForm, SignForm, VerifyForm
+
+bp = Blueprint("public", __name__)
+#: A verified code opens the link's content for this long (seconds).
+VERIFIED_FOR = 30 * 60
+
+
+def _limit() -> str:
+    return str(current_app.config["SIGN_RATE_LIMIT"])
+
+
+def _req(token: str) -> SignatureRequest:
+    req = signing.find_by_token(token)
+    if req is None:
+        # one answer for unknown, replaced and forged tokens: nothing to learn from it
+        abort(404)
+    return req
+
+
+def _verified(req: SignatureRequest) -> bool:
+    until = session.get("signing_verified", {}).get(str(req.id))
+    return bool(until and until > time.time())
+
+
+def _mark_verified(req: SignatureRequest) -> None:
+    marks = {k: v for k, v in session.get("signing_verified", {}).items() if v > time.time()}
+    marks[str(req.id)] = time.time() + VERIFIED_FOR
+    session["signing_verified"] = marks
+
+
+def _page(req: SignatureRequest, token: str, **kw: object) -> str:
+    dtype = registry()[req.document.type_slug]
+    state = signing.link_state(req)
+    form = kw.pop("form", None) or SignForm(prefix="s")
+    form.statements.choices = [(s, s) for s in signing.statements_for(req, dtype)]
+    if request.method == "GET" and not form.name.data:
+        form.name.data = req.expected_name
+    doc = req.document
+    return render_template(
+        "signing/link.html",
+        req=req,
+        token=token,
+        state=state,
+        verified=_verified(req),
+        document=doc,
+        dtype=dtype,
+        form=form,
+        decline=kw.pop("decline", None) or DeclineForm(prefix="d"),
+        code_form=kw.pop("code_form", None) or CodeForm(),
+        context=dtype.build_context(documents.render_input(doc)),
+        can_withdraw=doc.type_slug == "consent"
+        and doc.status in consents.WITHDRAWABLE
+        and req.status == "signed",
+        **kw,
+    )
+
+
+@bp.get("/s/<token>")
+@limiter.limit(_limit)
+def link(token: str) -> str:
+    req = _req(token)
+    return _page(req, token)
+
+
+@bp.post("/s/<token>/code")
+@limiter.limit(_limit)
+def send_code(token: str) -> BaseResponse:
+    req = _req(token)
+    try:
+        signing.send_code(req, settings=current_app.config, origin=origin())
+        flash(
+            _(
+                "En kod är skickad till din e-post. Den gäller i %(m)d minuter.",
+                m=int(current_app.config["OTP_TTL_MINUTES"]),
+            ),
+            "info",
+        )
+    except signing.SigningError as exc:
+        flash(exc.message, "error")
+    except MailError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for(".link", token=token))
+
+
+@bp.post("/s/<token>/verify")
+@limiter.limit(_limit)
+def verify_code(token: str) -> str | BaseResponse:
+    req = _req(token)
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            signing.check_code(req, form.code.data, settings=current_app.config, origin=origin())
+            _mark_verified(req)
+            return redirect(url_for(".link", token=token))
+        except signing.SigningError as exc:
+            form.code.errors = [exc.message]
+    return _page(req, token, code_form=form)
+
+
+@bp.post("/s/<token>/sign")
+@limiter.limit(_limit)
+def sign(token: str) -> str | BaseResponse:
+    req = _req(token)
+    if not _verified(req):
+        flash(_("Ange engångskoden först."), "error")
+        return redirect(url_for(".link", token=token))
+    dtype = registry()[req.document.type_slug]
+    form = SignForm(prefix="s")
+    form.statements.choices = [(s, s) for s in signing.statements_for(req, dtype)]
+    decline = DeclineForm(prefix="d")
+    try:
+        if "d-reason" in request.form:
+            if decline.validate_on_submit():
+                signing.decline(
+                    req, decline.reason.data, method="link", actor=None, origin=origin()
+                )
+                return redirect(url_for(".link", token=token))
+        elif form.validate_on_submit():
+            given = signing.Given(
+                name=form.name.data,
+                statements=tuple(form.statements.data or ()),
+                signature_png=form.drawn(),
+                ip=origin().ip,
+                user_agent=origin().user_agent,
+            )
+            signing.sign(
+                req,
+                dtype,
+                given,
+                method="link",
+                verification=_(
+                    "Engångskod via e-post till %(to)s", to=signing.mask(req.email or "")
+                ),
+                actor=None,
+                settings=current_app.config,
+                store=store(),
+                origin=origin(),
+            )
+            try:
+                signing.finalise_if_complete(
+                    req.document,
+                    dtype,
+                    store=store(),
+                    converter=converter(),
+                    sealer=get_sealer(current_app),
+                    settings=current_app.config,
+                )
+            except (ConversionError, SealError, OSError):
+                # the signature is stored; `flask reseal` makes the final document later
+                current_app.logger.exception("finalising document %s failed", req.document_id)
+            return redirect(url_for(".link", token=token))
+    except signing.AlreadyDone:
+        db.session.rollback()
+        return redirect(url_for(".link", token=token))
+    except signing.SigningError as exc:
+        db.session.rollback()
+        form.name.errors = [*form.name.errors, exc.message]
+    return _page(req, token, form=form, decline=decline)
+
+
+def _send(data: bytes, name: str, *, inline: bool) -> Response:
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _log_read(req: SignatureRequest, what: str) -> None:
+    audit.record(
+        "download",
+        actor_id=None,
+        actor_label=req.role,
+        object_type="document",
+        object_id=req.document_id,
+        district_id=req.document.district_id,
+        details={"format": what, "request": req.id},
+        origin=origin(),
+    )
+    db.session.commit()
+
+
+@bp.get("/s/<token>/document.pdf")
+@limiter.limit(_limit)
+def document_pdf(token: str) -> Response:
+    req = _req(token)
+    doc = req.document
+    if not _verified(req) or not doc.frozen_pdf_sha256 or req.document_version != doc.version:
+        abort(404)
+    _log_read(req, "frozen_pdf")
+    return _send(store().get(doc.frozen_pdf_sha256), f"{doc.reference}.pdf", inline=True)
+
+
+@bp.get("/s/<token>/copy.pdf")
+@limiter.limit(_limit)
+def copy_pdf(token: str) -> Response:
+    req = _req(token)
+    doc = req.document
+    if not _verified(req) or req.status != "signed" or not doc.sealed_pdf_sha256:
+        abort(404)
+    _log_read(req, "sealed_pdf")
+    return _send(store().get(doc.sealed_pdf_sha256), f"{doc.reference}-signerad.pdf", inline=False)
+
+
+@bp.post("/s/<token>/withdraw")
+@limiter.limit(_limit)
+def withdraw(token: str) -> BaseResponse:
+    req = _req(token)
+    doc = req.document
+    if not _verified(req) or req.status != "signed" or doc.type_slug != "consent":
+        abort(404)
+    if request.form.get("confirm") != "yes":
+        flash(_("Kryssa i rutan för att bekräfta att du återkallar medgivandet."), "error")
+        return redirect(url_for(".link", token=token))
+    reason = (request.form.get("details") or "").strip()[:2000]
+    from formsvc.forms._base import text_problem
+
+    problem = text_problem(reason, 2000, multiline=True)
+    if problem:
+        flash(problem, "error")
+        return redirect(url_for(".link", token=token))
+    if doc.status not in consents.WITHDRAWABLE:
+        flash(_("Medgivandet är redan avslutat."), "info")
+        return redirect(url_for(".link", token=token))
+    try:
+        consents.withdraw(
+            doc,
+            withdrawn_on=signing.today_local(),
+            how="link",
+            details=reason,
+            recorded_by=_(
+                "%(role)s %(name)s via personlig länk", role=req.role, name=req.signed_name or ""
+            ),
+            actor=None,
+            store=store(),
+            origin=origin(),
+        )
+    except ValueError:
+        flash(_("Medgivandet är redan avslutat."), "info")
+        return redirect(url_for(".link", token=token))
+    flash(_("Ditt medgivande är återkallat. Din handläggare informerar aktörerna."), "info")
+    return redirect(url_for(".link", token=token))
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@limiter.limit(lambda: str(current_app.config["VERIFY_RATE_LIMIT"]), methods=["POST"])
+def verify_page() -> str:
+    form = VerifyForm()
+    result = record = None
+    if form.validate_on_submit():
+        upload = form.pdf.data
+        limit = int(current_app.config["SCAN_MAX_BYTES"])
+        data = upload.read(limit + 1) if upload else b""
+        if not data:
+            form.pdf.errors = [_("Välj en PDF-fil.")]
+        elif len(data) > limit:
+            form.pdf.errors = [_("Filen är för stor.")]
+        else:
+            result = verify(data, trusted_certificates(current_app))
+            record = signing.sealed_record(result.sha256) if result.ok else None
+    return render_template(
+        "signing/verify.html",
+        form=form,
+        result=result,
+        record=record,
+        method_labels=signing.METHOD_LABELS,
+    )

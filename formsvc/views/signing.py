@@ -1,0 +1,371 @@
+"""Staff side of signing: send, sign in person / as staff, paper scans, sealed PDF, withdrawal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from formsvc.doctypes import DocumentType, FormContext
+from formsvc.extensions import db
+from formsvc.models import Document, SignatureRequest, StoredFile
+from formsvc.services import access, audit, consents, documents, signing
+from formsvc.services.conversion import ConversionError
+from formsvc.services.mail import MailError
+from formsvc.services.sealing import SealError, get_sealer
+from formsvc.views._common import converter, origin, registry, roles_required, store
+from formsvc.views.signing_forms import (
+    DeclineForm,
+    EmailForm,
+    PaperForm,
+    SignForm,
+    StaffSignForm,
+)
+
+bp = Blueprint("signing", __name__)
+STAFF = ("caseworker", "manager")
+
+
+def _document(doc_id: int) -> tuple[Document, DocumentType]:
+    doc = db.session.get(Document, doc_id)
+    if doc is None or doc.type_slug not in registry():
+        abort(404)
+    dtype = registry()[doc.type_slug]
+    if not access.can_see_document(current_user, doc, dtype):
+        abort(404)
+    return doc, dtype
+
+
+def _request(doc: Document, rid: int) -> SignatureRequest:
+    req = db.session.get(SignatureRequest, rid)
+    if req is None or req.document_id != doc.id or req.document_version != doc.version:
+        abort(404)
+    return req
+
+
+def _finalise(doc: Document, dtype: DocumentType) -> None:
+    """Seal when complete; a failure leaves the signatures in place and says so."""
+    try:
+        if signing.finalise_if_complete(
+            doc,
+            dtype,
+            store=store(),
+            converter=converter(),
+            sealer=get_sealer(current_app),
+            settings=current_app.config,
+        ):
+            flash(_("Alla har skrivit under. Dokumentet är förseglat och arkiverat."), "info")
+    except (ConversionError, SealError, OSError) as exc:
+        current_app.logger.exception("finalising document %s failed", doc.id)
+        flash(
+            _(
+                "Underskriften är sparad, men det slutliga dokumentet kunde inte skapas just nu "
+                "(%(why)s). Det görs automatiskt senare; inget har gått förlorat.",
+                why=getattr(exc, "message", "") or _("tekniskt fel"),
+            ),
+            "error",
+        )
+
+
+@bp.post("/documents/<int:doc_id>/send")
+@roles_required(*STAFF)
+def send(doc_id: int) -> BaseResponse:
+    doc, dtype = _document(doc_id)
+    if not access.can_edit_document(current_user, doc, dtype):
+        abort(403)
+    try:
+        signing.send(
+            doc, dtype, actor=current_user, store=store(), converter=converter(), origin=origin()
+        )
+        flash(_("Dokumentet är låst och skickat för underskrift."), "info")
+    except signing.SigningError as exc:
+        flash(exc.message, "error")
+    except ConversionError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("documents.show", doc_id=doc.id))
+
+
+@bp.post("/documents/<int:doc_id>/signatures/<int:rid>/link")
+@roles_required(*STAFF)
+def send_link(doc_id: int, rid: int) -> str | BaseResponse | tuple[str, int]:
+    doc, dtype = _document(doc_id)
+    req = _request(doc, rid)
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            signing.issue_link(
+                req,
+                form.email.data,
+                settings=current_app.config,
+                link_for=lambda t: url_for("public.link", token=t, _external=True),
+                actor=current_user,
+                origin=origin(),
+            )
+            flash(_("Länken är skickad till %(to)s.", to=req.email), "info")
+            return redirect(url_for("documents.show", doc_id=doc.id))
+        except signing.SigningError as exc:
+            db.session.rollback()
+            form.email.errors = [exc.message]
+        except MailError as exc:  # say so, keep the address
+            db.session.rollback()
+            form.email.errors = [exc.message]
+    flash(_("Länken kunde inte skickas. Se felet vid e-postadressen."), "error")
+    from formsvc.views.documents import show
+
+    return show(doc.id, link_forms={req.id: form}), 400
+
+
+def _sign_page(
+    doc: Document, dtype: DocumentType, req: SignatureRequest, *, staff: bool
+) -> str | BaseResponse:
+    """In person (locked view, witnessed) or as the logged-in staff member (password)."""
+    if req.status != "open":
+        return render_template("signing/done.html", document=doc, req=req, locked=not staff)
+    wanted = signing.statements_for(req, dtype)
+    form = (StaffSignForm if staff else SignForm)(prefix="s")
+    form.statements.choices = [(s, s) for s in wanted]
+    decline = DeclineForm(prefix="d")
+    if not staff and request.method == "GET":
+        form.name.data = req.expected_name
+    if staff and request.method == "GET":
+        form.name.data = current_user.full_name
+    method = "staff" if staff else "in_person"
+    try:
+        if request.method == "POST" and "d-reason" in request.form and decline.validate():
+            signing.decline(
+                req, decline.reason.data, method=method, actor=current_user, origin=origin()
+            )
+            return render_template("signing/done.html", document=doc, req=req, locked=not staff)
+        if request.method == "POST" and "d-reason" not in request.form and form.validate():
+            if staff and not current_user.check_password(form.password.data):
+                audit.record(
+                    "sign_password_failed",
+                    actor_id=current_user.id,
+                    actor_label=current_user.username,
+                    object_type="document",
+                    object_id=doc.id,
+                    district_id=doc.district_id,
+                    origin=origin(),
+                )
+                db.session.commit()
+                form.password.errors = [_("Fel lösenord.")]
+            else:
+                given = signing.Given(
+                    name=form.name.data,
+                    statements=tuple(form.statements.data or ()),
+                    signature_png=form.drawn(),
+                    ip=origin().ip,
+                    user_agent=origin().user_agent,
+                )
+                verification = (
+                    _(
+                        "Inloggad som %(user)s, lösenord angivet vid signering",
+                        user=current_user.username,
+                    )
+                    if staff
+                    else _("Identifierad på plats av %(name)s", name=current_user.full_name)
+                )
+                signing.sign(
+                    req,
+                    dtype,
+                    given,
+                    method=method,
+                    verification=verification,
+                    actor=current_user,
+                    settings=current_app.config,
+                    store=store(),
+                    origin=origin(),
+                )
+                _finalise(doc, dtype)
+                return render_template("signing/done.html", document=doc, req=req, locked=not staff)
+    except signing.SigningError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return render_template(
+        "signing/sign.html",
+        document=doc,
+        dtype=dtype,
+        req=req,
+        form=form,
+        decline=decline,
+        staff=staff,
+        locked=not staff,
+        pdf_url=url_for(".frozen_pdf", doc_id=doc.id),
+        context=dtype.build_context(documents.render_input(doc)),
+    )
+
+
+@bp.route("/documents/<int:doc_id>/signatures/<int:rid>/in-person", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def in_person(doc_id: int, rid: int) -> str | BaseResponse:
+    doc, dtype = _document(doc_id)
+    req = _request(doc, rid)
+    if req.kind != "external":
+        abort(404)
+    return _sign_page(doc, dtype, req, staff=False)
+
+
+@bp.route("/documents/<int:doc_id>/signatures/<int:rid>/staff", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def as_staff(doc_id: int, rid: int) -> str | BaseResponse:
+    doc, dtype = _document(doc_id)
+    req = _request(doc, rid)
+    if not signing.may_sign_as_staff(current_user, req, dtype):
+        abort(403)
+    return _sign_page(doc, dtype, req, staff=True)
+
+
+@bp.route("/documents/<int:doc_id>/paper", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def paper(doc_id: int) -> str | BaseResponse:
+    doc, dtype = _document(doc_id)
+    if not access.can_edit_document(current_user, doc, dtype):
+        abort(403)
+    open_external = [
+        r for r in signing.requests(doc) if r.status == "open" and r.kind == "external"
+    ]
+    form = PaperForm()
+    form.requests.choices = [(r.id, f"{r.role} – {r.expected_name}") for r in open_external]
+    if form.validate_on_submit():
+        chosen = [r for r in open_external if r.id in form.requests.data]
+        names = {r.id: request.form.get(f"name-{r.id}", "") for r in chosen}
+        upload = form.scan.data
+        try:
+            data = upload.read(int(current_app.config["SCAN_MAX_BYTES"]) + 1) if upload else b""
+            scan = signing.check_scan(
+                data,
+                max_bytes=int(current_app.config["SCAN_MAX_BYTES"]),
+                max_pages=int(current_app.config["SCAN_MAX_PAGES"]),
+            )
+            signing.sign_on_paper(
+                chosen, scan, names=names, actor=current_user, store=store(), origin=origin()
+            )
+            flash(_("Den inskannade blanketten är sparad."), "info")
+            _finalise(doc, dtype)
+            return redirect(url_for("documents.show", doc_id=doc.id))
+        except signing.SigningError as exc:
+            db.session.rollback()
+            form.scan.errors = [exc.message]
+    return render_template(
+        "signing/paper.html", document=doc, dtype=dtype, form=form, requests=open_external
+    )
+
+
+def _file(data: bytes, mimetype: str, filename: str, *, inline: bool = False) -> Response:
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        data,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
+    )
+
+
+def _log(action: str, doc: Document, details: dict[str, Any]) -> None:
+    audit.record(
+        action,
+        actor_id=current_user.id,
+        actor_label=current_user.username,
+        object_type="document",
+        object_id=doc.id,
+        district_id=doc.district_id,
+        details=details,
+        origin=origin(),
+    )
+    db.session.commit()
+
+
+@bp.get("/documents/<int:doc_id>/frozen.pdf")
+@roles_required(*STAFF)
+def frozen_pdf(doc_id: int) -> Response:
+    doc, _dtype = _document(doc_id)
+    if not doc.frozen_pdf_sha256:
+        abort(404)
+    _log("download", doc, {"format": "frozen_pdf", "version": doc.version})
+    name = f"{doc.type_slug}-{doc.id}-v{doc.version}-att-signera.pdf"
+    return _file(store().get(doc.frozen_pdf_sha256), "application/pdf", name, inline=True)
+
+
+@bp.get("/documents/<int:doc_id>/signed.pdf")
+@roles_required(*STAFF)
+def sealed_pdf(doc_id: int) -> Response:
+    doc, _dtype = _document(doc_id)
+    if not doc.sealed_pdf_sha256:
+        abort(404)
+    _log("download", doc, {"format": "sealed_pdf", "version": doc.version})
+    name = f"{doc.type_slug}-{doc.id}-v{doc.version}-signerad.pdf"
+    return _file(store().get(doc.sealed_pdf_sha256), "application/pdf", name)
+
+
+@bp.get("/documents/<int:doc_id>/signatures/<int:rid>/scan")
+@roles_required(*STAFF)
+def scan(doc_id: int, rid: int) -> Response:
+    doc, _dtype = _document(doc_id)
+    req = db.session.get(SignatureRequest, rid)
+    if req is None or req.document_id != doc.id or not req.scan_sha256:
+        abort(404)
+    row = db.session.get(StoredFile, req.scan_sha256)
+    _log("download", doc, {"format": "scan", "request": req.id})
+    ext = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
+        row.content_type if row else "", "bin"
+    )
+    return _file(
+        store().get(req.scan_sha256),
+        row.content_type if row else "application/octet-stream",
+        f"{doc.type_slug}-{doc.id}-skanning.{ext}",
+    )
+
+
+@bp.post("/documents/<int:doc_id>/finalise")
+@roles_required(*STAFF)
+def finalise(doc_id: int) -> BaseResponse:
+    doc, dtype = _document(doc_id)
+    if signing.all_signed(doc) and not doc.sealed_pdf_sha256:
+        _finalise(doc, dtype)
+    return redirect(url_for("documents.show", doc_id=doc.id))
+
+
+@bp.route("/documents/<int:doc_id>/withdraw", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def withdraw(doc_id: int) -> str | BaseResponse:
+    doc, dtype = _document(doc_id)
+    if doc.type_slug != "consent" or not access.can_edit_document(current_user, doc, dtype):
+        abort(404)
+    wtype = registry()["consent_withdrawal"]
+    form = wtype.form_class()
+    if request.method == "GET":
+        form.withdrawn_on.data = signing.today_local()
+    if doc.status not in consents.WITHDRAWABLE:
+        flash(_("Medgivandet kan inte återkallas i sitt nuvarande läge."), "error")
+        return redirect(url_for("documents.show", doc_id=doc.id))
+    if request.method == "POST":
+        if documents.validate(wtype, form, FormContext(today=signing.today_local())):
+            new = consents.withdraw(
+                doc,
+                withdrawn_on=form.withdrawn_on.data,
+                how=form.how.data,
+                details=form.details.data or "",
+                recorded_by=current_user.full_name,
+                actor=current_user,
+                store=store(),
+                origin=origin(),
+            )
+            flash(
+                _("Medgivandet är återkallat. Informera aktörerna i listan utan dröjsmål."),
+                "info",
+            )
+            return redirect(url_for("documents.show", doc_id=new.id))
+    return render_template("signing/withdraw.html", document=doc, form=form, wtype=wtype)
