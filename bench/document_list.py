@@ -21,6 +21,7 @@ from sqlalchemy import text
 from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.services import bulk, users
+from formsvc.services.keys import create_keyring
 
 INDEXES = (
     "ix_document_district_type_updated",
@@ -39,12 +40,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        create_keyring(Path(tmp) / "keys.json")
         app = create_app(
             {
                 "SECRET_KEY": "bench",
                 "SQLALCHEMY_DATABASE_URI": url,
                 "WTF_CSRF_ENABLED": False,
                 "STORAGE_DIR": str(Path(tmp) / "files"),
+                "STORAGE_KEYRING_PATH": str(Path(tmp) / "keys.json"),
                 "ARGON2_PROFILE": "CHEAPEST",
             }
         )

@@ -27,6 +27,7 @@ from formsvc.models import Participant
 from formsvc.services import documents, signing, users
 from formsvc.services.conversion import get_pool
 from formsvc.services.evidence import append_pages, evidence_pdf
+from formsvc.services.keys import create_keyring
 from formsvc.services.rendering import render_docx
 from formsvc.services.sealing import Sealer, generate_demo_pkcs12, get_sealer
 from formsvc.services.templates import template_bytes
@@ -58,11 +59,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="formsvc-bench-"))
     (tmp / "seal").mkdir()
     (tmp / "seal" / "seal.p12").write_bytes(generate_demo_pkcs12(b"bench"))
+    create_keyring(tmp / "keys.json")
     app = create_app(
         {
             "SECRET_KEY": "bench",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'bench.sqlite'}",
             "STORAGE_DIR": str(tmp / "files"),
+            "STORAGE_KEYRING_PATH": str(tmp / "keys.json"),
             "SEAL_PKCS12_PATH": str(tmp / "seal" / "seal.p12"),
             "SEAL_PKCS12_PASSPHRASE": "bench",
             "CONVERTER_BASE_PORT": args.port,

@@ -16,6 +16,7 @@ from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 from formsvc.models.user import configure_hasher
 from formsvc.services.conversion import ConverterSettings
+from formsvc.services.keys import KeyringFile
 from formsvc.services.storage import FileStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -51,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry = doctypes.discover()
     doctypes.check(registry)  # refuse to start on a broken registry
     app.extensions["formsvc.registry"] = registry
-    app.extensions["formsvc.store"] = FileStore(app.config["STORAGE_DIR"])
+    app.extensions["formsvc.store"] = FileStore(app.config["STORAGE_DIR"], _keyring(app))
     app.extensions["formsvc.converter_settings"] = ConverterSettings(
         processes=int(app.config["CONVERTER_PROCESSES"]),
         base_port=int(app.config["CONVERTER_BASE_PORT"]),
@@ -66,6 +67,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     views.register(app)
     cli.register(app)
     return app
+
+
+def _keyring(app: Flask) -> KeyringFile | None:
+    if not app.config["STORAGE_ENCRYPTION"]:
+        return None
+    path = app.config["STORAGE_KEYRING_PATH"]
+    try:
+        return KeyringFile(path)
+    except FileNotFoundError:
+        raise RuntimeError(
+            f"the storage keyring {path} is missing: run `make setup` (writes "
+            "instance/storage-keys.json), or set STORAGE_KEYRING_PATH"
+        ) from None
 
 
 @event.listens_for(Engine, "connect")

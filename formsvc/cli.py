@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from formsvc import cli_backup, cli_storage
 from formsvc.config import ROLES
 from formsvc.doctypes import sample_input
 from formsvc.extensions import db
@@ -23,6 +24,7 @@ from formsvc.services.conversion import ConversionError, get_pool
 from formsvc.services.rendering import TemplateError, render_docx
 
 user_cli = AppGroup("user", help="Manage staff accounts.")
+audit_cli = AppGroup("audit", help="The append-only, hash-chained audit log.")
 
 
 def register(app: Flask) -> None:
@@ -35,6 +37,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_bulk)
     app.cli.add_command(reminders_command)
     app.cli.add_command(reseal_command)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(retention_command)
+    cli_storage.register(app)
+    cli_backup.register(app)
 
 
 def _district(name: str | None) -> int | None:
@@ -333,3 +339,51 @@ def reseal_command() -> None:
         click.echo("inga dokument väntar på försegling")
     if failed:
         sys.exit(1)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; report the first changed or missing event (exit code 1)."""
+    from formsvc.services import audit
+
+    checked, broken = audit.verify()
+    if broken is None:
+        click.echo(f"Loggen är hel: {checked} händelser kontrollerade.")
+        return
+    click.echo(
+        f"Loggen är bruten vid händelse {broken.id} ({broken.created_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{broken.action}, {broken.object_type} {broken.object_id or ''}): den har ändrats, eller "
+        f"en händelse före den har ändrats eller tagits bort. {checked} händelser före den "
+        "är hela.",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@click.command("retention")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+def retention_command(dry_run: bool) -> None:
+    """Delete the content of documents whose retention period has ended (gallring)."""
+    from formsvc.services import retention, signing
+
+    report = retention.run(
+        current_app.extensions["formsvc.registry"],
+        current_app.config,
+        signing.today_local(),
+        store=current_app.extensions["formsvc.store"],
+        dry_run=dry_run,
+    )
+    for item in report.due:
+        doc = item.document
+        hold = " – SPÄRRAD (legal hold), raderas inte" if item.held else ""
+        click.echo(
+            f"{doc.id}\t{doc.type_slug}\tsenaste anteckning {item.last_entry:%Y-%m-%d}\t"
+            f"gallras från {item.due_on}\t{item.rule}{hold}"
+        )
+    if dry_run:
+        click.echo(f"Provkörning: {len(report.due)} dokument skulle gallras; inget raderades.")
+    else:
+        click.echo(
+            f"Gallrade {len(report.deleted)} dokument ({report.files_deleted} filer); "
+            f"{len(report.held)} spärrade. Kvitton finns i loggen."
+        )

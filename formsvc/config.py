@@ -17,6 +17,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{inst / 'formsvc.sqlite'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "STORAGE_DIR": str(inst / "files"),
+        # Stored files are encrypted under the active key of this keyring (docs/adr/005)
+        "STORAGE_ENCRYPTION": True,
+        "STORAGE_KEYRING_PATH": str(inst / "storage-keys.json"),
         # LibreOffice converter pool (see docs/adr/002-conversion.md)
         "CONVERTER_PROCESSES": 1,
         "CONVERTER_BASE_PORT": 2003,
@@ -29,6 +32,10 @@ def defaults(instance_path: str) -> dict[str, object]:
         "CONSENT_MAX_MONTHS": 12,
         # Follow-up statistics (bilaga 3.4): groups smaller than this are not shown.
         "STATISTICS_MIN_GROUP": 5,
+        # Retention (gallring): years after the last entry in a participant's file; per type
+        # overrides, e.g. {"follow_up": 2}; types about staff or the district are kept (None)
+        "RETENTION_YEARS": 5,
+        "RETENTION_YEARS_BY_TYPE": {},
         # Signing (docs/adr/004-signing-evidence.md)
         "SIGN_LINK_DAYS": 14,  # a personal link expires after this many days
         "OTP_TTL_MINUTES": 10,  # a one-time code by e-mail is valid this long
@@ -67,6 +74,8 @@ def defaults(instance_path: str) -> dict[str, object]:
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # a sliding window: a fixed one lets twice the limit through around its boundary
+        "RATELIMIT_STRATEGY": "moving-window",
         "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
         "ARGON2_PROFILE": "RFC_9106_LOW_MEMORY",
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,

@@ -43,6 +43,8 @@ class Subject:
     id_number: str | None  #: long form, or None
     birth_date: date  #: used for age rules
     target_group: str  #: sig_unga / sig_unga_vuxna
+    #: skyddade personuppgifter: documents print the identity number masked
+    protected: bool = False
 
     def age_on(self, day: date) -> int:
         """Age in whole years on *day*."""
@@ -62,6 +64,11 @@ TARGET_GROUPS = {
 }
 
 
+def _masked(number: str) -> str:
+    """An identity number with the last four digits hidden (protected identity)."""
+    return f"{number[:9]}****"
+
+
 def printed_subject(s: Subject | None, on: str | None = None) -> dict[str, str]:
     """A participant as documents print them; ``age`` is the age on the ISO date *on*, if given."""
     if s is None:
@@ -69,7 +76,9 @@ def printed_subject(s: Subject | None, on: str | None = None) -> dict[str, str]:
     return {
         "name": s.name,
         "id_label": str(ID_LABELS.get(s.id_kind, ID_LABELS["birth_date"])),
-        "id_value": s.id_number or s.birth_date.isoformat(),
+        "id_value": _masked(s.id_number)
+        if s.protected and s.id_number
+        else (s.id_number or s.birth_date.isoformat()),
         "target_group": str(TARGET_GROUPS.get(s.target_group, "")),
         "age": str(s.age_on(date.fromisoformat(on))) if on else "",
     }

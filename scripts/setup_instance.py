@@ -1,4 +1,7 @@
-"""Create instance/: a secret key and a demo sealing certificate. Never overwrites what exists."""
+"""Create instance/: a secret key, a demo sealing certificate and the storage keyring.
+
+Never overwrites what exists.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from formsvc.services import sealing
+from formsvc.services import keys, sealing
 
 
 def write_config(instance: Path) -> None:
@@ -44,10 +47,20 @@ def write_demo_seal(instance: Path) -> None:
     print(f"wrote {seal}")
 
 
+def write_storage_keyring(instance: Path) -> None:
+    """The key stored files are encrypted under (docs/adr/005); back it up apart from the files."""
+    path = instance / "storage-keys.json"
+    if path.exists():  # overwriting it would make every stored file unreadable
+        return
+    keys.create_keyring(path)
+    print(f"wrote {path}")
+
+
 def main(instance: Path) -> None:
     instance.mkdir(parents=True, exist_ok=True)
     write_config(instance)
     write_demo_seal(instance)
+    write_storage_keyring(instance)
 
 
 if __name__ == "__main__":

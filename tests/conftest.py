@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
@@ -26,6 +26,7 @@ from formsvc.extensions import db
 from formsvc.models import District, Document, Participant, User
 from formsvc.services import documents, users
 from formsvc.services.conversion import close_all_pools
+from formsvc.services.keys import create_keyring
 from tests.smtp import smtp_server  # noqa: F401 - the SMTP fixture, for every test module
 
 BACKEND = os.environ.get("FORMSVC_TEST_DB", "sqlite")
@@ -70,7 +71,11 @@ NO_SMTP_PORT = 9
 
 
 def base_config(tmp: Path, converter_root: Path, db_url: str) -> dict[str, Any]:
+    keyring = tmp / "storage-keys.json"
+    if not keyring.exists():  # a fresh key per test: files are encrypted as in production
+        create_keyring(keyring)
     return {
+        "STORAGE_KEYRING_PATH": str(keyring),
         "SEAL_PKCS12_PATH": str(tmp / "seal" / "seal.p12"),
         "SEAL_PKCS12_PASSPHRASE": SEAL_PASSPHRASE,
         "MAIL_SERVER": "127.0.0.1",
@@ -131,6 +136,13 @@ def config(
 @pytest.fixture
 def app(config: dict[str, Any]) -> Iterator[Flask]:
     app = create_app(config)
+
+    # the test's app context outlives each request, and Flask-Login caches the user on it:
+    # forget it per request so that two clients are two users, as in production
+    @app.before_request
+    def _forget_cached_user() -> None:
+        g.pop("_login_user", None)
+
     with app.app_context():
         yield app
         db.session.remove()

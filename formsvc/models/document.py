@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formsvc.extensions import db
@@ -25,6 +25,7 @@ STATUSES = (
     "withdrawn",
     "declined",
     "voided",
+    "purged",  # content deleted under a retention rule (gallrad); the row is the receipt
 )
 
 
@@ -74,6 +75,8 @@ class Document(db.Model):
     sealed_at: Mapped[datetime | None] = mapped_column()
     #: set by the one worker finalising; a stale claim is taken over by `flask reseal`
     finalise_claimed_at: Mapped[datetime | None] = mapped_column()
+    #: a legal hold stops retention (gallring) from deleting it
+    legal_hold: Mapped[bool] = mapped_column(default=False)
 
     district: Mapped[District] = relationship()
     participant: Mapped[Participant | None] = relationship()
@@ -101,3 +104,15 @@ class DocumentRevision(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(Document, "before_update")
+def _sealed_is_immutable(_mapper: object, _conn: object, target: Document) -> None:
+    """A sealed document's content never changes through the ORM (retention uses a core UPDATE)."""
+    state = inspect(target)
+    sealed_before = state.attrs.sealed_pdf_sha256.history.deleted or [target.sealed_pdf_sha256]
+    if not any(sealed_before):
+        return
+    for name in ("data", "version", "template_version_id", "sealed_pdf_sha256"):
+        if state.attrs[name].history.has_changes():
+            raise RuntimeError(f"document {target.id} is sealed; {name} cannot change")

@@ -27,6 +27,8 @@ class Participant(db.Model):
     birth_date: Mapped[date] = mapped_column()
     target_group: Mapped[str] = mapped_column(String(20))
     protected_identity: Mapped[bool] = mapped_column(default=False)
+    #: a legal hold keeps every document of the participant from retention
+    legal_hold: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

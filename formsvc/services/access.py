@@ -17,13 +17,20 @@ def can_work_with_clients(user: User) -> bool:
 
 
 def can_see_participant(user: User, participant: Participant) -> bool:
-    """Only staff of the participant's own district."""
-    return can_work_with_clients(user) and participant.district_id == user.district_id
+    """Only staff of the participant's own district; a protected identity (skyddade
+    personuppgifter) only its assigned staff and the district's managers."""
+    if not can_work_with_clients(user) or participant.district_id != user.district_id:
+        return False
+    if participant.protected_identity:
+        return user.role == "manager" or participant.is_assigned(user.id)
+    return True
 
 
 def can_see_document(user: User, document: Document, dtype: DocumentType) -> bool:
     """District staff, narrowed by the type's rule (3.3: assigned staff; 2.0/2.3: the employee)."""
     if not can_work_with_clients(user) or document.district_id != user.district_id:
+        return False
+    if document.participant is not None and not can_see_participant(user, document.participant):
         return False
     if dtype.access == "assigned":
         return user.role == "manager" or (
@@ -50,7 +57,7 @@ def visible_documents(user: User, registry: dict[str, DocumentType]) -> ColumnEl
         return false()
     in_district = Document.district_id == user.district_id
     if user.role == "manager":
-        return in_district  # managers see every type in their district
+        return in_district  # managers see every type in their district, protected ones too
     open_types = [s for s, t in registry.items() if t.access not in ("assigned", "employee")]
     assigned_types = [s for s, t in registry.items() if t.access == "assigned"]
     employee_types = [s for s, t in registry.items() if t.access == "employee"]
@@ -60,8 +67,15 @@ def visible_documents(user: User, registry: dict[str, DocumentType]) -> ColumnEl
             ParticipantAssignment.user_id == user.id,
         )
     )
+    # a protected participant's documents only for the assigned staff
+    protected = exists(
+        select(Participant.id).where(
+            Participant.id == Document.participant_id, Participant.protected_identity.is_(True)
+        )
+    )
     return and_(
         in_district,
+        or_(~protected, assigned),
         or_(
             Document.type_slug.in_(open_types),
             and_(Document.type_slug.in_(assigned_types), assigned),

@@ -93,3 +93,36 @@ def verify() -> tuple[int, AuditEvent | None]:
         prev = ev.hash
         count += 1
     return count, None
+
+
+#: Object types of client work: managers see these for their district.
+CLIENT_OBJECTS = ("document", "participant")
+#: What administrators see: sign-ins and administration, never client work.
+ADMIN_OBJECTS = (
+    "user",
+    "district",
+    "template_version",
+    "checklist_item",
+    "seal",
+    "statistics",
+    "storage_keyring",
+)
+
+
+def trail(
+    *,
+    district_id: int | None = None,
+    object_types: tuple[str, ...],
+    object_id: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """Events of the given object types, newest first, paged by id (keyset, no total count)."""
+    q = select(AuditEvent).where(AuditEvent.object_type.in_(object_types))
+    if district_id is not None:
+        q = q.where(AuditEvent.district_id == district_id)
+    if object_id is not None:
+        q = q.where(AuditEvent.object_id == object_id)
+    if before_id is not None:
+        q = q.where(AuditEvent.id < before_id)
+    return list(db.session.scalars(q.order_by(AuditEvent.id.desc()).limit(limit)))

@@ -115,6 +115,10 @@ def share_today(participant_id: int, today: date) -> list[Sharing]:
     return [sharing(doc) for doc in docs if state(doc, today) == "active"]
 
 
+class NotWithdrawable(ValueError):
+    """The consent was already withdrawn or ended (e.g. by a parallel request)."""
+
+
 def withdraw(
     doc: Document,
     *,
@@ -135,7 +139,7 @@ def withdraw(
     )
     if changed.rowcount != 1:
         db.session.rollback()
-        raise ValueError("not withdrawable")
+        raise NotWithdrawable(doc.id)
     db.session.execute(
         update(SignatureRequest)
         .where(SignatureRequest.document_id == doc.id, SignatureRequest.status == "open")

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -57,6 +57,7 @@ def subject_of(participant: Participant | None) -> Subject | None:
         id_number=participant.id_number,
         birth_date=participant.birth_date,
         target_group=participant.target_group,
+        protected=participant.protected_identity,
     )
 
 
@@ -420,6 +421,7 @@ class Filters:
     participant_id: int | None = None  #: one participant
     date_from: date | None = None  #: last changed on or after
     date_to: date | None = None  #: last changed on or before
+    signer: str | None = None  #: part of a signer's (typed or expected) name
 
 
 @dataclass(frozen=True)
@@ -452,6 +454,19 @@ def search(
         q = q.where(Document.status == filters.status)
     if filters.participant_id:
         q = q.where(Document.participant_id == filters.participant_id)
+    if filters.signer:
+        like = "%" + filters.signer.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        q = q.where(
+            exists(
+                select(SignatureRequest.id).where(
+                    SignatureRequest.document_id == Document.id,
+                    or_(
+                        SignatureRequest.signed_name.ilike(like),
+                        SignatureRequest.expected_name.ilike(like),
+                    ),
+                )
+            )
+        )
     if filters.date_from:
         q = q.where(Document.updated_at >= datetime.combine(filters.date_from, datetime.min.time()))
     if filters.date_to:

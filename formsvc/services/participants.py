@@ -64,6 +64,20 @@ def update(
     return p
 
 
+def log_read(p: Participant, *, actor: User, origin: audit.Origin | None = None) -> None:
+    """Every read of a protected participant is in the audit log."""
+    _log("view_protected", p, actor, origin, {})
+    db.session.commit()
+
+
+def visible_to(user: User) -> list[Participant]:
+    """The participants *user* may open: the district's, protected ones only when assigned
+    (managers see all of their district)."""
+    from formsvc.services import access
+
+    return [p for p in in_district(user.district_id) if access.can_see_participant(user, p)]
+
+
 def in_district(district_id: int) -> list[Participant]:
     """The district's participants by name."""
     return list(

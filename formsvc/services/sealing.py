@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime as dt
 import hashlib
 import io
@@ -184,10 +186,9 @@ class Sealer:
             raise SealError(
                 _("Dokumentet kunde inte förseglas: PDF-filen går inte att läsa.")
             ) from err
+        signer = signers.PdfSigner(meta, signer=self._signer, timestamper=timestamper)
         try:
-            out = signers.PdfSigner(meta, signer=self._signer, timestamper=timestamper).sign_pdf(
-                writer
-            )
+            out = _run_async(lambda: signer.async_sign_pdf(writer))
         except Exception as err:  # noqa: BLE001
             logger.exception("sealing failed")
             if timestamper is not None and _caused_by_timestamp(err):
@@ -196,6 +197,17 @@ class Sealer:
                 ) from err
             raise SealError(_("Dokumentet kunde inte förseglas.")) from err
         return out.getvalue()
+
+
+def _run_async(make: Any) -> Any:
+    """Run pyHanko's coroutine to completion, also when this thread already runs an event loop
+    (sign_pdf's asyncio.run refuses that; e.g. an app embedded next to an async framework)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def _caused_by_timestamp(err: BaseException) -> bool:

@@ -232,13 +232,10 @@ def issue_link(
         raise SigningError(_("Den här underskriften kan inte längre begäras."))
     email = _address(email)
     token = secrets.token_urlsafe(32)
-    req.email = email
-    req.token_hash = _digest(token)
-    req.token_expires_at = utcnow() + timedelta(days=int(settings["SIGN_LINK_DAYS"]))
-    req.link_sent_at = utcnow()
-    req.method = "link"
-    req.otp_hash, req.otp_attempts, req.otp_sends = None, 0, 0
+    expires = utcnow() + timedelta(days=int(settings["SIGN_LINK_DAYS"]))
     doc = req.document
+    # the mail goes out before anything is written: no database lock is held during SMTP,
+    # and a failed send changes nothing (an earlier link keeps working)
     body = _(
         "Hej!\n\nDu ombeds skriva under ”%(title)s” (%(ref)s) från %(org)s, %(district)s.\n\n"
         "Öppna din personliga länk:\n%(link)s\n\n"
@@ -250,9 +247,15 @@ def issue_link(
         org=settings.get("ORGANISATION_NAME", ""),
         district=doc.district.name,
         link=link_for(token),
-        until=req.token_expires_at.date().isoformat(),
+        until=expires.date().isoformat(),
     )
     mail.send(settings, mail.Mail(email, _("Dokument att skriva under"), body))
+    req.email = email
+    req.token_hash = _digest(token)
+    req.token_expires_at = expires
+    req.link_sent_at = utcnow()
+    req.method = "link"
+    req.otp_hash, req.otp_attempts, req.otp_sends = None, 0, 0
     _log(
         "link_sent",
         doc,
@@ -311,6 +314,10 @@ def send_code(
     req.otp_hash = _code_digest(str(settings["SECRET_KEY"]), req.id, code)
     req.otp_expires_at = utcnow() + timedelta(minutes=int(settings["OTP_TTL_MINUTES"]))
     req.otp_attempts = 0
+    _log_signer("code_sent", req, origin, {"to": mask(req.email)})
+    # committed before the mail goes out, so no lock is held during SMTP; a code that could not
+    # be delivered is simply never entered (the signer asks again)
+    db.session.commit()
     body = _(
         "Din engångskod är: %(code)s\n\nKoden gäller i %(minutes)d minuter. Ange den på sidan "
         "där du begärde den. Har du inte begärt någon kod kan du bortse från det här "
@@ -318,9 +325,7 @@ def send_code(
         code=code,
         minutes=int(settings["OTP_TTL_MINUTES"]),
     )
-    mail.send(settings, mail.Mail(req.email, _("Din engångskod"), body))
-    _log_signer("code_sent", req, origin, {"to": mask(req.email)})
-    db.session.commit()
+    mail.send(settings, mail.Mail(req.email or "", _("Din engångskod"), body))
 
 
 def check_code(
@@ -479,6 +484,8 @@ def decline(
     origin: audit.Origin | None = None,
 ) -> SignatureRequest:
     """Record a refusal with its reason; the document is declined and other requests voided."""
+    if method == "link" and link_state(req) != "open":
+        raise SigningError(_("Länken kan inte längre användas för att skriva under."))
     reason = reason.strip()
     if not reason:
         raise SigningError(_("Skriv varför du avböjer."))

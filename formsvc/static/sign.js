@@ -11,6 +11,7 @@
    The container ships `hidden` and only this script shows it, so without JavaScript (or if the
    library failed to load) nobody meets a pad that cannot work; typing the name signs anyway.
    All visible text lives in the template (through Babel); this file has none.
+   The hidden input's name may carry a form prefix ("s-signature_png").
    The hidden input holds a PNG data URL (transparent background) or "" when nothing is drawn. */
 (function () {
   "use strict";
@@ -18,7 +19,8 @@
 
   function enhance(box) {
     var canvas = box.querySelector("canvas");
-    var input = box.querySelector('input[type="hidden"][name="signature_png"]');
+    // ends-with: a form with a prefix names it e.g. "s-signature_png" (formsvc's SignForm)
+    var input = box.querySelector('input[type="hidden"][name$="signature_png"]');
     var clearButton = box.querySelector("button[data-clear]");
     if (!canvas || !input || !clearButton || typeof window.SignaturePad !== "function") { return; }
     box.hidden = false;

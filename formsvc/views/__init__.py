@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 
 from formsvc.extensions import db, login_manager
 from formsvc.models import User
+from formsvc.services.storage import StoredFileError
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -34,18 +35,20 @@ def register(app: Flask) -> None:
     from formsvc.views import (
         account,
         admin,
+        audit_log,
         auth,
         documents,
         main,
         participants,
         public,
+        security,
         signing,
         staff,
         statistics,
     )
 
     modules = (auth, main, account, participants, documents, signing, public, staff, admin)
-    for module in (*modules, statistics):
+    for module in (*modules, statistics, security, audit_log):
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals["get_locale"] = get_locale
@@ -143,3 +146,11 @@ def register(app: Flask) -> None:
                 "försvunnit. Försök igen eller kontakta support."
             ),
         )
+
+    @app.errorhandler(StoredFileError)
+    def stored_file_error(e: StoredFileError) -> tuple[str, int]:
+        # not a 500: the app works, one stored file does not; the operator finds it in the log
+        # and with `flask storage verify`
+        db.session.rollback()
+        app.logger.error("stored file refused on %s: %s", request.path, e)
+        return error_page(422, _("Filen kan inte visas"), e.message)

@@ -164,6 +164,14 @@ def edit(doc_id: int) -> str | BaseResponse:
     if doc.status not in documents.EDITABLE:
         flash(_("Dokumentet är avslutat och kan inte ändras."), "error")
         return redirect(url_for(".show", doc_id=doc.id))
+    if doc.status == "awaiting_signatures" and request.method == "GET":
+        flash(
+            _(
+                "Dokumentet väntar på underskrifter. Sparar du en ändring makuleras de öppna "
+                "begärandena (även skickade länkar), och alla skriver under den nya versionen."
+            ),
+            "error",
+        )
     ctx = documents.form_context(
         dtype,
         author=current_user,
@@ -256,6 +264,7 @@ def index() -> str:
         participant_id=args.get("participant", type=int),
         date_from=_date(args.get("from")),
         date_to=_date(args.get("to")),
+        signer=(args.get("signer") or "").strip()[:200] or None,
     )
     page = documents.search(
         current_user,

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.extensions import db
+from formsvc.forms._base import text_problem
 from formsvc.forms.staff import ConfirmForm, ParticipantForm
 from formsvc.models import Participant, User
-from formsvc.services import access, consents, documents, participants, signing
+from formsvc.services import access, archive, consents, documents, participants, retention, signing
 from formsvc.services.identity import IdentityError, parse_identity
-from formsvc.views._common import origin, registry, roles_required
+from formsvc.views._common import origin, registry, roles_required, store
 from formsvc.views.documents import STATUS_LABELS
 
 bp = Blueprint("participants", __name__, url_prefix="/participants")
@@ -30,13 +41,13 @@ def _load(pid: int) -> Participant:
 @roles_required(*STAFF)
 def index() -> str:
     return render_template(
-        "participants/index.html", participants=participants.in_district(current_user.district_id)
+        "participants/index.html", participants=participants.visible_to(current_user)
     )
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*STAFF)
-def new() -> str | Response:
+def new() -> str | BaseResponse:
     form = ParticipantForm()
     if form.validate_on_submit() and (data := _input(form)):
         p = participants.create(data, actor=current_user, origin=origin())
@@ -49,6 +60,8 @@ def new() -> str | Response:
 @roles_required(*STAFF)
 def show(pid: int) -> str:
     p = _load(pid)
+    if p.protected_identity:
+        participants.log_read(p, actor=current_user, origin=origin())
     today = signing.today_local()
     return render_template(
         "participants/show.html",
@@ -65,7 +78,7 @@ def show(pid: int) -> str:
 
 @bp.route("/<int:pid>/edit", methods=["GET", "POST"])
 @roles_required(*STAFF)
-def edit(pid: int) -> str | Response:
+def edit(pid: int) -> str | BaseResponse:
     p = _load(pid)
     form = ParticipantForm(obj=p)
     if form.validate_on_submit() and (data := _input(form)):
@@ -100,7 +113,7 @@ def _input(form: ParticipantForm) -> participants.ParticipantInput | None:
 
 @bp.route("/<int:pid>/assignments", methods=["POST"])
 @roles_required("manager")
-def assignments(pid: int) -> Response:
+def assignments(pid: int) -> BaseResponse:
     p = _load(pid)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -113,4 +126,36 @@ def assignments(pid: int) -> Response:
     else:
         participants.assign(p, user, actor=current_user, origin=origin())
     flash(_("Tilldelningen är ändrad."), "info")
+    return redirect(url_for(".show", pid=p.id))
+
+
+@bp.get("/<int:pid>/export.zip")
+@roles_required(*STAFF)
+def export(pid: int) -> Response:
+    p = _load(pid)
+    docs = documents.for_participant(p, current_user, registry())
+    chunks = archive.export_participant(
+        p, docs, registry(), store=store(), actor=current_user, origin=origin()
+    )
+    return Response(
+        stream_with_context(chunks),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="deltagare-{p.id}.zip"'},
+    )
+
+
+@bp.post("/<int:pid>/hold")
+@roles_required("manager")
+def hold(pid: int) -> BaseResponse:
+    p = _load(pid)
+    on = request.form.get("on") == "1"
+    reason = (request.form.get("reason") or "").strip()
+    problem = text_problem(reason, 500)
+    if on and not reason:
+        problem = _("Ange skälet till spärren.")
+    if problem or not ConfirmForm().validate_on_submit():
+        flash(problem or _("Formuläret har gått ut. Försök igen."), "error")
+    else:
+        retention.set_hold(p, on, reason=reason, actor=current_user, origin=origin())
+        flash(_("Gallringsspärr satt.") if on else _("Gallringsspärren är hävd."), "info")
     return redirect(url_for(".show", pid=p.id))

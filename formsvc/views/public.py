@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.extensions import db, limiter
@@ -37,11 +38,22 @@ def _limit() -> str:
     return str(current_app.config["SIGN_RATE_LIMIT"])
 
 
+class UnknownLink(NotFound):
+    """A token that opens nothing: forged, replaced by a newer link, or its request voided."""
+
+
+@bp.errorhandler(UnknownLink)
+def unknown_link(_e: UnknownLink) -> tuple[str, int]:
+    """One page for every link that opens nothing: it says what to do and shows no data."""
+    return render_template("signing/link.html", state="gone"), 404
+
+
 def _req(token: str) -> SignatureRequest:
     req = signing.find_by_token(token)
     if req is None:
-        # one answer for unknown, replaced and forged tokens: nothing to learn from it
-        abort(404)
+        # one answer for unknown, replaced, forged and voided tokens: nothing to learn from it,
+        # but a signer still reads what to do rather than the staff pages' "not found"
+        raise UnknownLink()
     return req
 
 
@@ -54,6 +66,12 @@ def _mark_verified(req: SignatureRequest) -> None:
     marks = {k: v for k, v in session.get("signing_verified", {}).items() if v > time.time()}
     marks[str(req.id)] = time.time() + VERIFIED_FOR
     session["signing_verified"] = marks
+
+
+def _current(req: SignatureRequest) -> bool:
+    # a signature stays with the version it was given for; after an edit the document's
+    # checksum, sealed copy and state belong to a version this signer never signed here
+    return req.document_version == req.document.version
 
 
 def _page(req: SignatureRequest, token: str, **kw: object) -> str:
@@ -76,9 +94,11 @@ def _page(req: SignatureRequest, token: str, **kw: object) -> str:
         decline=kw.pop("decline", None) or DeclineForm(prefix="d"),
         code_form=kw.pop("code_form", None) or CodeForm(),
         context=dtype.build_context(documents.render_input(doc)),
+        current=_current(req),
         can_withdraw=doc.type_slug == "consent"
         and doc.status in consents.WITHDRAWABLE
-        and req.status == "signed",
+        and req.status == "signed"
+        and _current(req),
         **kw,
     )
 
@@ -132,6 +152,10 @@ def sign(token: str) -> str | BaseResponse:
     req = _req(token)
     if not _verified(req):
         flash(_("Ange engångskoden först."), "error")
+        return redirect(url_for(".link", token=token))
+    if signing.link_state(req) != "open":
+        # an expired (or already used) link neither signs nor declines, even in a session that
+        # gave its code in time; the page says why
         return redirect(url_for(".link", token=token))
     dtype = registry()[req.document.type_slug]
     form = SignForm(prefix="s")
@@ -218,7 +242,12 @@ def _log_read(req: SignatureRequest, what: str) -> None:
 def document_pdf(token: str) -> Response:
     req = _req(token)
     doc = req.document
-    if not _verified(req) or not doc.frozen_pdf_sha256 or req.document_version != doc.version:
+    if (
+        not _verified(req)
+        or signing.link_state(req) not in ("open", "signed")  # expired or declined: no content
+        or not doc.frozen_pdf_sha256
+        or req.document_version != doc.version
+    ):
         abort(404)
     _log_read(req, "frozen_pdf")
     return _send(store().get(doc.frozen_pdf_sha256), f"{doc.reference}.pdf", inline=True)
@@ -229,7 +258,12 @@ def document_pdf(token: str) -> Response:
 def copy_pdf(token: str) -> Response:
     req = _req(token)
     doc = req.document
-    if not _verified(req) or req.status != "signed" or not doc.sealed_pdf_sha256:
+    if (
+        not _verified(req)
+        or req.status != "signed"
+        or not _current(req)
+        or not doc.sealed_pdf_sha256
+    ):
         abort(404)
     _log_read(req, "sealed_pdf")
     return _send(store().get(doc.sealed_pdf_sha256), f"{doc.reference}-signerad.pdf", inline=False)
@@ -240,7 +274,12 @@ def copy_pdf(token: str) -> Response:
 def withdraw(token: str) -> BaseResponse:
     req = _req(token)
     doc = req.document
-    if not _verified(req) or req.status != "signed" or doc.type_slug != "consent":
+    if (
+        not _verified(req)
+        or req.status != "signed"
+        or not _current(req)
+        or doc.type_slug != "consent"
+    ):
         abort(404)
     if request.form.get("confirm") != "yes":
         flash(_("Kryssa i rutan för att bekräfta att du återkallar medgivandet."), "error")

@@ -20,12 +20,12 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.doctypes import DocumentType, FormContext
-from formsvc.extensions import db
+from formsvc.extensions import db, limiter
 from formsvc.models import Document, SignatureRequest, StoredFile
 from formsvc.services import access, audit, consents, documents, signing
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
-from formsvc.services.sealing import SealError, get_sealer
+from formsvc.services.sealing import get_sealer
 from formsvc.views._common import converter, origin, registry, roles_required, store
 from formsvc.views.signing_forms import (
     DeclineForm,
@@ -68,7 +68,8 @@ def _finalise(doc: Document, dtype: DocumentType) -> None:
             settings=current_app.config,
         ):
             flash(_("Alla har skrivit under. Dokumentet är förseglat och arkiverat."), "info")
-    except (ConversionError, SealError, OSError) as exc:
+    except Exception as exc:  # the signatures are stored; any failure here is retried by reseal
+        db.session.rollback()
         current_app.logger.exception("finalising document %s failed", doc.id)
         flash(
             _(
@@ -221,6 +222,7 @@ def in_person(doc_id: int, rid: int) -> str | BaseResponse:
 
 @bp.route("/documents/<int:doc_id>/signatures/<int:rid>/staff", methods=["GET", "POST"])
 @roles_required(*STAFF)
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def as_staff(doc_id: int, rid: int) -> str | BaseResponse:
     doc, dtype = _document(doc_id)
     req = _request(doc, rid)
@@ -351,8 +353,9 @@ def withdraw(doc_id: int) -> str | BaseResponse:
     if doc.status not in consents.WITHDRAWABLE:
         flash(_("Medgivandet kan inte återkallas i sitt nuvarande läge."), "error")
         return redirect(url_for("documents.show", doc_id=doc.id))
-    if request.method == "POST":
-        if documents.validate(wtype, form, FormContext(today=signing.today_local())):
+    today = signing.today_local()
+    if request.method == "POST" and documents.validate(wtype, form, FormContext(today=today)):
+        try:
             new = consents.withdraw(
                 doc,
                 withdrawn_on=form.withdrawn_on.data,
@@ -363,9 +366,9 @@ def withdraw(doc_id: int) -> str | BaseResponse:
                 store=store(),
                 origin=origin(),
             )
-            flash(
-                _("Medgivandet är återkallat. Informera aktörerna i listan utan dröjsmål."),
-                "info",
-            )
-            return redirect(url_for("documents.show", doc_id=new.id))
+        except consents.NotWithdrawable:
+            flash(_("Medgivandet är redan återkallat eller avslutat."), "error")
+            return redirect(url_for("documents.show", doc_id=doc.id))
+        flash(_("Medgivandet är återkallat. Informera aktörerna i listan utan dröjsmål."), "info")
+        return redirect(url_for("documents.show", doc_id=new.id))
     return render_template("signing/withdraw.html", document=doc, form=form, wtype=wtype)

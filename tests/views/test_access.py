@@ -55,6 +55,11 @@ ROUTES = [
     ("/documents/{sealed}/withdraw", CLIENT_STAFF, "deny"),
     ("/admin/seal", {"admin"}, 403),
     ("/verify", set(ROLES), 403),
+    # archive and trust
+    ("/participants/{pid}/export.zip", CLIENT_STAFF, "deny"),
+    ("/audit/", {"manager"}, 403),
+    ("/admin/audit", {"admin"}, 403),
+    ("/security/", {"security_officer"}, 403),
 ]
 
 

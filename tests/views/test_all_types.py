@@ -90,7 +90,10 @@ class _app_less:
     def __enter__(self) -> None:
         from formsvc import create_app
 
-        self.app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+        self.app = create_app(
+            # nothing is stored here: no keyring needed
+            {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://", "STORAGE_ENCRYPTION": False}
+        )
         self.ctx = self.app.test_request_context()
         self.ctx.push()
 
