@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from formsvc import create_app
 from formsvc.extensions import db
@@ -254,3 +256,14 @@ def consent_doc(app: Flask, world: World) -> Document:
         participant=world.participant,
         store=app.extensions["formsvc.store"],
     )
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The test app served by a real threaded HTTP server on 127.0.0.1 (browsers, concurrency)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -48,6 +47,7 @@ from sqlalchemy.pool import NullPool
 from formsvc.extensions import db
 from formsvc.models import StoredFile
 from formsvc.services import audit
+from formsvc.services.storage import write_atomically
 
 FORMAT = "formsvc-backup-1"
 MANIFEST = "manifest.json"
@@ -187,7 +187,7 @@ def backup(dest: Path, *, store_root: Path, keyring: Path | None, include_keys: 
         keyring=keyring_rel,
         files=files,
     )
-    _write_atomically(dest / MANIFEST, manifest.to_json().encode())
+    write_atomically(dest / MANIFEST, manifest.to_json().encode(), 0o600)
     return manifest
 
 
@@ -352,27 +352,6 @@ class _HashingWriter:
     @property
     def entry(self) -> FileEntry:
         return FileEntry(self._hash.hexdigest(), self._size)
-
-
-def _write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Temp file + fsync + rename + fsync of the folder: *path* holds all of it or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 # --------------------------------------------------------------------------- restore
@@ -563,9 +542,9 @@ def _restore_keyring(
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = keyring.with_name(f"{keyring.name}.before-restore-{stamp}")
         os.replace(keyring, aside)
-        _write_atomically(keyring, data)
+        write_atomically(keyring, data, 0o600)
         return "replaced", aside
-    _write_atomically(keyring, data)
+    write_atomically(keyring, data, 0o600)
     return "restored", None
 
 
@@ -575,7 +554,7 @@ def _restore_stored(src: Path, dst: Path, entry: FileEntry) -> bool:
         return False
     # the name may hold other bytes (e.g. the same content under another key): the backup's
     # are the ones its keys and rows belong to; write-then-rename as FileStore does
-    _write_atomically(dst, src.read_bytes())
+    write_atomically(dst, src.read_bytes(), 0o600)
     return True
 
 

@@ -7,14 +7,13 @@ import binascii
 import json
 import os
 import secrets
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from formsvc.services.storage import KEY_ID_RE, FileStore, StoredFileError
+from formsvc.services.storage import KEY_ID_RE, FileStore, StoredFileError, write_atomically
 
 KEY_BYTES = 32  # AES-256-GCM
 
@@ -72,24 +71,7 @@ def write_keyring(path: str | Path, keyring: Keyring) -> None:
         "active": keyring.active_id,
         "keys": {k: base64.b64encode(v).decode("ascii") for k, v in keyring.keys.items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".storage-keys-")  # created 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"), 0o600)
 
 
 def create_keyring(path: str | Path) -> Keyring:

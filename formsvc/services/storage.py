@@ -127,8 +127,9 @@ def _open(blob: bytes, sha256: str, keys: KeySource | None) -> bytes:
         raise StoredFileError(sha256, "authentication failed (altered or renamed)") from None
 
 
-def _write_atomically(path: Path, blob: bytes) -> None:
-    """Temp file + fsync + rename + fsync of the folder: the name holds the old or the new bytes."""
+def write_atomically(path: Path, blob: bytes, mode: int | None = None) -> None:
+    """Temp file + fsync + rename + fsync of the folder: the name holds the old or the new bytes
+    (*mode*, e.g. 0o600, is set before the rename, so the name never shows wider rights)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -136,6 +137,8 @@ def _write_atomically(path: Path, blob: bytes) -> None:
             fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -172,7 +175,7 @@ class FileStore:
             else:
                 key_id, key = self._keys.active()
                 blob = encrypt(data, sha, key_id, key)
-            _write_atomically(path, blob)
+            write_atomically(path, blob)
         row = db.session.get(StoredFile, sha)
         if row is None:
             row = StoredFile(sha256=sha, size=len(data), content_type=content_type)
@@ -230,7 +233,7 @@ class FileStore:
         data = decrypt(blob, sha256, keyring)  # a damaged file is reported, never skipped
         if _key_in_use(blob, data) == key_id:
             return False
-        _write_atomically(self._path(sha256), encrypt(data, sha256, key_id, key))
+        write_atomically(self._path(sha256), encrypt(data, sha256, key_id, key))
         return True
 
 

@@ -46,7 +46,8 @@ def _employee(uid: int) -> User:
     return u
 
 
-def _document(doc_id: int) -> tuple[Document, DocumentType]:
+def load_document(doc_id: int) -> tuple[Document, DocumentType]:
+    """The document and its type if the current user may see it, else 404 (no leak)."""
     doc = db.session.get(Document, doc_id)
     if doc is None or doc.type_slug not in registry():
         abort(404)
@@ -158,7 +159,7 @@ def new_for_district(slug: str) -> str | BaseResponse:
 @bp.route("/documents/<int:doc_id>/edit", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def edit(doc_id: int) -> str | BaseResponse:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     if not access.can_edit_document(current_user, doc, dtype):
         abort(403)
     if doc.status not in documents.EDITABLE:
@@ -196,7 +197,7 @@ def edit(doc_id: int) -> str | BaseResponse:
 @bp.route("/documents/<int:doc_id>")
 @roles_required(*STAFF)
 def show(doc_id: int, conversion_error: str | None = None, link_forms: dict | None = None) -> str:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     documents.log_view(doc, current_user, origin())
     reqs = signing.requests(doc) if doc.status != "draft" else []
     return render_template(
@@ -227,7 +228,7 @@ def show(doc_id: int, conversion_error: str | None = None, link_forms: dict | No
 @bp.route("/documents/<int:doc_id>/v<int:version>/download.<fmt>")
 @roles_required(*STAFF)
 def download(doc_id: int, fmt: str, version: int | None = None) -> Response | tuple[str, int]:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     if fmt not in ("docx", "pdf"):
         abort(404)
     rev: DocumentRevision | None = None

@@ -27,6 +27,7 @@ from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
 from formsvc.services.sealing import get_sealer
 from formsvc.views._common import converter, origin, registry, roles_required, store
+from formsvc.views.documents import load_document
 from formsvc.views.signing_forms import (
     DeclineForm,
     EmailForm,
@@ -37,16 +38,6 @@ from formsvc.views.signing_forms import (
 
 bp = Blueprint("signing", __name__)
 STAFF = ("caseworker", "manager")
-
-
-def _document(doc_id: int) -> tuple[Document, DocumentType]:
-    doc = db.session.get(Document, doc_id)
-    if doc is None or doc.type_slug not in registry():
-        abort(404)
-    dtype = registry()[doc.type_slug]
-    if not access.can_see_document(current_user, doc, dtype):
-        abort(404)
-    return doc, dtype
 
 
 def _request(doc: Document, rid: int) -> SignatureRequest:
@@ -84,7 +75,7 @@ def _finalise(doc: Document, dtype: DocumentType) -> None:
 @bp.post("/documents/<int:doc_id>/send")
 @roles_required(*STAFF)
 def send(doc_id: int) -> BaseResponse:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     if not access.can_edit_document(current_user, doc, dtype):
         abort(403)
     try:
@@ -103,7 +94,7 @@ def send(doc_id: int) -> BaseResponse:
 @bp.post("/documents/<int:doc_id>/signatures/<int:rid>/link")
 @roles_required(*STAFF)
 def send_link(doc_id: int, rid: int) -> str | BaseResponse | tuple[str, int]:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     req = _request(doc, rid)
     form = EmailForm()
     if form.validate_on_submit():
@@ -213,7 +204,7 @@ def _sign_page(
 @bp.route("/documents/<int:doc_id>/signatures/<int:rid>/in-person", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def in_person(doc_id: int, rid: int) -> str | BaseResponse:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     req = _request(doc, rid)
     if req.kind != "external":
         abort(404)
@@ -224,7 +215,7 @@ def in_person(doc_id: int, rid: int) -> str | BaseResponse:
 @roles_required(*STAFF)
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def as_staff(doc_id: int, rid: int) -> str | BaseResponse:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     req = _request(doc, rid)
     if not signing.may_sign_as_staff(current_user, req, dtype):
         abort(403)
@@ -234,7 +225,7 @@ def as_staff(doc_id: int, rid: int) -> str | BaseResponse:
 @bp.route("/documents/<int:doc_id>/paper", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def paper(doc_id: int) -> str | BaseResponse:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     if not access.can_edit_document(current_user, doc, dtype):
         abort(403)
     open_external = [
@@ -293,7 +284,7 @@ def _log(action: str, doc: Document, details: dict[str, Any]) -> None:
 @bp.get("/documents/<int:doc_id>/frozen.pdf")
 @roles_required(*STAFF)
 def frozen_pdf(doc_id: int) -> Response:
-    doc, _dtype = _document(doc_id)
+    doc, _dtype = load_document(doc_id)
     if not doc.frozen_pdf_sha256:
         abort(404)
     _log("download", doc, {"format": "frozen_pdf", "version": doc.version})
@@ -304,7 +295,7 @@ def frozen_pdf(doc_id: int) -> Response:
 @bp.get("/documents/<int:doc_id>/signed.pdf")
 @roles_required(*STAFF)
 def sealed_pdf(doc_id: int) -> Response:
-    doc, _dtype = _document(doc_id)
+    doc, _dtype = load_document(doc_id)
     if not doc.sealed_pdf_sha256:
         abort(404)
     _log("download", doc, {"format": "sealed_pdf", "version": doc.version})
@@ -315,7 +306,7 @@ def sealed_pdf(doc_id: int) -> Response:
 @bp.get("/documents/<int:doc_id>/signatures/<int:rid>/scan")
 @roles_required(*STAFF)
 def scan(doc_id: int, rid: int) -> Response:
-    doc, _dtype = _document(doc_id)
+    doc, _dtype = load_document(doc_id)
     req = db.session.get(SignatureRequest, rid)
     if req is None or req.document_id != doc.id or not req.scan_sha256:
         abort(404)
@@ -334,7 +325,7 @@ def scan(doc_id: int, rid: int) -> Response:
 @bp.post("/documents/<int:doc_id>/finalise")
 @roles_required(*STAFF)
 def finalise(doc_id: int) -> BaseResponse:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     if signing.all_signed(doc) and not doc.sealed_pdf_sha256:
         _finalise(doc, dtype)
     return redirect(url_for("documents.show", doc_id=doc.id))
@@ -343,7 +334,7 @@ def finalise(doc_id: int) -> BaseResponse:
 @bp.route("/documents/<int:doc_id>/withdraw", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def withdraw(doc_id: int) -> str | BaseResponse:
-    doc, dtype = _document(doc_id)
+    doc, dtype = load_document(doc_id)
     if doc.type_slug != "consent" or not access.can_edit_document(current_user, doc, dtype):
         abort(404)
     wtype = registry()["consent_withdrawal"]

@@ -1,15 +1,12 @@
-"""A live formsvc on 127.0.0.1 and a Playwright browser (Debian chromium)."""
+"""A Playwright browser (Debian chromium) on the live formsvc of tests/conftest.py."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
-from werkzeug.serving import make_server
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -28,16 +25,6 @@ def browser() -> Iterator[Browser]:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ CLIENT_DATA = ("Åsa", "Öberg", "Farstasson")
 
 
 def log_in(page: Page, username: str) -> None:
+    """Log in through the login form and land on the start page."""
     page.goto("/login")
     page.get_by_label("Användarnamn").fill(username)
     page.get_by_label("Lösenord").fill(PASSWORD)
@@ -41,6 +42,7 @@ def log_in(page: Page, username: str) -> None:
 
 
 def log_out(page: Page) -> None:
+    """Log out with the button in the main menu."""
     page.get_by_role("button", name=re.compile(r"^Logga ut")).click()
     expect(page.get_by_role("button", name="Logga in")).to_be_visible()
 

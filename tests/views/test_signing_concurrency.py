@@ -7,7 +7,6 @@ same signature submitted twice at once, and a crash between "signature stored" a
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +15,6 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, update
-from werkzeug.serving import make_server
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
@@ -24,16 +22,6 @@ from formsvc.models._base import utcnow
 from formsvc.services import signing
 from tests.conftest import PASSWORD, Auth, World
 from tests.views.test_signing import send, sign_in_person, starting_today
-
-
-@pytest.fixture
-def live(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 def session_for(base: str, username: str) -> requests.Session:
@@ -88,12 +76,12 @@ def form_for(app: Flask, doc: Document, req: SignatureRequest, name: str) -> dic
 
 
 def test_two_guardians_signing_at_the_same_instant_are_both_recorded_and_sealed_once(
-    app: Flask, client: FlaskClient, live: str, sent: Document
+    app: Flask, client: FlaskClient, live_server: str, sent: Document
 ) -> None:
     participant, g1, g2 = signing.requests(sent)
     assert sign_in_person(client, app, sent, participant, "Åsa Öberg").status_code == 200
-    a, b = session_for(live, "caseworker"), session_for(live, "manager")
-    url = f"{live}/documents/{sent.id}/signatures/{{}}/in-person"
+    a, b = session_for(live_server, "caseworker"), session_for(live_server, "manager")
+    url = f"{live_server}/documents/{sent.id}/signatures/{{}}/in-person"
     d1, d2 = form_for(app, sent, g1, "Maria Öberg"), form_for(app, sent, g2, "Johan Öberg")
     responses = at_once(
         lambda: a.post(url.format(g1.id), data=d1, timeout=300),
@@ -109,11 +97,11 @@ def test_two_guardians_signing_at_the_same_instant_are_both_recorded_and_sealed_
 
 
 def test_the_same_signature_submitted_twice_at_once_counts_once(
-    app: Flask, live: str, sent: Document
+    app: Flask, live_server: str, sent: Document
 ) -> None:
     req = signing.requests(sent)[0]
-    a, b = session_for(live, "caseworker"), session_for(live, "caseworker")
-    url = f"{live}/documents/{sent.id}/signatures/{req.id}/in-person"
+    a, b = session_for(live_server, "caseworker"), session_for(live_server, "caseworker")
+    url = f"{live_server}/documents/{sent.id}/signatures/{req.id}/in-person"
     data = form_for(app, sent, req, "Åsa Öberg")
     responses = at_once(
         lambda: a.post(url, data=data, timeout=300), lambda: b.post(url, data=data, timeout=300)
