@@ -35,7 +35,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -335,12 +335,14 @@ def verify(pdf: bytes, trust: list[asn1_x509.Certificate]) -> Verification:
     result.sealed = True
     try:
         statuses = [
-            validate_pdf_signature(
-                sig,
-                ValidationContext(trust_roots=list(trust), allow_fetching=False),
-                key_usage_settings=_KEY_USAGE,
-                # any revision after the seal is reported as a change; no need to classify it
-                skip_diff=True,
+            _run_async(
+                lambda sig=sig: async_validate_pdf_signature(
+                    sig,
+                    ValidationContext(trust_roots=list(trust), allow_fetching=False),
+                    key_usage_settings=_KEY_USAGE,
+                    # any revision after the seal is reported as a change; no need to classify it
+                    skip_diff=True,
+                )
             )
             for sig in embedded
         ]

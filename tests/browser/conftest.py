@@ -19,7 +19,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# per module: an open sync_playwright keeps an event loop running in the main thread, which
+# would make asyncio.run() (pyHanko) fail in every later, non-browser test module
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
