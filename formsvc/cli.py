@@ -343,21 +343,37 @@ def reseal_command() -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; report the first changed or missing event (exit code 1)."""
-    from formsvc.services import audit
+    """Walk the hash chain and compare every document with what the log recorded (its data, its
+    sealed PDF and that PDF's seal); report what does not match (exit code 1)."""
+    from formsvc.services import audit, documents
+    from formsvc.services.sealing import trusted_certificates, verify
 
+    store = current_app.extensions["formsvc.store"]
+    trust = trusted_certificates(current_app)
     checked, broken = audit.verify()
+    failed = False
     if broken is None:
         click.echo(f"Loggen är hel: {checked} händelser kontrollerade.")
-        return
-    click.echo(
-        f"Loggen är bruten vid händelse {broken.id} ({broken.created_at:%Y-%m-%d %H:%M:%S} UTC, "
-        f"{broken.action}, {broken.object_type} {broken.object_id or ''}): den har ändrats, eller "
-        f"en händelse före den har ändrats eller tagits bort. {checked} händelser före den "
-        "är hela.",
-        err=True,
+    else:
+        failed = True
+        click.echo(
+            f"Loggen är bruten vid händelse {broken.id} ({broken.created_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC, {broken.action}, {broken.object_type} {broken.object_id or ''}): den har "
+            "ändrats, eller en händelse före den har ändrats eller tagits bort. "
+            f"{checked} händelser före den är hela.",
+            err=True,
+        )
+    docs, findings = audit.verify_documents(
+        store.get, lambda pdf: verify(pdf, trust).ok, documents.data_digest
     )
-    sys.exit(1)
+    for f in findings:
+        click.echo(f"Dokument {f.document_id}: {f.problem}", err=True)
+    if findings:
+        failed = True
+    else:
+        click.echo(f"Dokumenten stämmer med loggen: {docs} kontrollerade.")
+    if failed:
+        sys.exit(1)
 
 
 @click.command("retention")

@@ -126,3 +126,56 @@ def trail(
     if before_id is not None:
         q = q.where(AuditEvent.id < before_id)
     return list(db.session.scalars(q.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A document whose row or sealed file does not match what the log recorded."""
+
+    document_id: int
+    problem: str  #: Swedish sentence
+
+
+def verify_documents(read_file: Any, check_seal: Any, digest: Any) -> tuple[int, list[Finding]]:
+    """Compare every document row with the log: its data with the last recorded data hash, its
+    sealed PDF with the one the seal event recorded, and that PDF's seal itself.
+
+    *read_file(sha) -> bytes*, *check_seal(pdf) -> bool* and *digest(data) -> str* come from the
+    caller (storage, sealing and documents know nothing of each other here).
+    """
+    from formsvc.models import Document
+
+    recorded: dict[str, dict[str, str]] = {}
+    events = db.session.execute(
+        select(AuditEvent.object_id, AuditEvent.action, AuditEvent.details)
+        .where(AuditEvent.object_type == "document")
+        .order_by(AuditEvent.id)
+    )
+    for object_id, action, details in events:
+        entry = recorded.setdefault(object_id or "", {})
+        if isinstance(details, dict) and details.get("data_sha256"):
+            entry["data"] = details["data_sha256"]
+        if action == "seal" and isinstance(details, dict):
+            entry["sealed"] = details.get("pdf_sha256", "")
+    findings: list[Finding] = []
+    checked = 0
+    for doc in db.session.scalars(select(Document).order_by(Document.id)):
+        checked += 1
+        entry = recorded.get(str(doc.id), {})
+        if "data" in entry and digest(doc.data) != entry["data"]:
+            findings.append(Finding(doc.id, "Dokumentets innehåll stämmer inte med loggen."))
+        if doc.sealed_pdf_sha256 or entry.get("sealed"):
+            if doc.sealed_pdf_sha256 != entry.get("sealed") and doc.status != "purged":
+                findings.append(
+                    Finding(doc.id, "Den förseglade filen är inte den som loggen registrerade.")
+                )
+            elif doc.sealed_pdf_sha256:
+                try:
+                    intact = check_seal(read_file(doc.sealed_pdf_sha256))
+                except OSError:
+                    intact = False
+                if not intact:
+                    findings.append(
+                        Finding(doc.id, "Den förseglade PDF-filen är skadad eller ändrad.")
+                    )
+    return checked, findings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -38,6 +40,14 @@ from formsvc.services.conversion import ConverterPool
 from formsvc.services.rendering import render_docx
 from formsvc.services.storage import FileStore
 from formsvc.services.templates import DOCX_MIME, active_version, template_bytes
+
+
+def data_digest(data: Mapping[str, Any]) -> str:
+    """SHA-256 of a document's data in canonical JSON: the audit log records it on every save,
+    so a row changed behind the application's back is found (`flask audit verify`)."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 #: Statuses in which a document can still be edited (sent ones go back to draft).
 EDITABLE = ("draft", "awaiting_signatures")
@@ -237,7 +247,13 @@ def create(
     db.session.add(doc)
     db.session.flush()
     _revision(doc, actor)
-    _log("create", doc, actor, origin, {"type": dtype.slug, "version": 1})
+    _log(
+        "create",
+        doc,
+        actor,
+        origin,
+        {"type": dtype.slug, "version": 1, "data_sha256": data_digest(doc.data)},
+    )
     db.session.commit()
     return doc
 
@@ -274,7 +290,13 @@ def update(
     doc.updated_by_id = actor.id
     doc.updated_at = utcnow()
     _revision(doc, actor)
-    _log("update", doc, actor, origin, {"type": doc.type_slug, "version": doc.version})
+    _log(
+        "update",
+        doc,
+        actor,
+        origin,
+        {"type": doc.type_slug, "version": doc.version, "data_sha256": data_digest(doc.data)},
+    )
     db.session.commit()
     return doc
 

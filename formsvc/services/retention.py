@@ -28,6 +28,7 @@ from formsvc.models import (
 )
 from formsvc.models._base import utcnow
 from formsvc.services import audit
+from formsvc.services.documents import data_digest
 from formsvc.services.storage import FileStore
 
 
@@ -169,6 +170,7 @@ def _purge(item: Due, store: FileStore) -> int:
             "last_entry": item.last_entry.isoformat(timespec="seconds"),
             "due_on": item.due_on.isoformat(),
             "files": gone,
+            "data_sha256": data_digest({}),
         },
     )
     # the database forgets first: a crash before the files go leaves only unreferenced,

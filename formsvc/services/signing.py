@@ -171,7 +171,17 @@ def send(
         for s in wanted
     ]
     db.session.add_all(created)
-    _log("send", doc, actor, origin, {"version": doc.version, "pdf_sha256": frozen.sha256})
+    _log(
+        "send",
+        doc,
+        actor,
+        origin,
+        {
+            "version": doc.version,
+            "pdf_sha256": frozen.sha256,
+            "data_sha256": documents.data_digest(doc.data),
+        },
+    )
     db.session.commit()
     db.session.refresh(doc)
     return created

@@ -294,3 +294,30 @@ def test_retention_dry_run_lists_real_run_deletes_with_a_receipt_and_holds_stop_
     assert db.session.get(Document, held.id).status == "draft"
     assert db.session.get(Document, recent.id).status == "draft"
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+# --------------------------------------------------------------------------- tamper
+
+
+def test_audit_verify_finds_a_changed_document_row_and_a_swapped_sealed_pdf(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    consent = signed_consent(app, world)
+    draft = make(app, world, "needs_inventory", participant=world.participant)
+    clean = runner.invoke(args=["audit", "verify"])
+    assert clean.exit_code == 0, clean.output
+    assert "Dokumenten stämmer med loggen" in clean.output
+    # someone with database access edits a draft's content behind the application's back
+    changed = dict(draft.data, notes="tillagt i databasen")
+    db.session.execute(update(Document).where(Document.id == draft.id).values(data=changed))
+    # and points the sealed consent at another (validly stored) PDF
+    other = app.extensions["formsvc.store"].put(b"%PDF-1.4 fake", "application/pdf")
+    db.session.execute(
+        update(Document).where(Document.id == consent.id).values(sealed_pdf_sha256=other.sha256)
+    )
+    db.session.commit()
+    bad = runner.invoke(args=["audit", "verify"])
+    assert bad.exit_code == 1
+    assert f"Dokument {draft.id}: Dokumentets innehåll stämmer inte med loggen." in bad.output
+    assert f"Dokument {consent.id}: Den förseglade filen är inte den som loggen" in bad.output
+    assert "Loggen är hel" in bad.output  # the chain itself was not touched
