@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from formsvc.checklist_defaults import CHECKLISTS
 from formsvc.doctypes import ChecklistEntry
@@ -19,14 +19,25 @@ def ensure_defaults(checklist: str) -> None:
     """Create the default items of *checklist* if it has never had any."""
     if checklist not in CHECKLISTS:
         raise ChecklistError(f"Okänd checklista: {checklist}")
-    count = db.session.scalar(
-        select(func.count(ChecklistItem.id)).where(ChecklistItem.checklist == checklist)
-    )
-    if count:
+
+    def count() -> int:
+        return db.session.scalar(
+            select(func.count(ChecklistItem.id)).where(ChecklistItem.checklist == checklist)
+        )
+
+    if count():
         return
-    for position, text in enumerate(CHECKLISTS[checklist][1]):
-        db.session.add(ChecklistItem(checklist=checklist, text=text, position=position))
-    db.session.flush()
+    if db.engine.dialect.name == "postgresql":
+        # two first uses at once must not both create the defaults (released at commit)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(4242002)"))
+        if count():
+            db.session.commit()
+            return
+    for position, item_text in enumerate(CHECKLISTS[checklist][1]):
+        db.session.add(ChecklistItem(checklist=checklist, text=item_text, position=position))
+    # committed at once: a form page that only reads must not hand out ids that its request's
+    # rollback takes back (PostgreSQL never reuses them; the next request would make new ones)
+    db.session.commit()
 
 
 def items(checklist: str, *, include_retired: bool = False) -> list[ChecklistItem]:
