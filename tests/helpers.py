@@ -48,6 +48,21 @@ def pdf_text(data: bytes) -> str:
     return out.stdout.decode()
 
 
+def pdf_layout_text(data: bytes) -> str:
+    """pdftotext -layout, whitespace folded: a table row reads as "label value" on one line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in.pdf"
+        src.write_bytes(data)
+        out = subprocess.run(
+            ["pdftotext", "-layout", "-enc", "UTF-8", str(src), "-"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    lines = (" ".join(line.split()) for line in out.stdout.decode().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 def post_data(form_class: type, data: dict[str, Any], **overrides: str) -> MultiDict:
     """What a browser posts for *data*, with single fields overridden."""
     md = data_to_formdata(form_class, data)

@@ -24,7 +24,7 @@ from docx_kit import (
 )
 
 FILENAME = "threat_assessment.docx"
-SECRECY = f"Sekretess enligt {nobreak('OSL 26 kap.')}"
+SECRECY = f"Sekretess enligt {nobreak('26 kap. 1 §')} OSL"
 
 
 def _text_or_none(doc: DocumentObject, var: str, none: str = "Inget har angetts.") -> None:
@@ -56,6 +56,16 @@ def _pairs(doc: DocumentObject, rows: list[tuple[str, Run | str]]) -> None:
     keep_rows_together(table)
 
 
+def _loop_pairs(doc: DocumentObject, loop: str, label: str, value: str) -> None:
+    """Like _pairs, one row per item of *loop*."""
+    table = new_table(doc, 3, [Mm(50), Mm(120)])
+    cell_text(table.rows[0].cells[0], f"{{%tr for {loop} %}}")
+    cell_text(table.rows[1].cells[0], label)
+    shade(table.rows[1].cells[0], LABEL_FILL)
+    cell_text(table.rows[1].cells[1], value)
+    cell_text(table.rows[2].cells[0], "{%tr endfor %}")
+
+
 def build() -> DocumentObject:
     """One participant's threat assessment, with the manager's decision and signature."""
     title = "Hotbildsbedömning"
@@ -71,7 +81,12 @@ def build() -> DocumentObject:
     )
     doc.add_paragraph(title, style="Title")
     doc.add_paragraph("Bilaga 3.3 – Sociala insatsgrupper (SIG)", style="Subtitle")
-    para(doc, b(SECRECY), (" · Lämnas inte ut till vårdnadshavare", {"bold": True}))
+    para(
+        doc,
+        b(SECRECY),
+        ". Om en vårdnadshavare får ta del av bedömningen avgörs i varje enskilt fall "
+        "(menprövning), se avsnittet om vårdnadshavares insyn.",
+    )
     para(
         doc,
         "Hotbildsbedömningen görs under den inledande utrednings- och motivationsfasen. "
@@ -139,14 +154,20 @@ def build() -> DocumentObject:
     _text_or_none(doc, "protective_factors")
 
     doc.add_heading("Bedömd nivå", level=1)
-    _pairs(doc, [("Nivå enligt polisens skala", b("{{ level }}"))])
+    _pairs(
+        doc,
+        [("Bedömd nivå", b("{{ level }}")), ("Polisens bedömning", "{{ police_view }}")],
+    )
     para(
         doc,
-        "Polisens skala har tre nivåer: ingen förhöjd risk, förhöjd risk och hög risk.",
+        "Skalan har tre nivåer: ingen förhöjd risk, förhöjd risk och hög risk. {{ level_scale }}",
         style="Liten text",
     ).paragraph_format.space_before = Pt(3)
     tag(doc, "{%p if level_reasoning %}")
     para(doc, b("Motivering: "), "{{ level_reasoning }}")
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p if police_view_note %}")
+    para(doc, b("Polisens bedömning med polisens egna ord: "), "{{ police_view_note }}")
     tag(doc, "{%p endif %}")
 
     doc.add_heading("Skyddsbehov", level=1)
@@ -175,11 +196,76 @@ def build() -> DocumentObject:
         ],
     )
 
+    tag(doc, "{%p if suitability or crime %}")
+    doc.add_heading("Underlag inför inskrivning", level=1)
+    tag(doc, "{%p if suitability %}")
+    para(
+        doc,
+        "Polisens bedömning av om personen är lämplig att delta i en social insatsgrupp är "
+        "avgörande för det fortsatta arbetet.",
+        keep_next=True,
+    )
+    _pairs(
+        doc,
+        [
+            ("Lämplighet enligt polisen", b("{{ suitability }}")),
+            ("Datum", "{{ suitability_on }}"),
+            ("Motivering", "{{ suitability_note }}"),
+        ],
+    )
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p if crime %}")
+    doc.add_heading("Brottsbakgrund", level=2)
+    _loop_pairs(doc, "c in crime", "{{ c.label }}", "{{ c.text }}")
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p endif %}")
+
     doc.add_heading("Nästa bedömning", level=1)
     tag(doc, "{%p if next_review %}")
     para(doc, "Hotbilden ska bedömas på nytt senast ", b("{{ next_review }}"), ".")
     tag(doc, "{%p else %}")
     para(doc, "Datum för nästa bedömning är inte bestämt.")
+    tag(doc, "{%p endif %}")
+
+    doc.add_heading("Vårdnadshavares insyn (menprövning)", level=1)
+    tag(doc, "{%p if guardian.adult %}")
+    para(
+        doc,
+        "Deltagaren var 18 år eller äldre vid bedömningen. Vårdnadshavare har då ingen rätt att "
+        "ta del av uppgifterna.",
+    )
+    tag(doc, "{%p else %}")
+    para(
+        doc,
+        "Sekretessen till skydd för ett barn gäller som huvudregel även mot vårdnadshavaren, men "
+        "inte i den utsträckning vårdnadshavaren behöver uppgifterna för att bestämma i frågor om "
+        "barnets personliga angelägenheter (6 kap. 11 § föräldrabalken). Sekretessen gäller ändå "
+        "mot vårdnadshavaren om barnet kan antas lida betydande men om uppgiften lämnas ut "
+        "(12 kap. 3 § OSL). Därför prövas varje begäran från en vårdnadshavare för sig.",
+        keep_next=True,
+    )
+    tag(doc, "{%p if guardian.recorded %}")
+    _pairs(
+        doc,
+        [
+            ("Utfall", b("{{ guardian.outcome }}")),
+            ("Prövad av", "{{ guardian.assessed_by }}"),
+            ("Datum", "{{ guardian.assessed_on }}"),
+            ("Motivering", "{{ guardian.reasoning }}"),
+        ],
+    )
+    para(
+        doc,
+        "Prövningen gäller uppgifterna som de var när den gjordes. En ny begäran prövas på nytt.",
+        style="Liten text",
+    ).paragraph_format.space_before = Pt(3)
+    tag(doc, "{%p else %}")
+    para(
+        doc,
+        b("Ingen menprövning är dokumenterad. "),
+        "Uppgifterna får inte lämnas ut till vårdnadshavare förrän en sådan prövning har gjorts.",
+    )
+    tag(doc, "{%p endif %}")
     tag(doc, "{%p endif %}")
 
     doc.add_heading("Arbetsledarens beslut", level=1)
