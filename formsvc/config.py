@@ -30,6 +30,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         "CONVERTER_START_AT_BOOT": False,
         # Consent (bilaga 3.2): the longest period a consent may cover, in months.
         "CONSENT_MAX_MONTHS": 12,
+        # District checklist: a contact list (bilaga 1) counts as current when its "last
+        # updated" date is at most this many months old.
+        "CONTACT_LIST_CURRENT_MONTHS": 12,
         # Follow-up statistics (bilaga 3.4): groups smaller than this are not shown.
         "STATISTICS_MIN_GROUP": 5,
         # Retention (gallring): years after the last entry in a participant's file; per type

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired
 
 from formsvc.doctypes import Author, DocumentType, FormContext, RenderInput
 from formsvc.forms._base import YES_NO, checklist, long_text, text
+from formsvc.services.facts import Basis, CompetenceFacts, ContactListFacts, TalkFacts
 
 #: Where the service proposes an answer: a word the item's text contains (items are data an
 #: administrator may reword, so they are recognised by their text, not by id or position).
@@ -61,48 +62,89 @@ class DistrictChecklistForm(FlaskForm):
         return out
 
 
-def _count(facts: Mapping[str, Any], key: str) -> tuple[int, int] | None:
-    staff, done = facts.get("operative_staff"), facts.get(key)
-    if staff is None or done is None:
-        return None
-    return int(done), int(staff)
+#: At most this many documents are named in a proposal (a comment holds 1000 characters).
+MAX_NAMED = 4
+
+
+def _named(items: tuple[Basis, ...], label: Callable[[Basis], str]) -> str:
+    """ "SIG-2026-000012 v1 (Anna, 2026-03-04), …" – the first MAX_NAMED and how many more."""
+    shown = ", ".join(label(b) for b in items[:MAX_NAMED])
+    more = len(items) - MAX_NAMED
+    return _("%(shown)s och %(n)d till", shown=shown, n=more) if more > 0 else shown
+
+
+def _by_person(b: Basis) -> str:
+    return f"{b.reference} ({b.who}, {b.day})" if b.day else f"{b.reference} ({b.who})"
 
 
 def _contact_list(facts: Mapping[str, Any]) -> tuple[str | None, str] | None:
-    if "contact_list_exists" not in facts:
+    if "contact_list" not in facts:
         return None
-    if facts["contact_list_exists"]:
-        return "yes", _("Det finns en kontaktlista för samverkan (bilaga 1) för stadsdelen.")
-    return "no", _("Det finns ingen kontaktlista för samverkan (bilaga 1) för stadsdelen.")
+    cl: ContactListFacts | None = facts["contact_list"]
+    if cl is None:
+        return "no", _("Det finns ingen kontaktlista för samverkan (bilaga 1) för stadsdelen.")
+    based = _(
+        "Kontaktlistan %(ref)s uppdaterades senast %(day)s och har %(n)d kontakter på strategisk "
+        "nivå.",
+        ref=cl.basis.reference,
+        day=cl.basis.day or _("(datum saknas)"),
+        n=cl.strategic_rows,
+    )
+    if cl.basis.day < cl.oldest_current:
+        return "no", based + " " + _(
+            "Den räknas inte som aktuell: den ska ha uppdaterats under de senaste %(m)d "
+            "månaderna (senast %(since)s eller senare).",
+            m=cl.max_age_months,
+            since=cl.oldest_current,
+        )
+    if not cl.strategic_rows:
+        return "no", based + " " + _(
+            "Frågan gäller en kontaktlista på strategisk nivå: ange nivå för kontakterna i listan."
+        )
+    return "yes", based
 
 
 def _security_talk(facts: Mapping[str, Any]) -> tuple[str | None, str] | None:
-    counts = _count(facts, "staff_with_security_talk")
-    if counts is None:
+    talks: TalkFacts | None = facts.get("security_talks")
+    if talks is None:
         return None
-    done, staff = counts
-    if not staff:
+    if not talks.staff:
         return None, _("Det finns ingen operativ personal registrerad i tjänsten.")
-    return "yes" if done >= staff else "no", _(
-        "%(done)d av %(staff)d medarbetare har haft säkerhetssamtal de senaste 12 månaderna.",
+    done = len(talks.sealed)
+    reason = _(
+        "%(done)d av %(staff)d medarbetare har ett undertecknat och förseglat säkerhetssamtal "
+        "(bilaga 2.0) som hölls %(since)s eller senare.",
         done=done,
-        staff=staff,
+        staff=talks.staff,
+        since=talks.since,
     )
+    if talks.sealed:
+        reason += " " + _("Underlag: %(docs)s.", docs=_named(talks.sealed, _by_person))
+    if talks.not_counted:
+        reason += " " + _(
+            "%(n)d samtal som är utkast eller inte undertecknade av alla räknas inte.",
+            n=talks.not_counted,
+        )
+    return ("yes" if done >= talks.staff else "no"), reason
 
 
 def _competence(facts: Mapping[str, Any]) -> tuple[str | None, str] | None:
-    counts = _count(facts, "staff_with_competence_checklist")
-    if counts is None:
+    comp: CompetenceFacts | None = facts.get("competence")
+    if comp is None:
         return None
-    done, staff = counts
-    if not staff:
+    if not comp.staff:
         return None, _("Det finns ingen operativ personal registrerad i tjänsten.")
-    return "yes" if done >= staff else "no", _(
-        "%(done)d av %(staff)d medarbetare har gått igenom checklistan för kompetenskrav "
-        "(bilaga 2.3).",
-        done=done,
-        staff=staff,
+    reason = _(
+        "Checklistan för kompetenskrav (bilaga 2.3) är ifylld för %(filled)d av %(staff)d "
+        "medarbetare. Alla krav är uppfyllda för %(met)d av %(staff)d enligt deras senaste "
+        "checklista.",
+        filled=len(comp.filled),
+        met=len(comp.met),
+        staff=comp.staff,
     )
+    if comp.filled:
+        reason += " " + _("Underlag: %(docs)s.", docs=_named(comp.filled, _by_person))
+    return ("yes" if len(comp.met) >= comp.staff else "no"), reason
 
 
 _PROPOSERS: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...] = (
@@ -128,6 +170,7 @@ def initial(ctx: FormContext) -> dict[str, Any]:
     for entry in ctx.checklists.get("questions", []):
         answer, reason = proposal(entry.text, ctx.facts) or (None, "")
         comment = _("Förslag från tjänsten: %(reason)s", reason=reason) if reason else ""
+        comment = comment[:1000]  # what a checklist comment holds
         rows.append({"item_id": entry.item_id, "answer": answer, "comment": comment})
     answered_by = ", ".join(p for p in (author.name, author.title) if p)
     return {"answered_on": ctx.today, "answered_by": answered_by, "questions": rows}
@@ -174,7 +217,7 @@ def sample() -> dict[str, Any]:
         ("no", "5 av 6 medarbetare; samtal med den sjätte bokat i december"),
         ("yes", ""),
         ("no", "Uppföljning efterfrågas inte regelbundet av förvaltningsledningen"),
-        ("yes", "Alla lotsar har gått igenom checklistan för kompetenskrav"),
+        ("yes", "Alla lotsar uppfyller kraven enligt sin checklista för kompetenskrav (2.3)"),
     ]
     texts = [
         "Finns det ett samverkansforum på övergripande strukturell nivå?",

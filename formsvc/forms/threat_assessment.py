@@ -206,7 +206,7 @@ class ThreatAssessmentForm(FlaskForm):
     ]
     intro = _l(
         "Sekretess enligt 26 kap. 1 § OSL. Hotbildsbedömningen görs tidigt i utredningen utifrån "
-        "samtal med den tilltänkta deltagaren och polisen. Arbetsledare ska alltid informeras om "
+        "samtal med deltagaren och polisen. Arbetsledare ska alltid informeras om "
         "bedömd hotbild och besluta om vilka åtgärder som ska vidtas. Beslut ska fattas i "
         "samarbete med polismyndigheten. Vårdnadshavare har ingen åtkomst till bedömningen i "
         "tjänsten. Begär en vårdnadshavare att få ta del av den prövas det i varje enskilt fall "

@@ -2,55 +2,174 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import calendar
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import Document, User
-from formsvc.models._base import utcnow
 
 #: Roles counted as operative staff who should have a security talk each year.
 OPERATIVE = ("caseworker", "manager")
+#: A security talk counts for 12 months (bilaga 2.0; the district checklist's question 5).
+TALK_MONTHS = 12
+#: Statuses of a document that no longer says anything (left out of every fact).
+GONE = ("voided", "purged")
 
 
-def for_district(district_id: int | None) -> dict[str, Any]:
-    """Facts about a district: contact list, security talks, competence checklists."""
+@dataclass(frozen=True)
+class Basis:
+    """One document a proposal rests on, as the proposal names it."""
+
+    reference: str  #: e.g. SIG-2026-000012 v1
+    day: str  #: the date the document is about (talk held, list updated, checklist gone through)
+    who: str = ""  #: the employee, for 2.0 and 2.3
+
+
+@dataclass(frozen=True)
+class TalkFacts:
+    """Security talks of the district's operative staff (question 5)."""
+
+    staff: int  #: active operative employees
+    sealed: tuple[Basis, ...]  #: each employee's newest sealed talk held within TALK_MONTHS
+    not_counted: int  #: talks within TALK_MONTHS that are drafts or not yet signed by everyone
+    since: str  #: the earliest talk date that counts (ISO)
+
+
+@dataclass(frozen=True)
+class CompetenceFacts:
+    """Competence checklists (2.3) of the district's operative staff (question 8)."""
+
+    staff: int  #: active operative employees
+    filled: tuple[Basis, ...]  #: each employee's newest checklist
+    met: tuple[Basis, ...]  #: those of them in which every requirement is met
+
+
+@dataclass(frozen=True)
+class ContactListFacts:
+    """The district's newest contact list (question 4)."""
+
+    basis: Basis  #: the list and its "last updated" date
+    strategic_rows: int  #: contacts at strategic level (or strategic and operative)
+    max_age_months: int  #: how old "last updated" may be and the list still be current
+    oldest_current: str  #: the earliest "last updated" that is current (ISO)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day *months* calendar months earlier (the month's last day if it is shorter)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def for_district(
+    district_id: int | None, *, today: date, contact_list_months: int = 12
+) -> dict[str, Any]:
+    """Facts about a district for the checklist's proposals, each with what it rests on."""
     if district_id is None:
         return {}
-    year_ago = utcnow() - timedelta(days=365)
-    staff = list(
-        db.session.scalars(
-            select(User.id).where(
+    staff = {
+        u.id: u.full_name
+        for u in db.session.scalars(
+            select(User).where(
                 User.district_id == district_id, User.active.is_(True), User.role.in_(OPERATIVE)
+            )
+        )
+    }
+    return {
+        "security_talks": _talks(district_id, staff, today),
+        "competence": _competence(district_id, staff),
+        "contact_list": _contact_list(district_id, today, contact_list_months),
+    }
+
+
+def _documents(district_id: int, slug: str) -> list[Document]:
+    return list(
+        db.session.scalars(
+            select(Document).where(
+                Document.district_id == district_id,
+                Document.type_slug == slug,
+                Document.status.not_in(GONE),
             )
         )
     )
 
-    def subjects(slug: str, since: Any = None) -> set[int]:
-        q = select(Document.subject_user_id).where(
-            Document.district_id == district_id,
-            Document.type_slug == slug,
-            Document.subject_user_id.is_not(None),
-        )
-        if since is not None:
-            q = q.where(Document.updated_at >= since)
-        return set(db.session.scalars(q))
 
-    talked = subjects("security_talk", year_ago)
-    checked = subjects("competence")
-    contact_lists = db.session.scalar(
-        select(func.count(Document.id)).where(
-            Document.district_id == district_id, Document.type_slug == "contact_list"
-        )
+def _day(value: Any) -> str:
+    """An ISO date from stored data, or "" when there is none or it cannot be read."""
+    try:
+        return date.fromisoformat(value).isoformat() if isinstance(value, str) else ""
+    except ValueError:
+        return ""
+
+
+def _newest(docs: list[tuple[str, Document]]) -> dict[int, tuple[str, Document]]:
+    """Per employee, the document with the latest date (then the latest edit)."""
+    out: dict[int, tuple[str, Document]] = {}
+    for day, doc in sorted(docs, key=lambda pair: (pair[0], pair[1].updated_at)):
+        if doc.subject_user_id is not None:
+            out[doc.subject_user_id] = (day, doc)
+    return out
+
+
+def _talks(district_id: int, staff: dict[int, str], today: date) -> TalkFacts:
+    since = months_before(today, TALK_MONTHS).isoformat()
+    sealed, not_counted = [], 0
+    for doc in _documents(district_id, "security_talk"):
+        if doc.subject_user_id not in staff:
+            continue
+        day = _day(doc.data.get("talk_date"))
+        if not day or not since <= day <= today.isoformat():
+            continue
+        if doc.status == "signed" and doc.sealed_pdf_sha256:
+            sealed.append((day, doc))
+        else:
+            not_counted += 1
+    newest = _newest(sealed)
+    return TalkFacts(
+        staff=len(staff),
+        sealed=tuple(
+            Basis(doc.reference, day, staff[uid]) for uid, (day, doc) in sorted(newest.items())
+        ),
+        not_counted=not_counted,
+        since=since,
     )
-    return {
-        "contact_list_exists": bool(contact_lists),
-        "operative_staff": len(staff),
-        "staff_with_security_talk": len(talked & set(staff)),
-        "staff_with_competence_checklist": len(checked & set(staff)),
-    }
+
+
+def _competence(district_id: int, staff: dict[int, str]) -> CompetenceFacts:
+    docs = [
+        (_day(doc.data.get("assessed_on")), doc)
+        for doc in _documents(district_id, "competence")
+        if doc.subject_user_id in staff
+    ]
+    filled, met = [], []
+    for uid, (day, doc) in sorted(_newest(docs).items()):
+        basis = Basis(doc.reference, day, staff[uid])
+        filled.append(basis)
+        rows = doc.data.get("requirements") or []
+        if rows and all(isinstance(r, dict) and r.get("answer") == "met" for r in rows):
+            met.append(basis)
+    return CompetenceFacts(staff=len(staff), filled=tuple(filled), met=tuple(met))
+
+
+def _contact_list(district_id: int, today: date, months: int) -> ContactListFacts | None:
+    docs = [(_day(d.data.get("last_updated")), d) for d in _documents(district_id, "contact_list")]
+    if not docs:
+        return None
+    day, doc = max(docs, key=lambda pair: (pair[0], pair[1].updated_at))
+    rows = doc.data.get("contacts") or []
+    return ContactListFacts(
+        basis=Basis(doc.reference, day),
+        strategic_rows=sum(
+            1 for r in rows if isinstance(r, dict) and r.get("level") in ("strategic", "both")
+        ),
+        max_age_months=months,
+        oldest_current=months_before(today, months).isoformat(),
+    )
 
 
 def for_participant(participant_id: int | None) -> dict[str, Any]:

@@ -126,7 +126,11 @@ def _new(
 
 def _facts(district_id: int, participant: Participant | None) -> dict:
     return {
-        **facts.for_district(district_id),
+        **facts.for_district(
+            district_id,
+            today=signing.today_local(),
+            contact_list_months=current_app.config["CONTACT_LIST_CURRENT_MONTHS"],
+        ),
         **facts.for_participant(participant.id if participant else None),
     }
 

@@ -83,20 +83,21 @@ def build() -> DocumentObject:
     doc.add_paragraph("Bilaga 3.3 – Sociala insatsgrupper (SIG)", style="Subtitle")
     para(
         doc,
-        b(SECRECY),
-        ". Om en vårdnadshavare får ta del av bedömningen avgörs i varje enskilt fall "
+        b(f"Sekretess enligt {nobreak('26 kap. 1 §')} offentlighets- och sekretesslagen "
+          "(2009:400), OSL. "),
+        "Om en vårdnadshavare får ta del av bedömningen avgörs i varje enskilt fall "
         "(menprövning), se avsnittet om vårdnadshavares insyn.",
-    )
+    )  # fmt: skip
     para(
         doc,
         "Hotbildsbedömningen görs under den inledande utrednings- och motivationsfasen. "
-        "Underlaget är samtal med den tilltänkta deltagaren och polisen, och vid behov andra "
+        "Underlaget är samtal med deltagaren och polisen, och vid behov andra "
         "aktörer i den sociala insatsgruppen. ",
         b("Arbetsledare ska alltid informeras om bedömd hotbild och besluta om vilka åtgärder "
           "som ska vidtas. Beslut ska fattas i samarbete med polismyndigheten."),
     )  # fmt: skip
 
-    doc.add_heading("Uppgifter om den enskilde", level=1)
+    doc.add_heading("Uppgifter om deltagaren", level=1)
     label_value_table(
         doc,
         [
@@ -239,9 +240,10 @@ def build() -> DocumentObject:
         doc,
         "Sekretessen till skydd för ett barn gäller som huvudregel även mot vårdnadshavaren, men "
         "inte i den utsträckning vårdnadshavaren behöver uppgifterna för att bestämma i frågor om "
-        "barnets personliga angelägenheter (6 kap. 11 § föräldrabalken). Sekretessen gäller ändå "
-        "mot vårdnadshavaren om barnet kan antas lida betydande men om uppgiften lämnas ut "
-        "(12 kap. 3 § OSL). Därför prövas varje begäran från en vårdnadshavare för sig.",
+        f"barnets personliga angelägenheter ({nobreak('6 kap. 11 §')} föräldrabalken). Sekretessen "
+        "gäller ändå mot vårdnadshavaren om barnet kan antas lida betydande men om uppgiften "
+        f"lämnas ut ({nobreak('12 kap. 3 §')} OSL). Därför prövas varje begäran från en "
+        "vårdnadshavare för sig.",
         keep_next=True,
     )
     tag(doc, "{%p if guardian.recorded %}")

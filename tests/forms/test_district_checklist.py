@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from formsvc.extensions import db
-from formsvc.forms import contact_list, district_checklist
+from formsvc.forms import competence, contact_list, district_checklist, security_talk
 from formsvc.forms.district_checklist import DistrictChecklistForm
 from formsvc.models import Document
-from formsvc.services import checklists, documents
+from formsvc.services import checklists, documents, signing
+from formsvc.services.facts import months_before
 from tests.conftest import Auth, World
 from tests.helpers import docx_text, post_data
+from tests.services.test_signing import Flow
 
 URL = "/district/documents/new/district_checklist"
 
@@ -87,39 +90,145 @@ def test_answers_are_proposed_from_what_the_service_knows(
     }
     talk = _question(rows, "säkerhetssamtal")
     assert talk["answer"] == "no"
+    since = months_before(signing.today_local(), 12).isoformat()
     assert talk["comment"] == (
-        "Förslag från tjänsten: 0 av 2 medarbetare har haft säkerhetssamtal de senaste 12 "
-        "månaderna."
+        "Förslag från tjänsten: 0 av 2 medarbetare har ett undertecknat och förseglat "
+        f"säkerhetssamtal (bilaga 2.0) som hölls {since} eller senare."
     )
     assert _question(rows, "samverkansforum") == {"answer": None, "comment": ""}
 
-    store = app.extensions["formsvc.store"]
-    documents.create(
-        app.extensions["formsvc.registry"]["contact_list"],
-        contact_list.sample(),
-        actor=world.users["caseworker"],
-        store=store,
-    )
-    competence = app.extensions["formsvc.registry"]["competence"]
-    for who in ("caseworker", "manager"):
-        documents.create(
-            competence,
-            competence.sample(),
-            actor=world.users["manager"],
-            employee=world.users[who],
-            store=store,
-        )
+    listed = _create(app, world, "contact_list", _contacts(signing.today_local()))
     html = client.get(URL).get_data(as_text=True)
     rows = _rows(html)
     assert _question(rows, "kontaktlista")["answer"] == "yes"
-    competence_row = _question(rows, "kompetenskrav")
-    assert competence_row["answer"] == "yes"
-    assert "2 av 2 medarbetare har gått igenom checklistan" in competence_row["comment"]
+    assert listed.reference in _question(rows, "kontaktlista")["comment"]
     # the same proposals are shown above the form
     notices = "\n".join(re.findall(r'<p class="flash warning" role="status">(.*?)</p>', html))
     assert "Har en kontaktlista för samverkan upprättats på strategisk nivå? " in notices
-    assert "Tjänstens förslag: Ja. Det finns en kontaktlista för samverkan" in notices
-    assert "0 av 2 medarbetare har haft säkerhetssamtal" in notices
+    assert f"Tjänstens förslag: Ja. Kontaktlistan {listed.reference} uppdaterades" in notices
+    assert "0 av 2 medarbetare har ett undertecknat och förseglat säkerhetssamtal" in notices
+
+
+def _create(app: Flask, world: World, slug: str, data: dict[str, Any], **kw: Any) -> Document:
+    return documents.create(
+        app.extensions["formsvc.registry"][slug],
+        data,
+        actor=world.users["manager"],
+        store=app.extensions["formsvc.store"],
+        **kw,
+    )
+
+
+def _contacts(updated: date, level: str = "both") -> dict[str, Any]:
+    data = contact_list.sample()
+    data["last_updated"] = updated.isoformat()
+    data["contacts"] = [dict(row, level=level) for row in data["contacts"]]
+    return data
+
+
+def _talk(held: date) -> dict[str, Any]:
+    data = security_talk.sample()
+    data.update(talk_date=held.isoformat(), next_talk=(held + timedelta(days=300)).isoformat())
+    return data
+
+
+def _sealed_talk(app: Flask, world: World, employee: str, held: date) -> Document:
+    doc = _create(app, world, "security_talk", _talk(held), employee=world.users[employee])
+    flow = Flow(app, world, doc)
+    for req, name in zip(flow.send(), ["Test manager", f"Test {employee}"], strict=True):
+        flow.sign(req, name)
+    assert flow.finalise()
+    return db.session.get(Document, doc.id)
+
+
+def test_security_talks_count_only_when_sealed_and_held_within_12_months(
+    app: Flask, client: FlaskClient, auth: Auth, world: World
+) -> None:
+    """A draft edited today, or a sealed talk held 13 months ago, is no yearly talk."""
+    today = signing.today_local()
+    sealed = _sealed_talk(app, world, "caseworker", today - timedelta(days=20))
+    old = _sealed_talk(app, world, "manager", months_before(today, 13))
+    _create(app, world, "security_talk", _talk(today), employee=world.users["manager"])
+    waiting = _create(app, world, "security_talk", _talk(today), employee=world.users["manager"])
+    Flow(app, world, waiting).send()
+    auth.login("manager")
+    talk = _question(_rows(client.get(URL).get_data(as_text=True)), "säkerhetssamtal")
+    assert talk["answer"] == "no"
+    assert (
+        "1 av 2 medarbetare har ett undertecknat och förseglat säkerhetssamtal" in (talk["comment"])
+    )
+    held = (today - timedelta(days=20)).isoformat()
+    assert f"Underlag: {sealed.reference} (Test caseworker, {held})." in talk["comment"]
+    assert old.reference not in talk["comment"]
+    assert (
+        "2 samtal som är utkast eller inte undertecknade av alla räknas inte." in (talk["comment"])
+    )
+    # the manager's talk sealed: both have one, the proposal becomes yes
+    _sealed_talk(app, world, "manager", today - timedelta(days=3))
+    talk = _question(_rows(client.get(URL).get_data(as_text=True)), "säkerhetssamtal")
+    assert talk["answer"] == "yes"
+    assert "2 av 2 medarbetare" in talk["comment"]
+
+
+def test_contact_list_counts_when_updated_within_the_period_and_strategic(
+    app: Flask, client: FlaskClient, auth: Auth, world: World
+) -> None:
+    today = signing.today_local()
+    auth.login("manager")
+    stale_day = months_before(today, 13)
+    stale = _create(app, world, "contact_list", _contacts(stale_day))
+    row = _question(_rows(client.get(URL).get_data(as_text=True)), "kontaktlista")
+    assert row["answer"] == "no"
+    assert f"Kontaktlistan {stale.reference} uppdaterades senast {stale_day}" in row["comment"]
+    assert "Den räknas inte som aktuell" in row["comment"]
+    assert "de senaste 12 månaderna" in row["comment"]
+
+    operative = _create(app, world, "contact_list", _contacts(today, level="operative"))
+    row = _question(_rows(client.get(URL).get_data(as_text=True)), "kontaktlista")
+    assert row["answer"] == "no"
+    assert f"Kontaktlistan {operative.reference}" in row["comment"]
+    assert "har 0 kontakter på strategisk nivå" in row["comment"]
+
+    current = _create(app, world, "contact_list", _contacts(today - timedelta(days=1)))
+    # saved last, but the operative-only list has the newest "last updated" date: it counts
+    row = _question(_rows(client.get(URL).get_data(as_text=True)), "kontaktlista")
+    assert row["answer"] == "no"
+    db.session.execute(
+        db.update(Document).where(Document.id == operative.id).values(status="voided")
+    )
+    db.session.commit()
+    row = _question(_rows(client.get(URL).get_data(as_text=True)), "kontaktlista")
+    assert row["answer"] == "yes"
+    assert f"Kontaktlistan {current.reference}" in row["comment"]
+    assert "har 5 kontakter på strategisk nivå" in row["comment"]
+
+
+def test_the_period_a_contact_list_stays_current_is_a_setting(make_app: Any, world: World) -> None:
+    today = signing.today_local()
+    app = make_app(CONTACT_LIST_CURRENT_MONTHS=24)
+    client = app.test_client()
+    Auth(client).login("manager")
+    with app.app_context():
+        _create(app, world, "contact_list", _contacts(months_before(today, 13)))
+    row = _question(_rows(client.get(URL).get_data(as_text=True)), "kontaktlista")
+    assert row["answer"] == "yes"
+
+
+def test_competence_distinguishes_checklist_filled_from_requirements_met(
+    app: Flask, client: FlaskClient, auth: Auth, world: World
+) -> None:
+    met = competence.sample()
+    met["requirements"] = [dict(r, answer="met") for r in met["requirements"]]
+    _create(app, world, "competence", met, employee=world.users["manager"])
+    planned = _create(
+        app, world, "competence", competence.sample(), employee=world.users["caseworker"]
+    )
+    auth.login("manager")
+    row = _question(_rows(client.get(URL).get_data(as_text=True)), "kompetenskrav")
+    assert row["answer"] == "no"
+    assert "är ifylld för 2 av 2 medarbetare" in row["comment"]
+    assert "Alla krav är uppfyllda för 1 av 2" in row["comment"]
+    assert f"{planned.reference} (Test caseworker, 2026-11-20)" in row["comment"]
 
 
 def test_proposals_follow_the_item_text_an_administrator_edits(
