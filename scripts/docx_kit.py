@@ -343,8 +343,13 @@ def bottom_rule(paragraph: Paragraph, edge: str = "bottom") -> None:
     p_pr.insert_element_before(p_bdr, *_P_PR_AFTER_BORDERS)
 
 
-def letterhead(doc: DocumentObject, footer_left: list[Run | str]) -> None:
-    """Logo box, unit and document reference in the header; 'Sida X av Y' in the footer."""
+def letterhead(
+    doc: DocumentObject, footer_left: list[Run | str], reference: list[Run | str] | None = None
+) -> None:
+    """Logo box, unit and document reference in the header; 'Sida X av Y' in the footer.
+
+    *reference* replaces the header's "Dokument: {{ document_ref }}" line (3.4 prints none).
+    """
     section = doc.sections[0]
     header = section.header
     header.is_linked_to_previous = False
@@ -359,7 +364,8 @@ def letterhead(doc: DocumentObject, footer_left: list[Run | str]) -> None:
     )
     unit.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
     cell_text(unit, b("{{ unit }}"), style="Header", align=WD_ALIGN_PARAGRAPH.RIGHT)
-    for runs in (["{{ district }}", " stadsdelsförvaltning"], ["Dokument: ", "{{ document_ref }}"]):
+    ref = reference if reference is not None else ["Dokument: ", "{{ document_ref }}"]
+    for runs in (["{{ district }}", " stadsdelsförvaltning"], ref):
         paragraph = unit.add_paragraph(style="Header")
         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         add_runs(paragraph, runs)

@@ -134,6 +134,16 @@ class FollowUpForm(FlaskForm):
         "avidentifierade till socialförvaltningen för uppföljning per stadsdel och för hela staden."
     )
 
+    def notices(self, ctx: FormContext) -> list[str]:
+        """The printed copy is de-identified: free text must not undo that."""
+        return [
+            _(
+                "Utskriften är avidentifierad: den visar inte deltagarens namn, vem som gjorde "
+                "bedömningen, dokumentnumret eller exakta datum. Skriv inga namn eller andra "
+                "uppgifter som pekar ut deltagaren i kommentaren."
+            )
+        ]
+
     def check(self, ctx: FormContext) -> bool:
         """Discharge details exactly at discharge; a source for every yes or no."""
         ok = True
@@ -174,21 +184,28 @@ def _label(options: dict[str, Any], key: Any) -> str:
     return str(options[key]) if key in options else ""
 
 
+def _month(value: Any) -> str:
+    """An ISO date as year and month ("2026-11"): the printed copy gives no exact dates."""
+    return value[:7] if isinstance(value, str) and len(value) >= 7 else ""
+
+
 def build_context(ri: RenderInput) -> dict[str, Any]:
-    """The Word template's values; no name or identity number: the form is sent de-identified."""
+    """The Word template's values, de-identified as the copy sent to the social administration.
+
+    No name, identity number, document number or assessor, and dates by month only; the stored
+    data keeps the exact dates for the district and for the statistics.
+    """
     d = ri.data
     discharge = d.get("assessment") == "discharge"
     return {
         "district": ri.district,
         "unit": _("Socialtjänsten, %(district)s – sociala insatsgrupper", district=ri.district),
-        "document_ref": ri.reference,
-        "printed_at": ri.printed_at.isoformat(),
+        "printed_at": _month(ri.printed_at.isoformat()),
         "assessment": _label(ASSESSMENTS, d.get("assessment")),
         "is_discharge": discharge,
-        "assessed_on": d.get("assessed_on") or "",
-        "assessed_by": ", ".join(p for p in (ri.author.name, ri.author.title) if p),
-        "enrolled_on": d.get("enrolled_on") or "",
-        "discharged_on": (d.get("discharged_on") or "") if discharge else "",
+        "assessed_on": _month(d.get("assessed_on")),
+        "enrolled_on": _month(d.get("enrolled_on")),
+        "discharged_on": _month(d.get("discharged_on")) if discharge else "",
         "discharge_reason": _label(DISCHARGE_REASONS, d.get("discharge_reason"))
         if discharge
         else "",
@@ -266,7 +283,8 @@ DOCUMENT_TYPE = DocumentType(
         "Målen i handlingsplanen är uppnådda; fortsatt kontakt med Jobbtorg.",
         "Har skulder hos Kronofogden",
         "Annan aktör",
-        "2025-12-03",
+        "2025-12",
         "SIG unga vuxna",
+        "Avidentifierad utskrift",
     ),
 )

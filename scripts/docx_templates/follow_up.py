@@ -14,7 +14,9 @@ def build() -> DocumentObject:
     title = "Uppföljning"
     doc = new_document(title, "Bilaga 3.4 – Sociala insatsgrupper")
     letterhead(
-        doc, [f"{title}, bilaga 3.4 · ", "{{ document_ref }}", " · Utskriven ", "{{ printed_at }}"]
+        doc,
+        [f"{title}, bilaga 3.4 · Avidentifierad · Utskriven ", "{{ printed_at }}"],
+        reference=["Avidentifierad utskrift"],
     )
     doc.add_paragraph(title, style="Title")
     doc.add_paragraph(
@@ -24,18 +26,25 @@ def build() -> DocumentObject:
         doc,
         "En första bedömning görs vid inskrivningen och en andra vid utskrivningen. Blanketten "
         "lämnas avidentifierad till socialförvaltningen, som följer upp arbetet per stadsdel och "
-        "för hela staden. Den innehåller därför varken namn eller personnummer; ärendet "
-        "identifieras genom dokumentnumret.",
+        "för hela staden. Den innehåller därför inte deltagarens namn eller personnummer, inte "
+        "vem som gjorde bedömningen och inget dokumentnummer, och datum anges bara med år och "
+        "månad.",
+    )
+    para(
+        doc,
+        "Avidentifierad betyder här att de direkta uppgifterna om vem det gäller är borttagna. "
+        "Den som känner till ärendet kan ändå känna igen deltagaren, så blanketten hanteras "
+        "med sekretess.",
+        style="Liten text",
     )
 
     doc.add_heading("Bedömning", level=1)
     label_value_table(
         doc,
         [
-            ("Bedömnings\u00adtillfälle", "{{ assessment }}", "Datum", "{{ assessed_on }}"),
+            ("Bedömnings\u00adtillfälle", "{{ assessment }}", "Månad", "{{ assessed_on }}"),
             ("Stadsdels\u00adförvaltning", "{{ district }}", "Målgrupp", "{{ target_group }}"),
-            ("Kön", "{{ gender }}", "Inskrivnings\u00addatum", "{{ enrolled_on }}"),
-            ("Bedömd av", "{{ assessed_by }}", "Dokument", "{{ document_ref }}"),
+            ("Kön", "{{ gender }}", "Inskrivnings\u00admånad", "{{ enrolled_on }}"),
         ],
     )
 
@@ -43,7 +52,7 @@ def build() -> DocumentObject:
     doc.add_heading("Utskrivning", level=1)
     label_value_table(
         doc,
-        [("Utskrivnings\u00addatum", "{{ discharged_on }}", "Orsak", "{{ discharge_reason }}")],
+        [("Utskrivnings\u00admånad", "{{ discharged_on }}", "Orsak", "{{ discharge_reason }}")],
     )
     tag(doc, "{%p endif %}")
     tag(doc, "{%p if discharge_comment %}")

@@ -3,6 +3,8 @@ and a document without the participant's name (it is sent de-identified)."""
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 
 from formsvc.extensions import db
@@ -70,7 +72,7 @@ def test_discharge_prints_reason_and_indicators_in_the_pdf(
     for expected in (
         "Andra bedömning – vid utskrivning",
         "Planenligt avslut",
-        "2026-11-27",
+        "2026-11",
         "Misstänkt för brottslighet under de senaste sex månaderna",
         "Vet ej",
         "Socialtjänsten",
@@ -136,3 +138,26 @@ def test_every_indicator_and_gender_must_be_answered(
     assert "Svara ja, nej eller vet ej." in html
     assert "Välj kön (eller ”uppgift saknas”)." in html
     assert _count() == 0
+
+
+def test_the_printed_copy_is_de_identified_as_its_title_says(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    """No name, assessor, document number or exact date: months only, in PDF and Word."""
+    auth.login("caseworker")
+    status, html = _post(client, world)
+    assert status == 302
+    doc = db.session.scalars(db.select(Document)).one()
+    pdf = " ".join(pdf_text(client.get(f"/documents/{doc.id}/download.pdf").data).split())
+    docx = docx_text(client.get(f"/documents/{doc.id}/download.docx").data)
+    for text in (pdf, docx):
+        assert "Avidentifierad utskrift" in text
+        assert "avidentifierad till socialförvaltningen" in " ".join(text.split())
+        for identifying in ("Öberg", "Test caseworker", doc.reference, "SIG-20", "Bedömd av"):
+            assert identifying not in text, identifying
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", text), re.search(r"\d{4}-\d{2}-\d{2}", text)
+    assert "Inskrivningsmånad 2025-12" in pdf and "2026-11" in pdf
+    # the stored data keeps the exact dates (statistics by period read them)
+    assert doc.data["enrolled_on"] == "2025-12-03" and doc.data["discharged_on"] == "2026-11-27"
+    form = client.get(f"/documents/{doc.id}/edit").get_data(as_text=True)
+    assert "Skriv inga namn eller andra uppgifter som pekar ut deltagaren" in form
