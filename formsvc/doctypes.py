@@ -193,6 +193,9 @@ class DocumentType:
     signers: Callable[[RenderInput], list[SignerSlot]] = lambda ri: []
     #: the status a fully signed and sealed document gets ("active" for a consent)
     signed_status: str = "signed"
+    #: values fixed when the document is saved, stored with its data: the named legal texts
+    #: (formsvc/legal_texts.py) and settings it prints, so a later change never alters it
+    stamp: Callable[[FormContext], dict[str, Any]] = lambda ctx: {}
 
     @property
     def template_path(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from formsvc.doctypes import (
     signer_lines,
 )
 from formsvc.forms._base import SubForm, choices, long_text, text
+from formsvc.legal_texts import keys, snapshot, text_of
 
 #: Actors of the guidance (PRODUCT.md, bilaga 1); the police always take part, so are not listed.
 ACTORS: dict[str, Any] = {
@@ -42,17 +44,33 @@ ACTORS: dict[str, Any] = {
     "field": _l("Fältassistenter"),
     "housing": _l("Bostadsbolag"),
     "defector": _l("Avhopparverksamheten"),
-    "civil": _l("Civilsamhället"),
+    "civil": _l("Civilsamhället (förening, stiftelse, trossamfund)"),
+    "company": _l("Privat företag eller arbetsgivare"),
+    "relative": _l("Närstående (familj, släkt)"),
+    "network": _l("Annan person i deltagarens nätverk"),
     "other": _l("Annan aktör (ange namn)"),
+}
+#: Actor types that are never bound by secrecy under OSL (companies, associations, private
+#: persons): the form and the printed consent warn, and every signer confirms having been told.
+NO_SECRECY_ACTORS = frozenset({"civil", "company", "relative", "network"})
+#: Actor types that may be public or private: the caseworker says which (``secrecy``).
+ASK_SECRECY_ACTORS = frozenset({"housing", "other"})
+SECRECY: dict[str, Any] = {
+    "public": _l("Myndighet eller kommunal verksamhet med sekretess"),
+    "private": _l("Företag, förening eller privatperson – ingen sekretess"),
 }
 POLICE = _l("Polismyndigheten")
 MAX_ACTORS = 40
 
+#: Direction of an actor, as seen from the actor: it gives information (to social services and,
+#: in SIG meetings, to the others present), receives it, or both.
 DIRECTIONS: dict[str, Any] = {
     "both": _l("Båda hållen"),
-    "to_social": _l("Från aktören till socialtjänsten"),
-    "from_social": _l("Från socialtjänsten till aktören"),
+    "to_social": _l("Aktören lämnar uppgifter"),
+    "from_social": _l("Aktören tar emot uppgifter"),
 }
+#: The police take part in both directions; their direction is not a choice (issue 18).
+POLICE_DIRECTION = "both"
 
 INFO_KINDS: dict[str, Any] = {
     "police": _l("Polisens uppgifter om misstankar om brott och domar"),
@@ -63,6 +81,9 @@ INFO_KINDS: dict[str, Any] = {
     "corrections": _l("Uppgifter från Kriminalvården och Frivården"),
     "economy": _l("Ekonomi och skulder"),
     "housing": _l("Boende"),
+    "threats": _l("Hot och säkerhet (hot mot deltagaren eller närstående, skyddsbehov)"),
+    "network": _l("Familj, nätverk och närstående"),
+    "leisure": _l("Fritid"),
 }
 
 CUSTODY: dict[str, Any] = {
@@ -72,9 +93,11 @@ CUSTODY: dict[str, Any] = {
 }
 
 DEFAULT_WITHDRAW = (
-    "Du kan när som helst återkalla medgivandet, helt eller för en viss aktör, genom att säga "
-    "det till din kontaktperson på socialtjänsten muntligt eller skriftligt."
+    "Säg det till din kontaktperson på socialtjänsten, muntligt eller skriftligt. Du kan "
+    "återkalla hela medgivandet eller bara för en viss aktör eller ett visst slags uppgifter."
 )
+#: The named legal texts (formsvc/legal_texts.py) the consent prints.
+TEXT_KEYS = keys("consent.")
 _PHONE = Regexp(
     r"^[0-9+\-() ]*$", message=_l("Ange telefonnumret med siffror, mellanslag, + eller -.")
 )
@@ -90,6 +113,11 @@ class ActorRow(SubForm):
     other_name = text(_l("Namn på annan aktör"), 200)
     contact = text(_l("Kontaktperson eller enhet"), 300)
     direction = SelectField(_l("Riktning"), choices=_choices(DIRECTIONS), default="both")
+    secrecy = SelectField(
+        _l("Har mottagaren sekretess?"),
+        choices=_choices(SECRECY, _l("– anges för bostadsbolag och annan aktör –")),
+        default="",
+    )
 
     def is_blank(self) -> bool:
         return not (self.actor.data or self.other_name.data or self.contact.data)
@@ -114,7 +142,6 @@ class ConsentForm(FlaskForm):
         validators=[DataRequired(_l("Ange ett giltigt datum (ÅÅÅÅ-MM-DD)."))],
     )
     police_contact = text(_l("Kontaktperson hos Polismyndigheten"), 300)
-    police_direction = SelectField(_l("Riktning"), choices=_choices(DIRECTIONS), default="both")
     actors = FieldList(FormField(ActorRow), min_entries=0)
     info_kinds = MultiCheckboxField(_l("Vilka uppgifter får lämnas"), choices=_choices(INFO_KINDS))
     info_other = long_text(_l("Andra uppgifter (beskriv)"), 2000)
@@ -129,6 +156,26 @@ class ConsentForm(FlaskForm):
     contact_title = text(_l("Titel"), 120)
     contact_phone = text(_l("Telefon"), 40, [Optional(), _PHONE])
     contact_email = text(_l("E-post"), 254, [Optional(), Email(_l("Ange en giltig e-postadress."))])
+
+    def notices(self, ctx: FormContext) -> list[str]:
+        """Warn when a recipient has no secrecy under OSL (the signers are told and confirm it)."""
+        rows = [
+            {"actor": r.form.actor.data, "other_name": r.form.other_name.data,
+             "secrecy": r.form.secrecy.data}
+            for r in self.actors
+        ]  # fmt: skip
+        names = no_secrecy_names({"actors": rows})
+        if not names:
+            return []
+        return [
+            _(
+                "Mottagare utan sekretess: %(names)s. Företag, föreningar och privatpersoner har "
+                "inte sekretess enligt offentlighets- och sekretesslagen; uppgifter som lämnas dit "
+                "skyddas inte av sekretess där. Medgivandet säger det, och varje undertecknare "
+                "kryssar i att hen har fått veta det.",
+                names=", ".join(names),
+            )
+        ]
 
     def check(self, ctx: FormContext) -> bool:
         """Rules across fields: the period, the actors, and guardians for a participant under 18."""
@@ -161,6 +208,14 @@ class ConsentForm(FlaskForm):
                 ok = False
             elif sub.actor.data == "other" and not sub.other_name.data:
                 sub.other_name.errors.append(_("Skriv namnet på aktören."))
+                ok = False
+            if sub.actor.data in ASK_SECRECY_ACTORS and not sub.secrecy.data:
+                sub.secrecy.errors.append(
+                    _(
+                        "Ange om mottagaren har sekretess (myndighet) eller inte (företag, "
+                        "förening)."
+                    )
+                )
                 ok = False
         if not self.info_kinds.data and not self.info_other.data:
             self.info_kinds.errors.append(_("Välj minst ett slags uppgifter eller beskriv dem."))
@@ -204,6 +259,35 @@ def _actor_name(row: dict[str, Any]) -> str:
     return str(ACTORS.get(row.get("actor", ""), ""))
 
 
+def has_no_secrecy(row: Mapping[str, Any]) -> bool:
+    """True when an actor row's recipient is not bound by secrecy under OSL."""
+    actor = row.get("actor")
+    if actor in NO_SECRECY_ACTORS:
+        return True
+    return actor in ASK_SECRECY_ACTORS and row.get("secrecy") == "private"
+
+
+def no_secrecy_names(data: Mapping[str, Any]) -> list[str]:
+    """The named recipients of a consent that have no secrecy under OSL, in order."""
+    rows = data.get("actors") or []
+    names = [
+        _actor_name(r) or str(ACTORS.get(r.get("actor", ""), ""))
+        for r in rows
+        if isinstance(r, dict) and has_no_secrecy(r)
+    ]
+    return [n for n in dict.fromkeys(names) if n]
+
+
+def stamp(ctx: FormContext) -> dict[str, Any]:
+    """Stored with the consent when saved: its legal texts, the police's fixed direction and the
+    longest period it was checked against (printed instead of a fixed number)."""
+    return {
+        "texts": snapshot(TEXT_KEYS, ctx.settings),
+        "max_months": int(ctx.settings.get("CONSENT_MAX_MONTHS", 12)),
+        "police_direction": POLICE_DIRECTION,
+    }
+
+
 def build_context(ri: RenderInput) -> dict[str, Any]:
     """The Word template's values, all formatted here (the template only places them)."""
     d = ri.data
@@ -217,7 +301,9 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         {
             "name": str(POLICE),
             "contact": d.get("police_contact") or "",
-            "direction": str(DIRECTIONS.get(d.get("police_direction", "both"), "")),
+            # consents saved before issue 18 may hold a one-way police direction: print it as signed
+            "direction": str(DIRECTIONS.get(d.get("police_direction") or POLICE_DIRECTION, "")),
+            "note": "",
         }
     ]
     actors += [
@@ -225,9 +311,13 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
             "name": _actor_name(r),
             "contact": r.get("contact") or "",
             "direction": str(DIRECTIONS.get(r.get("direction", "both"), "")),
+            "note": _(" (ingen sekretess enligt OSL)") if has_no_secrecy(r) else "",
         }
         for r in d.get("actors", [])
     ]
+    private = no_secrecy_names(d)
+    controller = _("%(district)s stadsdelsnämnd", district=ri.district)
+    slots = signers(ri)
     return {
         "district": ri.district,
         "unit": _("Socialtjänsten, %(district)s – sociala insatsgrupper", district=ri.district),
@@ -249,44 +339,102 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
             "phone": d.get("contact_phone") or "",
             "email": d.get("contact_email") or "",
         },
-        "signers": signer_lines(ri, signers(ri)),
+        "no_secrecy": ", ".join(private),
+        "texts": {
+            key.removeprefix("consent."): text_of(
+                d,
+                key,
+                months=d.get("max_months") or 12,
+                names=", ".join(private),
+                controller=controller,
+            )
+            for key in TEXT_KEYS
+        },
+        "sign_texts": [
+            {
+                "role": _("Vårdnadshavare") if slot.key.startswith("guardian") else slot.role,
+                "statements": list(slot.statements),
+            }
+            for slot in _distinct_statements(slots)
+        ],
+        "signers": signer_lines(ri, slots),
     }
 
 
-def statements() -> tuple[str, ...]:
-    """What each signer of a consent ticks (the form's own words)."""
-    return (
-        _(
-            "Jag samtycker till att sekretessen hävs mellan socialtjänsten och de aktörer som "
-            "anges i dokumentet, för de uppgifter och den period som anges där."
-        ),
-        _(
-            "Jag har fått information om att medgivandet är frivilligt och att jag när som "
-            "helst kan återkalla det."
-        ),
-    )
+def _distinct_statements(slots: list[SignerSlot]) -> list[SignerSlot]:
+    """One slot per distinct set of statements (both guardians tick the same words)."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for slot in slots:
+        if slot.statements not in seen:
+            seen.add(slot.statements)
+            out.append(slot)
+    return out
+
+
+def statements(
+    *, guardian: bool = False, child: str = "", private: list[str] | None = None
+) -> tuple[str, ...]:
+    """What a signer of a consent ticks: the participant speaks of "mig", a guardian of "mitt
+    barn"; with recipients without secrecy, that the signer was told so."""
+    if guardian:
+        agree = _(
+            "Jag är vårdnadshavare till %(child)s och lämnar mitt medgivande till att uppgifter "
+            "om mitt barn lämnas på mötena i den sociala insatsgruppen och mellan socialtjänsten "
+            "och varje aktör, för de aktörer, slags uppgifter, riktningar och den period som "
+            "anges i dokumentet.",
+            child=child,
+        )
+        told = _(
+            "Jag har fått veta att medgivandet är frivilligt och att det när som helst kan "
+            "återkallas."
+        )
+    else:
+        agree = _(
+            "Jag lämnar mitt medgivande till att uppgifter om mig lämnas på mötena i den sociala "
+            "insatsgruppen och mellan socialtjänsten och varje aktör, för de aktörer, slags "
+            "uppgifter, riktningar och den period som anges i dokumentet."
+        )
+        told = _(
+            "Jag har fått veta att medgivandet är frivilligt och att jag när som helst kan "
+            "återkalla det."
+        )
+    out = [agree, told]
+    if private:
+        whom = _("mitt barn") if guardian else _("mig")
+        out.append(
+            _(
+                "Jag har fått veta att %(names)s inte har sekretess enligt offentlighets- och "
+                "sekretesslagen, och att uppgifter om %(whom)s som lämnas dit inte skyddas av "
+                "sekretess där.",
+                names=", ".join(private),
+                whom=whom,
+            )
+        )
+    return tuple(out)
 
 
 def signers(ri: RenderInput) -> list[SignerSlot]:
     """The participant, and guardians when under 18 on the start date (both when joint)."""
     d, s = ri.data, ri.subject
-    agree = statements()
+    private = no_secrecy_names(d)
     slots = [
         SignerSlot(
             "participant",
             pgettext("signer role", "Deltagare"),
             name=s.name if s else "",
-            statements=agree,
+            statements=statements(private=private),
         )
     ]
     if guardians_required(s, dict(d)):
         custody = d.get("custody") or ""
         guardians = [g for g in d.get("guardians", []) if g.get("name")]
         count = 2 if custody == "joint" else 1
+        for_guardian = statements(guardian=True, child=s.name if s else "", private=private)
         for i in range(count):
             name = guardians[i]["name"] if i < len(guardians) else ""
             role = _("Vårdnadshavare %(n)d", n=i + 1) if count > 1 else _("Vårdnadshavare")
-            slots.append(SignerSlot(f"guardian{i + 1}", role, name=name, statements=agree))
+            slots.append(SignerSlot(f"guardian{i + 1}", role, name=name, statements=for_guardian))
     return slots
 
 
@@ -296,13 +444,12 @@ def _participant(s: Subject | None, d: Any) -> dict[str, str]:
 
 
 def initial(ctx: FormContext) -> dict[str, Any]:
-    """Defaults for a new consent: today, 12 months, the author as contact person."""
+    """Defaults for a new consent: today, the longest period, the author as contact person."""
     start = ctx.today
     author = ctx.author or Author(name="")
     return {
         "period_from": start,
-        "period_to": last_day(start, 12),
-        "police_direction": "both",
+        "period_to": last_day(start, int(ctx.settings.get("CONSENT_MAX_MONTHS", 12))),
         "withdraw_how": DEFAULT_WITHDRAW,
         "contact_name": author.name,
         "contact_title": author.title,
@@ -325,21 +472,24 @@ def sample() -> dict[str, Any]:
                 "other_name": "",
                 "contact": "Elevhälsan, Husbygårdsskolan",
                 "direction": "both",
+                "secrecy": "",
             },
             {
                 "actor": "frivard",
                 "other_name": "",
                 "contact": "Frivården Sundbyberg",
                 "direction": "to_social",
+                "secrecy": "",
             },
             {
                 "actor": "other",
                 "other_name": "Fotbollsföreningen IK Kista",
                 "contact": "Tränare Sara Nilsson",
                 "direction": "from_social",
+                "secrecy": "private",
             },
         ],
-        "info_kinds": ["police", "school", "employment", "housing"],
+        "info_kinds": ["police", "school", "employment", "housing", "threats"],
         "info_other": "Uppgifter om fritidsaktiviteter",
         "custody": "joint",
         "guardians": [
@@ -351,6 +501,9 @@ def sample() -> dict[str, Any]:
         "contact_title": "Lots/samordnare",
         "contact_phone": "08-508 250 00",
         "contact_email": "karin.lind@example.se",
+        # stamped when saved (see stamp): the texts printed and the longest period
+        "texts": snapshot(TEXT_KEYS, {}),
+        "max_months": 12,
     }
 
 
@@ -378,6 +531,7 @@ DOCUMENT_TYPE = DocumentType(
     initial=initial,
     signers=signers,
     signed_status="active",
+    stamp=stamp,
     sample_expect=(
         "Åsa Öberg",
         "Fotbollsföreningen IK Kista",
@@ -386,6 +540,9 @@ DOCUMENT_TYPE = DocumentType(
         "2027-11-30",
         "Skolgång och skolnärvaro",
         "12 kap. 2 §",
+        "12 kap. 3 §",
+        "Hot och säkerhet",
+        "inte har sekretess",
     ),
     html="documents/consent.html",
 )

@@ -21,6 +21,7 @@ from formsvc.doctypes import (
     signer_lines,
 )
 from formsvc.forms._base import SubForm, choices, long_text, text
+from formsvc.legal_texts import keys, snapshot, text_of
 
 #: The two target groups a letter is written for: value -> (label, youngest, oldest).
 VARIANTS: dict[str, tuple[Any, int, int]] = {
@@ -64,6 +65,8 @@ DEFAULT_ACTORS: dict[str, list[tuple[str, str]]] = {
         ),
     ],
 }
+#: The named legal texts (formsvc/legal_texts.py) the letter prints.
+TEXT_KEYS = keys("letter.")
 DEFAULT_DPO = (
     "Stadsdelsförvaltningens dataskyddsombud nås via Stockholms stads växel, 08-508 000 00."
 )
@@ -165,6 +168,20 @@ class InfoLetterForm(FlaskForm):
         return False
 
 
+def stamp(ctx: FormContext) -> dict[str, Any]:
+    """Stored with the letter when saved: its legal texts and the retention it states."""
+    return {
+        "texts": snapshot(TEXT_KEYS, ctx.settings),
+        "retention_years": int(ctx.settings.get("RETENTION_YEARS", 5)),
+    }
+
+
+def greeting(s: Subject | None) -> str:
+    """ "Hej Förnamn!" (never the full name), or "Hej!" without a name."""
+    first = s.name.split()[0] if s and s.name.split() else ""
+    return _("Hej %(name)s!", name=first) if first else _("Hej!")
+
+
 def build_context(ri: RenderInput) -> dict[str, Any]:
     """The Word template's values; the letter's fixed text lives in the template, per variant."""
     d = ri.data
@@ -184,6 +201,7 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         "document_ref": ri.reference,
         "printed_at": ri.printed_at.isoformat(),
         "participant": participant,
+        "greeting": greeting(s),
         "letter_date": letter_date,
         "is_unga": variant == "sig_unga",
         "variant_label": str(VARIANTS[variant][0]),
@@ -200,6 +218,10 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
             "email": d.get("contact_email") or "",
         },
         "with_receipt": receipt,
+        "texts": {
+            key.removeprefix("letter."): text_of(d, key, years=d.get("retention_years") or 5)
+            for key in TEXT_KEYS
+        },
         "signers": signer_lines(ri, signers(ri)),
     }
 
@@ -261,6 +283,9 @@ def sample() -> dict[str, Any]:
         "contact_phone": "08-508 250 10",
         "contact_email": "jonas.ek@example.se",
         "with_receipt": True,
+        # stamped when saved (see stamp): the texts printed and the retention stated
+        "texts": snapshot(TEXT_KEYS, {}),
+        "retention_years": 5,
     }
 
 
@@ -288,6 +313,7 @@ DOCUMENT_TYPE = DocumentType(
     sample_subject=sample_subject,
     initial=initial,
     editors=("caseworker", "manager"),
+    stamp=stamp,
     sample_expect=(
         "Noah Lindqvist",
         "Fältassistenterna i Rinkeby-Kista",
@@ -296,5 +322,9 @@ DOCUMENT_TYPE = DocumentType(
         "Mottagningskvitto",
         "Jonas Ek",
         "SIG unga (12–20 år)",
+        "Hej Noah!",
+        "artikel 21",
+        "10 kap. 18 a §",
+        "5 år efter den sista anteckningen",
     ),
 )

@@ -195,8 +195,10 @@ def validate(dtype: DocumentType, form: FlaskForm, ctx: FormContext) -> bool:
 
 
 def to_data(dtype: DocumentType, form: FlaskForm, ctx: FormContext) -> dict[str, Any]:
-    """The JSON data to store: the form's values, checklist rows with the texts they answered."""
+    """The JSON data to store: the form's values, checklist rows with the texts they answered,
+    and the texts and settings the type prints (its stamp)."""
     data = dtype.to_data(form)
+    data.update(dtype.stamp(ctx))
     for field_name, entries in ctx.checklists.items():
         texts = {str(e.item_id): e.text for e in entries}
         data[field_name] = [

@@ -10,7 +10,6 @@ from docx_kit import (
     letterhead,
     loop_table,
     new_document,
-    nobreak,
     para,
     signature_block,
     tag,
@@ -36,12 +35,12 @@ def build() -> DocumentObject:
     doc.add_paragraph("Bilaga 3.2 – Sociala insatsgrupper (SIG)", style="Subtitle")
     para(
         doc,
-        "Med det här medgivandet kan socialtjänsten och de andra aktörerna i den sociala "
-        "insatsgruppen lämna uppgifter om dig till varandra. Läs igenom hela blanketten innan du "
-        "skriver under, och fråga din kontaktperson om något är oklart.",
+        "Med det här medgivandet får socialtjänsten och de andra aktörerna i den sociala "
+        "insatsgruppen lämna uppgifter om dig till varandra trots sekretess. Läs hela blanketten "
+        "innan du skriver under, och fråga din kontaktperson om något är oklart.",
     )
 
-    doc.add_heading("Uppgifter om den enskilde", level=1)
+    doc.add_heading("Uppgifter om deltagaren", level=1)
     label_value_table(
         doc,
         [
@@ -53,22 +52,11 @@ def build() -> DocumentObject:
         ],
     )  # fmt: skip
 
+    # The legal paragraphs are named texts (formsvc/legal_texts.py), stored with each document.
     doc.add_heading("Medgivandets omfattning", level=1)
-    para(
-        doc,
-        "Jag samtycker till att sekretessen hävs mellan socialtjänsten och nedanstående aktörer, "
-        "så att de får lämna uppgifter om mig till varandra i arbetet i den sociala "
-        f"insatsgruppen. Medgivandet lämnas enligt {nobreak('12 kap. 2 §')} offentlighets- och "
-        f"sekretesslagen (2009:400), som också gäller för den sekretess som anges i "
-        f"{nobreak('10 kap. 1 §')} samma lag.",
-    )
-    para(
-        doc,
-        b("Medgivandet är inte ett generellt upphävande av sekretessen. "),
-        "Det gäller bara de uppgifter som behövs för arbetet i den sociala insatsgruppen, bara "
-        "mellan de aktörer och för de slags uppgifter som anges nedan, och bara under "
-        "giltighetstiden.",
-    )
+    para(doc, "{{ texts.scope }}")
+    para(doc, "{{ texts.not_blanket }}")
+    para(doc, "{{ texts.basis }}")
 
     doc.add_heading("Aktörer som omfattas", level=2)
     loop_table(
@@ -76,18 +64,23 @@ def build() -> DocumentObject:
         ["Aktör", "Kontaktperson/enhet", "Riktning"],
         [Mm(58), Mm(72), Mm(40)],
         "actor in actors",
-        ["{{ actor.name }}", "{{ actor.contact }}", "{{ actor.direction }}"],
+        ["{{ actor.name }}{{ actor.note }}", "{{ actor.contact }}", "{{ actor.direction }}"],
     )
+    para(doc, "{{ texts.police }}", style="Liten text").paragraph_format.space_before = Pt(3)
     para(
         doc,
-        "Polismyndigheten deltar alltid i en social insatsgrupp och ingår därför alltid i "
-        "medgivandet. Riktning anger om uppgifter får lämnas från socialtjänsten till aktören, "
-        "från aktören till socialtjänsten eller åt båda hållen.",
+        "”Aktören lämnar uppgifter” betyder att aktören får lämna uppgifter om dig till "
+        "socialtjänsten och, på mötena, till de andra aktörerna. ”Aktören tar emot uppgifter” "
+        "betyder att socialtjänsten och, på mötena, de andra aktörerna får lämna uppgifter om dig "
+        "till aktören. ”Båda hållen” betyder både och.",
         style="Liten text",
-    ).paragraph_format.space_before = Pt(3)
+    )
+    tag(doc, "{%p if no_secrecy %}")
+    para(doc, b("Mottagare utan sekretess. "), "{{ texts.no_secrecy }}", keep_next=True)
+    tag(doc, "{%p endif %}")
 
     doc.add_heading("Uppgifter som får lämnas", level=2)
-    para(doc, "Medgivandet gäller följande slags uppgifter om mig:", keep_next=True)
+    para(doc, "Medgivandet gäller följande slags uppgifter:", keep_next=True)
     tag(doc, "{%p for kind in info_kinds %}")
     para(doc, "{{ kind }}", style="List Bullet")
     tag(doc, "{%p endfor %}")
@@ -104,34 +97,18 @@ def build() -> DocumentObject:
         b("{{ period_to }}"),
         ".",
     )
-    para(
-        doc,
-        "Ett medgivande gäller som längst 12 månader. Ska arbetet i den sociala insatsgruppen "
-        "fortsätta efter det behövs ett nytt medgivande.",
-    )
+    para(doc, "{{ texts.period }}")
 
     doc.add_heading("Rätt att återkalla medgivandet", level=1)
-    para(
-        doc,
-        "Det är frivilligt att lämna medgivandet, och du har rätt att när som helst återkalla "
-        "det. Utan medgivande kan arbetet i den sociala insatsgruppen dock inte fortsätta.",
-    )
+    para(doc, "{{ texts.withdraw }}")
     para(doc, b("Så här återkallar du: "), "{{ withdraw_how }}")
-    para(
-        doc,
-        "Återkallelsen gäller från den tidpunkt då socialtjänsten tar emot den och framåt. "
-        "Uppgifter som redan har lämnats dessförinnan kan inte tas tillbaka. Socialtjänsten "
-        "meddelar aktörerna att medgivandet har återkallats.",
-    )
+    para(doc, "{{ texts.withdraw_effect }}")
+    para(doc, "{{ texts.without_consent }}")
 
     tag(doc, "{%p if guardians_required %}")
-    doc.add_heading("Vårdnadshavare", level=1)
-    para(
-        doc,
-        "Den enskilde är under 18 år när medgivandet börjar gälla. Därför ska även "
-        "vårdnadshavare lämna sitt medgivande och skriva under. Vid gemensam vårdnad ska båda "
-        "vårdnadshavarna skriva under.",
-    )
+    doc.add_heading("Deltagare under 18 år och vårdnadshavare", level=1)
+    para(doc, "{{ texts.minor }}")
+    para(doc, "{{ texts.guardian }}")
     tag(doc, "{%p if custody %}")
     para(doc, b("Vårdnad: "), "{{ custody }}", keep_next=True)
     tag(doc, "{%p endif %}")
@@ -149,17 +126,7 @@ def build() -> DocumentObject:
     tag(doc, "{%p endif %}")
 
     doc.add_heading("Behandling av personuppgifter", level=1)
-    para(
-        doc,
-        "Personuppgiftsansvarig är ",
-        "{{ district }}",
-        " stadsdelsnämnd, som är socialnämnd i stadsdelsområdet. Uppgifterna behandlas för "
-        "att genomföra arbetet i den sociala insatsgruppen och bevaras enligt de regler som "
-        "gäller för socialtjänstens handlingar. Du har bland annat rätt att få veta vilka "
-        "uppgifter som behandlas om dig och att begära rättelse. Mer information finns på "
-        "start.stockholm/om-webbplatsen/personuppgifter-och-dataskydd. Du kan också vända dig "
-        "till Integritetsskyddsmyndigheten (IMY).",
-    )
+    para(doc, "{{ texts.personal_data }}")
 
     doc.add_heading("Kontaktperson på socialtjänsten", level=1)
     label_value_table(
@@ -173,10 +140,15 @@ def build() -> DocumentObject:
     doc.add_heading("Underskrifter", level=1)
     para(
         doc,
-        "Genom att skriva under lämnar jag mitt medgivande enligt denna blankett. Jag har fått "
-        "information om att medgivandet är frivilligt och att jag när som helst kan återkalla det.",
+        "Den som skriver under har kryssat i det som står under sin roll:",
         keep_next=True,
     )
+    tag(doc, "{%p for group in sign_texts %}")
+    para(doc, b("{{ group.role }}"), keep_next=True)
+    tag(doc, "{%p for line in group.statements %}")
+    para(doc, "{{ line }}", style="List Bullet", keep_next=True)
+    tag(doc, "{%p endfor %}")
+    tag(doc, "{%p endfor %}")
     tag(doc, "{%p for signer in signers %}")
     signature_block(doc)
     tag(doc, "{%p endfor %}")

@@ -61,7 +61,7 @@ def build() -> DocumentObject:
         ],
     )
     para(doc, "").paragraph_format.space_after = Pt(2)
-    para(doc, "Hej ", "{{ participant }}", "!")
+    para(doc, "{{ greeting }}")
     para(
         doc,
         "Du får det här brevet eftersom du kan bli aktuell för en social insatsgrupp, SIG. Här "
@@ -138,15 +138,8 @@ def build() -> DocumentObject:
     ).rows[2]._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
 
     doc.add_heading("Medgivande till att dela information", level=1)
-    para(
-        doc,
-        "Socialtjänsten, polisen och de andra aktörerna har sekretess. För att de ska kunna dela "
-        "information om dig med varandra behöver du lämna ett skriftligt medgivande, ",
-        b("Sekretessbrytande medgivande (bilaga 3.2)"),
-        ". Där står vilka aktörer och vilka slags uppgifter medgivandet gäller och hur länge det "
-        "gäller. Medgivandet behöver åtminstone gälla polisen för att arbetet i SIG ska kunna "
-        "genomföras.",
-    )
+    # The legal paragraphs are named texts (formsvc/legal_texts.py), stored with each letter.
+    para(doc, "{{ texts.consent }}")
     para(
         doc,
         b("Du kan när som helst återkalla medgivandet, "),
@@ -196,54 +189,15 @@ def build() -> DocumentObject:
         doc,
         [
             ("Personuppgifts\u00adansvarig", ["{{ controller }}"]),
-            (
-                "Ändamål",
-                [
-                    "Att utreda om du kan få stöd genom SIG, planera och genomföra stödet "
-                    "tillsammans med de aktörer som ditt medgivande gäller och följa upp arbetet."
-                ],
-            ),
-            (
-                "Rättslig grund",
-                [
-                    "Behandlingen är nödvändig för att utföra en uppgift av allmänt intresse och "
-                    "som ett led i myndighetsutövning (artikel 6.1 e i dataskyddsförordningen). "
-                    "Den sker enligt socialtjänstlagen (SoL), lagen om behandling av "
-                    "personuppgifter inom socialtjänsten och offentlighets- och sekretesslagen "
-                    "(OSL)."
-                ],
-            ),
-            (
-                "Mottagare",
-                [
-                    "Uppgifterna skyddas av sekretess. De lämnas bara till de aktörer som ditt "
-                    "medgivande gäller, eller när en lag kräver det."
-                ],
-            ),
-            (
-                "Lagring",
-                [
-                    "Uppgifterna sparas i din akt hos socialtjänsten och gallras enligt stadens "
-                    "dokumenthanteringsplan och de regler som gäller för socialtjänstens "
-                    "handlingar."
-                ],
-            ),
-            (
-                "Dina rättigheter",
-                [
-                    "Du har rätt att få veta vilka uppgifter vi har om dig (tillgång, "
-                    "registerutdrag), att få felaktiga uppgifter rättade och att begära att "
-                    "behandlingen begränsas. Uppgifter som måste sparas enligt lag kan inte "
-                    "raderas."
-                ],
-            ),
-            (
-                "Klagomål",
-                [
-                    "Om du är missnöjd med hur vi behandlar dina personuppgifter kan du lämna "
-                    "klagomål till Integritetsskyddsmyndigheten (IMY), www.imy.se."
-                ],
-            ),
+            ("Ändamål", ["{{ texts.purpose }}"]),
+            ("Rättslig grund", ["{{ texts.basis }}"]),
+            ("Känsliga uppgifter och brott", ["{{ texts.special }}"]),
+            ("Mottagare", ["{{ texts.recipients }}"]),
+            ("Hur länge", ["{{ texts.retention }}"]),
+            ("Dina rättigheter", ["{{ texts.rights }}"]),
+            ("Rätt att invända", ["{{ texts.object }}"]),
+            ("Måste du lämna uppgifter?", ["{{ texts.obligation }}"]),
+            ("Klagomål", ["{{ texts.complaint }}"]),
             ("Dataskydds\u00adombud", ["{{ dpo_contact }}"]),
         ],
     )

@@ -103,7 +103,7 @@ WRONG_TYPES = {
     "actors-0-direction": "sideways",
     "info_kinds": "everything",
     "custody": "9999",
-    "police_direction": "",
+    "actors-2-secrecy": "maybe",
 }
 
 
