@@ -30,9 +30,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.converter]
 TABLET = {"width": 768, "height": 1024}
 #: Sending and the last signature each run LibreOffice (a cold start the first time).
 CONVERSION_MS = 120_000
+#: what each signer ticks (guardians in their own words; the sample names a club without secrecy)
 STATEMENTS = (
-    "Jag samtycker till att sekretessen hävs",
-    "Jag har fått information om att medgivandet är frivilligt",
+    "Jag (lämnar mitt medgivande|är vårdnadshavare till)",
+    "Jag har fått veta att medgivandet är frivilligt",
+    "inte har sekretess enligt offentlighets",
 )
 PARTICIPANT, GUARDIAN_1, GUARDIAN_2 = "Åsa Öberg", "Maria Öberg", "Johan Öberg"
 GUARDIAN_MAIL = "maria.oberg@example.se"

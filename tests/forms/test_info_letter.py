@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from formsvc.extensions import db
@@ -71,7 +73,7 @@ def test_sig_unga_letter_involves_guardians_and_school_and_has_a_receipt(
 ) -> None:
     auth.login("caseworker")
     text = _saved_text(client, world.participant)
-    assert "Hej Åsa Öberg!" in text
+    assert "Hej Åsa!" in text and "Hej Åsa Öberg" not in text
     assert "SIG unga (12–20 år)" in text
     assert "Eftersom du är under 18 år får dina vårdnadshavare samma information" in text
     assert "att du går i skolan" in text
@@ -102,7 +104,7 @@ def test_letter_carries_the_personal_data_information(
     for expected in (
         "Rinkeby-Kista stadsdelsnämnd",  # the controller is the district's committee
         "myndighetsutövning",
-        "dokumenthanteringsplan",
+        "år efter den sista anteckningen",
         "rättade",
         "begränsas",
         "Integritetsskyddsmyndigheten (IMY)",
@@ -144,3 +146,52 @@ def test_pdf_ends_with_the_receipt_on_its_own_page(
     last = [p for p in pages if p.strip()][-1]
     assert "Mottagningskvitto" in last and "Namnförtydligande" in last
     assert "Så behandlar vi dina personuppgifter" not in last
+
+
+#: what GDPR art. 13 and 21 ask, and disclosure without consent, in the letter's own words
+LEGAL_STATEMENTS = (
+    "artikel 6.1 e i dataskyddsförordningen, 2 kap. 2 § dataskyddslagen",
+    "Ditt medgivande till att dela uppgifter är inte den rättsliga grunden för behandlingen",
+    "känsliga uppgifter, till exempel om din hälsa, och uppgifter om brott och misstankar om brott",
+    "artikel 9.2 h och artikel 10 i dataskyddsförordningen, 3 kap. 5 och 8 §§ dataskyddslagen "
+    "(2018:218) och lagen om behandling av personuppgifter inom socialtjänsten",
+    "Även utan ditt medgivande får eller måste vi ibland lämna uppgifter",
+    "förhindra att en ung person under 21 år begår brott (10 kap. 18 a § OSL)",
+    "(10 kap. 28 § OSL)",
+    "Akten gallras, det vill säga tas bort, 7 år efter den sista anteckningen i den",
+    "Du har rätt att invända mot att vi behandlar dina personuppgifter (artikel 21 i "
+    "dataskyddsförordningen)",
+    "Du behöver inte lämna några uppgifter",
+    "Företag, föreningar och privatpersoner har inte sekretess",
+    "Integritetsskyddsmyndigheten (IMY)",
+)
+
+
+@pytest.fixture
+def config(config: dict[str, Any]) -> dict[str, Any]:
+    """A city that keeps social-services files for 7 years."""
+    return {**config, "RETENTION_YEARS": 7}
+
+
+def _pdf(client: FlaskClient, participant: Participant, **changes: Any) -> tuple[Document, str]:
+    resp = client.post(_url(participant), data=post_data(InfoLetterForm, {**sample(), **changes}))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    doc = db.session.scalars(db.select(Document).order_by(Document.id.desc())).first()
+    text = pdf_text(client.get(f"/documents/{doc.id}/download.pdf").data)
+    return doc, re.sub(r"\s+", " ", text.replace("\u00a0", " ").replace("\u00ad", ""))
+
+
+@pytest.mark.parametrize("variant", ["sig_unga", "sig_unga_vuxna"])
+def test_letter_pdf_meets_gdpr_13_and_21_with_retention_from_the_settings(
+    client: FlaskClient, auth: Auth, world: World, variant: str
+) -> None:
+    auth.login("caseworker")
+    who = world.participant if variant == "sig_unga" else _young_adult(world)
+    doc, text = _pdf(client, who, variant=variant)
+    for expected in LEGAL_STATEMENTS:
+        assert expected in text, expected
+    first, full = ("Åsa", "Åsa Öberg") if variant == "sig_unga" else ("Ali", "Ali Hassan")
+    assert f"Hej {first}!" in text and f"Hej {full}" not in text
+    assert "när en lag kräver det" not in text  # the old, understated wording
+    assert doc.data["retention_years"] == 7
+    assert doc.data["texts"]["letter.object"]["version"] == "1"
