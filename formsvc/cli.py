@@ -218,7 +218,10 @@ def render(slug: str, data_file: click.utils.LazyFile, out: Path) -> None:
     context = dtype.build_context(
         replace(
             sample,
-            data=documents.to_data(dtype, form, ctx),
+            data={
+                **{k: data[k] for k in dtype.service_data if k in data},
+                **documents.to_data(dtype, form, ctx),
+            },
             reference="SIG-PROV-000000 v1",
             printed_at=date.today(),
         )

@@ -187,6 +187,9 @@ class DocumentType:
     checklists: Mapping[str, str] = field(default_factory=dict)  #: form field -> checklist slug
     #: text the sample's PDF must show (checked by the registry test)
     sample_expect: tuple[str, ...] = ()
+    #: keys the service writes into the data beyond the form (e.g. what a withdrawal copies from
+    #: its consent); `flask render` keeps them from its input, so the sample renders in full
+    service_data: tuple[str, ...] = ()
     #: HTML template of the form page
     html: str = "documents/form.html"
     #: who must sign, from the stored data and the participant (empty: the type is not signed)

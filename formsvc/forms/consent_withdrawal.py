@@ -152,13 +152,24 @@ DOCUMENT_TYPE = DocumentType(
     initial=initial,
     # the signing service creates it when a consent is withdrawn; nobody fills it generically
     editors=(),
-    # only what the form itself supplies (and the participant): `flask render` validates the
-    # sample through the form, so the keys the service copies from the consent are not there
+    # copied from the consent by the signing service (kept by `flask render`)
+    service_data=(
+        "consent_id",
+        "consent_reference",
+        "consent_period",
+        "recorded_by",
+        "actors",
+        "info_kinds",
+    ),
     sample_expect=(
         "Åsa Öberg",
         "2026-11-20",
         "Muntligt",
         "Hennes mamma Maria Öberg var med i samtalet.",
         "Informerad (datum, av vem)",
+        "SIG-2026-000012 v1",
+        "2026-03-01 – 2027-02-28",
+        "Fotbollsföreningen IK Kista",
+        "Skolgång och skolnärvaro",
     ),
 )
