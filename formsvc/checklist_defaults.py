@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 #: checklist slug -> (title, default item texts in Swedish)
 CHECKLISTS: dict[str, tuple[object, tuple[str, ...]]] = {
     "security_general": (
-        _l("Bilaga 2.1 – Generella proaktiva säkerhetsåtgärder"),
+        _l("Generella proaktiva säkerhetsåtgärder (egen checklista)"),
         (
             "Medarbetaren känner till rutinen för att rapportera hot och våld (tillbud, "
             "arbetsskada, polisanmälan).",
@@ -26,7 +26,7 @@ CHECKLISTS: dict[str, tuple[object, tuple[str, ...]]] = {
         ),
     ),
     "security_social_media": (
-        _l("Bilaga 2.2 – Proaktiva säkerhetsåtgärder i sociala medier"),
+        _l("Proaktiva säkerhetsåtgärder i sociala medier (egen checklista)"),
         (
             "Privata konton i sociala medier är inte offentliga.",
             "Arbetsgivare och arbetsuppgifter framgår inte av privata profiler.",
@@ -68,5 +68,18 @@ CHECKLISTS: dict[str, tuple[object, tuple[str, ...]]] = {
             "Finns det en efterfrågan på uppföljning från ledningshåll inom stadsdelen?",
             "Uppfylls de kompetenskrav för lotsar/samordnare som beskrivs i vägledningen?",
         ),
+    ),
+}
+
+#: Checklists that are our own drafts, not the guidance's text: they are labelled as such wherever
+#: they are shown or printed, and never as the city's annexes (whose files are not available).
+OWN_DRAFTS: dict[str, object] = {
+    "security_general": _l(
+        "Egen checklista, skriven utifrån vägledningens text om säkerhetssamtal. Den är inte "
+        "stadens bilaga 2.1 och kan ändras av administratören."
+    ),
+    "security_social_media": _l(
+        "Egen checklista, skriven utifrån vägledningens text om säkerhetssamtal. Den är inte "
+        "stadens bilaga 2.2 och kan ändras av administratören."
     ),
 }

@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, FormField
 from wtforms.validators import DataRequired, Optional
 
-from formsvc.checklist_defaults import CHECKLISTS
+from formsvc.checklist_defaults import CHECKLISTS, OWN_DRAFTS
 from formsvc.doctypes import (
     Author,
     DocumentType,
@@ -84,8 +84,8 @@ class SecurityTalkForm(FlaskForm):
     sections = [
         (_l("Samtalet"), ["talk_date", "manager_name", "manager_title"]),
         (_l("Riskfaktorer"), [*RISKS, "risk_comment"]),
-        (_l("Bilaga 2.1 – Generella proaktiva säkerhetsåtgärder"), ["general"]),
-        (_l("Bilaga 2.2 – Proaktiva säkerhetsåtgärder i sociala medier"), ["social_media"]),
+        (CHECKLISTS["security_general"][0], ["general"]),
+        (CHECKLISTS["security_social_media"][0], ["social_media"]),
         (
             _l("Reaktiva rutiner"),
             ["routine_threat", "routine_violence", "routine_alert"],
@@ -95,7 +95,8 @@ class SecurityTalkForm(FlaskForm):
     ]
     intro = _l(
         "Säkerhetssamtalet hålls av arbetsledaren med varje medarbetare minst en gång om året. "
-        "Gå igenom riskfaktorerna och checklistorna 2.1 och 2.2 punkt för punkt, kom överens om "
+        "Gå igenom riskfaktorerna och de egna checklistorna för generella säkerhetsåtgärder och "
+        "för sociala medier punkt för punkt, kom överens om "
         "åtgärder och bestäm när nästa samtal ska hållas. Dokumentet skrivs under av arbetsledaren "
         "och medarbetaren och delges sedan säkerhetschefen."
     )
@@ -179,6 +180,8 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         "risk_comment": d.get("risk_comment") or "",
         "general": general,
         "social_media": social,
+        "general_note": str(OWN_DRAFTS["security_general"]),
+        "social_media_note": str(OWN_DRAFTS["security_social_media"]),
         "checklist_summary": _(
             "%(a)d av %(n)d punkter besvarade, varav %(no)d med svaret Nej.",
             a=len(answered),

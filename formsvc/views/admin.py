@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from formsvc.checklist_defaults import CHECKLISTS
+from formsvc.checklist_defaults import CHECKLISTS, OWN_DRAFTS
 from formsvc.config import ROLES
 from formsvc.extensions import db
 from formsvc.forms._base import choices
@@ -277,6 +277,7 @@ def checklists_view() -> str | Response:
         "admin/checklists.html",
         lists=lists,
         titles=CHECKLISTS,
+        own=OWN_DRAFTS,
         form=form,
         confirm=ConfirmForm(),
         failed_slug=slug if form.errors else None,

@@ -36,6 +36,13 @@ def index() -> str:
     )
 
 
+@bp.route("/guidance/procurement")
+@login_required
+def procurement() -> str:
+    """Bilaga 2.4 as what it is: guidance to read, nothing to fill in or sign."""
+    return render_template("main/procurement.html")
+
+
 @bp.route("/lang/<code>")
 def lang(code: str) -> Response:
     if code in current_app.config["LANGUAGES"]:

@@ -26,8 +26,9 @@ def unsplit(table: Table) -> Table:
     return table
 
 
-def _checklist(doc: DocumentObject, title: str, loop: str) -> None:
+def _checklist(doc: DocumentObject, title: str, loop: str, note: str) -> None:
     doc.add_heading(title, level=1)
+    para(doc, f"{{{{ {note} }}}}", style="Liten text", keep_next=True)
     unsplit(
         loop_table(
             doc,
@@ -51,9 +52,10 @@ def build() -> DocumentObject:
     para(
         doc,
         "Arbetsledaren håller ett säkerhetssamtal med varje medarbetare minst en gång om året. "
-        "Under samtalet går arbetsledaren och medarbetaren igenom riskfaktorer, checklistorna för "
-        "proaktiva säkerhetsåtgärder (bilaga 2.1 och 2.2) och de reaktiva rutinerna vid hot och "
-        "våld, och kommer överens om åtgärder.",
+        "Under samtalet går arbetsledaren och medarbetaren igenom riskfaktorer, checklistor för "
+        "proaktiva säkerhetsåtgärder och de reaktiva rutinerna vid hot och våld, och kommer "
+        "överens om åtgärder. Checklistorna är stadsdelens egna i stället för vägledningens "
+        "bilaga 2.1 och 2.2.",
     )
 
     doc.add_heading("Samtalet", level=1)
@@ -80,9 +82,12 @@ def build() -> DocumentObject:
     para(doc, b("Kommentar: "), "{{ risk_comment }}").paragraph_format.space_before = Pt(4)
     tag(doc, "{%p endif %}")
 
-    _checklist(doc, "Bilaga 2.1 – Generella proaktiva säkerhetsåtgärder", "row in general")
+    _checklist(doc, "Generella proaktiva säkerhetsåtgärder", "row in general", "general_note")
     _checklist(
-        doc, "Bilaga 2.2 – Proaktiva säkerhetsåtgärder i sociala medier", "row in social_media"
+        doc,
+        "Proaktiva säkerhetsåtgärder i sociala medier",
+        "row in social_media",
+        "social_media_note",
     )
     para(doc, "{{ checklist_summary }}", style="Liten text").paragraph_format.space_before = Pt(3)
 

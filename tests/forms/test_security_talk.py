@@ -169,3 +169,27 @@ def test_only_managers_and_the_employee_see_a_talk_and_only_managers_edit_it(
 
     auth.login("manager")
     assert client.get(f"/documents/{doc.id}/edit").status_code == 200
+
+
+def test_our_own_checklists_are_labelled_as_such_never_as_the_citys_annexes(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    """2.1/2.2 are drafted from the guidance: form, PDF and admin page say so."""
+    auth.login("manager")
+    form = client.get(_url(world)).get_data(as_text=True)
+    assert "Generella proaktiva säkerhetsåtgärder (egen checklista)" in form
+    assert "Bilaga 2.1 –" not in form and "Bilaga 2.2 –" not in form
+    assert client.post(_url(world), data=post_data(SecurityTalkForm, _data())).status_code == 302
+    doc = db.session.scalars(db.select(Document)).one()
+    pdf = " ".join(pdf_text(client.get(f"/documents/{doc.id}/download.pdf").data).split())
+    assert "Bilaga 2.1 –" not in pdf and "Bilaga 2.2 –" not in pdf
+    for expected in (
+        "Den är inte stadens bilaga 2.1 och kan ändras av administratören.",
+        "Den är inte stadens bilaga 2.2 och kan ändras av administratören.",
+        "Checklistorna är stadsdelens egna i stället för vägledningens bilaga 2.1 och 2.2.",
+    ):
+        assert expected in pdf, expected
+    auth.logout()
+    auth.login("admin")
+    admin = client.get("/admin/checklists").get_data(as_text=True)
+    assert admin.count("Egen checklista, skriven utifrån vägledningens text") == 2

@@ -24,6 +24,7 @@ CLIENT_STAFF = {"caseworker", "manager"}
 ROUTES = [
     ("/", set(ROLES) - {"anonymous"}, 403),
     ("/account/password", set(ROLES) - {"anonymous"}, 403),
+    ("/guidance/procurement", set(ROLES) - {"anonymous"}, 403),
     ("/participants/", CLIENT_STAFF | {"other_caseworker"}, 403),
     ("/participants/new", CLIENT_STAFF | {"other_caseworker"}, 403),
     ("/participants/{pid}", CLIENT_STAFF, "deny"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
+from formsvc import doctypes
 from formsvc.extensions import db
 from formsvc.forms.consent import ConsentForm, sample
 from formsvc.models import Document, DocumentRevision
@@ -147,3 +148,16 @@ def test_unknown_type_and_format_are_404(
     assert client.get(f"/participants/{world.participant.id}/documents/new/nope").status_code == 404
     assert client.get(f"/documents/{consent_doc.id}/download.exe").status_code == 404
     assert client.get("/documents/999999").status_code == 404
+
+
+def test_procurement_annex_is_a_guidance_page_linked_from_the_start_page(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    """Bilaga 2.4 has nothing to fill in: a read-only page, not a document type."""
+    assert "2.4" not in {t.annex for t in doctypes.discover().values()}
+    auth.login("caseworker")
+    assert "/guidance/procurement" in client.get("/").get_data(as_text=True)
+    page = client.get("/guidance/procurement").get_data(as_text=True)
+    assert "informationssida, inget formulär" in page
+    assert "De regler för upphandling som gäller i Stockholms stad ska följas." in page
+    assert "<form" not in page.split('<main id="main">')[1].split("</main>")[0]
