@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from formsvc import doctypes
+from formsvc import doctypes, legal_texts
 from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 from formsvc.models.user import configure_hasher
@@ -51,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     registry = doctypes.discover()
     doctypes.check(registry)  # refuse to start on a broken registry
+    legal_texts.check_overrides(app.config.get("LEGAL_TEXTS"))  # a mistyped key fails loudly
     app.extensions["formsvc.registry"] = registry
     app.extensions["formsvc.store"] = FileStore(app.config["STORAGE_DIR"], _keyring(app))
     app.extensions["formsvc.converter_settings"] = ConverterSettings(

@@ -237,6 +237,19 @@ def keys(prefix: str) -> tuple[str, ...]:
     return tuple(k for k in TEXTS if k.startswith(prefix))
 
 
+def check_overrides(overrides: Any) -> None:
+    """Refuse a LEGAL_TEXTS setting with an unknown key or a value that is not text."""
+    if overrides is None:
+        return
+    if not isinstance(overrides, Mapping):
+        raise ValueError("LEGAL_TEXTS must map text keys to Swedish text")
+    for key, value in overrides.items():
+        if key not in TEXTS:
+            raise ValueError(f"LEGAL_TEXTS: unknown text {key!r}; known: {', '.join(TEXTS)}")
+        if not isinstance(value, str) or not value.strip() or len(value) > 5000:
+            raise ValueError(f"LEGAL_TEXTS[{key!r}] must be 1–5000 characters of text")
+
+
 def snapshot(names: Iterable[str], settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """The texts a document prints, to store with it: key -> {"version", "text"}."""
     overrides = settings.get("LEGAL_TEXTS") or {}

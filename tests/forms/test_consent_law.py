@@ -258,3 +258,31 @@ def test_hostile_secrecy_values_are_refused(
     assert resp.status_code == 200
     assert "Formuläret innehåller fel" in resp.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count(Document.id))) == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"consent.basiss": "x"}, "unknown text 'consent.basiss'"),
+        ({"consent.basis": ""}, "must be 1–5000 characters"),
+        ({"consent.basis": 42}, "must be 1–5000 characters"),
+        ({"consent.basis": "x" * 5001}, "must be 1–5000 characters"),
+        (["consent.basis"], "must map text keys"),
+    ],
+)
+def test_a_mistyped_legal_text_setting_stops_the_app_at_start(
+    make_app: Any, overrides: Any, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_app(LEGAL_TEXTS=overrides)
+
+
+def test_an_adapted_text_with_an_unknown_placeholder_prints_as_written(
+    make_app: Any, world: World
+) -> None:
+    app = make_app(LEGAL_TEXTS={"consent.period": "Högst %(manader)s månader, 100 %."})
+    with app.test_client() as client, app.app_context():
+        Auth(client).login("caseworker")
+        doc = _save(client, world.participant, sample())
+        text = docx_text(client.get(f"/documents/{doc.id}/download.docx").data)
+    assert "Högst %(manader)s månader, 100 %." in text
