@@ -15,6 +15,7 @@ from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 from markupsafe import Markup
 
+from formsvc.legal_texts import keys, text_of
 from formsvc.services.rendering import (
     Image,
     TemplateError,
@@ -43,9 +44,24 @@ def consent_context() -> dict[str, Any]:
         "period_from": "2026-12-01",
         "period_to": "2027-11-30",
         "actors": [
-            {"name": "Polismyndigheten", "contact": "Kommunpolis Rinkeby", "direction": "Båda"},
-            {"name": "Rinkebyskolan", "contact": "Rektor Ali Hassan", "direction": "Båda"},
-            {"name": "Frivården", "contact": "Frivården Solna", "direction": "Till oss"},
+            {
+                "name": "Polismyndigheten",
+                "contact": "Kommunpolis Rinkeby",
+                "direction": "Båda",
+                "note": "",
+            },
+            {
+                "name": "Rinkebyskolan",
+                "contact": "Rektor Ali Hassan",
+                "direction": "Båda",
+                "note": "",
+            },
+            {
+                "name": "Frivården",
+                "contact": "Frivården Solna",
+                "direction": "Till oss",
+                "note": "",
+            },
         ],
         "info_kinds": ["Polisens uppgifter om misstankar och domar", "Skolnärvaro"],
         "info_other": "Uppgifter om boende\nKontakt med fältassistenter",
@@ -62,6 +78,18 @@ def consent_context() -> dict[str, Any]:
             "phone": "08-508 000 00",
             "email": "karin.lind@stockholm.se",
         },
+        "no_secrecy": "",
+        # the named legal texts (formsvc/legal_texts.py) as build_context fills them in
+        "texts": {
+            key.removeprefix("consent."): text_of(
+                {}, key, months=12, names="", controller="Rinkeby-Kista stadsdelsnämnd"
+            )
+            for key in keys("consent.")
+        },
+        "sign_texts": [
+            {"role": "Deltagare", "statements": ["Jag har läst medgivandet och godkänner det."]},
+            {"role": "Vårdnadshavare", "statements": ["Jag godkänner medgivandet om mitt barn."]},
+        ],
         "signers": [
             {"role": "Deltagare", "name": "Åsa Öberg", "signature": "", "signed": ""},
             {"role": "Vårdnadshavare 1", "name": "Per Öberg", "signature": "", "signed": ""},
@@ -173,6 +201,8 @@ def test_rendered_consent_opens_and_carries_every_value(consent):
 
 def test_adult_consent_leaves_out_the_guardian_section(consent):
     context = consent_context() | {"guardians_required": False, "custody": "", "guardians": []}
+    context["sign_texts"] = context["sign_texts"][:1]
+    context["signers"] = context["signers"][:1]
     text = docx_text(render_docx(consent, context))
     assert "Vårdnadshavare\n" not in text
     assert "gemensam vårdnad" not in text

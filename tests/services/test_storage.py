@@ -161,7 +161,7 @@ def test_a_tampered_frozen_pdf_is_answered_with_422_and_the_swedish_message(
     send(client, starting_today(app, world, consent_doc))
     doc = db.session.get(Document, consent_doc.id)
     ok = client.get(f"/documents/{doc.id}/frozen.pdf")
-    assert ok.status_code == 200 and "SAMTYCKE" in pdf_text(ok.data).upper()
+    assert ok.status_code == 200 and "MEDGIVANDE" in pdf_text(ok.data).upper()
 
     path = on_disk(Path(app.config["STORAGE_DIR"]), doc.frozen_pdf_sha256)
     raw = bytearray(path.read_bytes())
