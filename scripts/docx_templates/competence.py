@@ -11,6 +11,12 @@ FILENAME = "competence.docx"
 
 def build() -> DocumentObject:
     """One employee's assessment against the guidance's competence requirements."""
+    return build_for(candidate=False)
+
+
+def build_for(*, candidate: bool) -> DocumentObject:
+    """The employee's checklist, or (candidate) the same checklist for a recruitment candidate
+    who has no account: the guidance uses 2.3 both when recruiting and for current staff."""
     title = "Checklista kompetenskrav lots/samordnare"
     doc = new_document(title, "Bilaga 2.3 – Sociala insatsgrupper")
     letterhead(
@@ -23,11 +29,23 @@ def build() -> DocumentObject:
         "Checklistan utgår från vägledningens kompetenskrav för lotsar och samordnare. Den "
         "används vid rekrytering och för att inventera behovet av kompetensutveckling.",
     )
-    doc.add_heading("Medarbetare", level=1)
+    if candidate:
+        para(
+            doc,
+            b("Underlag vid rekrytering. "),
+            "Checklistan gäller en sökande, inte en anställd. Den räknas inte i "
+            "stadsdelsförvaltningens uppföljning av personalens kompetens.",
+        )
+    doc.add_heading("Sökande" if candidate else "Medarbetare", level=1)
+    first = (
+        ("Sökande", "{{ employee.name }}", "Sökt tjänst", "{{ employee.title }}")
+        if candidate
+        else ("Medarbetare", "{{ employee.name }}", "Befattning", "{{ employee.title }}")
+    )
     label_value_table(
         doc,
         [
-            ("Medarbetare", "{{ employee.name }}", "Befattning", "{{ employee.title }}"),
+            first,
             ("Genomgången av", "{{ manager.name }}", "Datum", "{{ assessed_on }}"),
             ("Stadsdels\u00adförvaltning", "{{ district }}", "Uppfyllda krav",
              "{{ met_count }} av {{ total_count }}"),
