@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from docx.document import Document as DocumentObject
+
 from docx_templates.competence import build_for
 
 FILENAME = "competence_candidate.docx"
