@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -14,19 +17,40 @@ from formsvc.models.district import District
 from formsvc.models.participant import Participant
 from formsvc.models.user import User
 
-#: Lifecycle states; signing adds the later ones (see docs/adr/001-data-model.md).
-STATUSES = (
-    "draft",
-    "final",  # complete without signatures (e.g. a recorded withdrawal)
-    "awaiting_signatures",
-    "signed",
-    "active",
-    "expired",
-    "withdrawn",
-    "declined",
-    "voided",
-    "purged",  # content deleted under a retention rule (gallrad); the row is the receipt
-)
+
+class DocumentStatus(StrEnum):
+    """A document's lifecycle state; the stored value is the string (see services/lifecycle.py
+    for the allowed moves and docs/adr/001-data-model.md for the why)."""
+
+    DRAFT = "draft"
+    FINAL = "final"  # complete without signatures (e.g. a recorded withdrawal)
+    AWAITING_SIGNATURES = "awaiting_signatures"
+    SIGNED = "signed"
+    ACTIVE = "active"  # a sealed consent in force (its period refines it, see consents.state)
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    DECLINED = "declined"
+    VOIDED = "voided"
+    PURGED = "purged"  # content deleted under a retention rule (gallrad); the row is the receipt
+
+    @property
+    def label(self) -> LazyString:
+        """The state in Swedish, as the pages show it (translated when rendered)."""
+        return _LABELS[self]
+
+
+_LABELS = {
+    DocumentStatus.DRAFT: _l("Utkast"),
+    DocumentStatus.FINAL: _l("Fastställd"),
+    DocumentStatus.AWAITING_SIGNATURES: _l("Väntar på underskrift"),
+    DocumentStatus.SIGNED: _l("Signerad"),
+    DocumentStatus.ACTIVE: _l("Gäller"),
+    DocumentStatus.EXPIRED: _l("Har upphört"),
+    DocumentStatus.WITHDRAWN: _l("Återkallad"),
+    DocumentStatus.DECLINED: _l("Avböjd"),
+    DocumentStatus.VOIDED: _l("Makulerad"),
+    DocumentStatus.PURGED: _l("Gallrad"),
+}
 
 
 class TemplateVersion(db.Model):
@@ -57,7 +81,7 @@ class Document(db.Model):
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participant.id"), index=True)
     #: the employee a security talk (2.0) or competence checklist (2.3) is about
     subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
-    status: Mapped[str] = mapped_column(String(24), default="draft")
+    status: Mapped[str] = mapped_column(String(24), default=DocumentStatus.DRAFT.value)
     version: Mapped[int] = mapped_column(default=1)
     template_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -13,11 +13,12 @@ from formsvc.doctypes import discover
 from formsvc.extensions import db
 from formsvc.models import Document, SignatureRequest, User
 from formsvc.models._base import utcnow
-from formsvc.services import audit, documents
+from formsvc.models.document import DocumentStatus
+from formsvc.services import audit, documents, lifecycle
 from formsvc.services.storage import FileStore
 
 #: Consent states a withdrawal applies to.
-WITHDRAWABLE = ("awaiting_signatures", "active")
+WITHDRAWABLE = (DocumentStatus.AWAITING_SIGNATURES, DocumentStatus.ACTIVE)
 
 #: How a consent's state reads on the page (computed from status and dates).
 STATE_LABELS = {
@@ -132,14 +133,22 @@ def withdraw(
 ) -> Document:
     """Withdraw a consent: its status, its open requests, and a withdrawal document listing
     the actors to inform. Exactly once: a second withdrawal is refused."""
-    changed = db.session.execute(
-        update(Document)
-        .where(Document.id == doc.id, Document.status.in_(WITHDRAWABLE))
-        .values(status="withdrawn", updated_at=utcnow())
-    )
-    if changed.rowcount != 1:
-        db.session.rollback()
+    if doc.status not in WITHDRAWABLE:
         raise NotWithdrawable(doc.id)
+    try:
+        lifecycle.transition(
+            doc,
+            DocumentStatus.WITHDRAWN,
+            actor=actor,
+            origin=origin,
+            actor_label=None if actor else recorded_by,
+            action="withdraw",
+            details={"withdrawn_on": withdrawn_on.isoformat(), "how": how},
+            values={"updated_at": utcnow()},
+        )
+    except lifecycle.TransitionError as exc:
+        db.session.rollback()
+        raise NotWithdrawable(doc.id) from exc
     db.session.execute(
         update(SignatureRequest)
         .where(SignatureRequest.document_id == doc.id, SignatureRequest.status == "open")
@@ -159,16 +168,6 @@ def withdraw(
     }
     wtype = discover()["consent_withdrawal"]
     author = actor or doc.created_by
-    audit.record(
-        "withdraw",
-        actor_id=actor.id if actor else None,
-        actor_label=actor.username if actor else recorded_by,
-        object_type="document",
-        object_id=doc.id,
-        district_id=doc.district_id,
-        details={"withdrawn_on": withdrawn_on.isoformat(), "how": how},
-        origin=origin,
-    )
     new = documents.create(
         wtype,
         data,
@@ -190,21 +189,18 @@ def expire_due(today: date) -> list[Document]:
     for doc in docs:
         if state(doc, today) != "expired":
             continue
-        result = db.session.execute(
-            update(Document)
-            .where(Document.id == doc.id, Document.status == "active")
-            .values(status="expired", updated_at=utcnow())
-        )
-        if result.rowcount == 1:
-            audit.record(
-                "expire",
-                actor_id=None,
-                actor_label="formsvc",
-                object_type="document",
-                object_id=doc.id,
-                district_id=doc.district_id,
+        try:
+            lifecycle.transition(
+                doc,
+                DocumentStatus.EXPIRED,
+                actor=None,
+                from_=DocumentStatus.ACTIVE,
+                action="expire",
                 details={"period_to": doc.data.get("period_to")},
+                values={"updated_at": utcnow()},
             )
-            changed.append(doc)
+        except lifecycle.StaleStatus:  # withdrawn or expired by a parallel run
+            continue
+        changed.append(doc)
     db.session.commit()
     return changed

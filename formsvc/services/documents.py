@@ -35,7 +35,8 @@ from formsvc.models import (
     User,
 )
 from formsvc.models._base import utcnow
-from formsvc.services import access, audit, checklists
+from formsvc.models.document import DocumentStatus
+from formsvc.services import access, audit, checklists, lifecycle
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.rendering import render_docx
 from formsvc.services.storage import FileStore
@@ -50,7 +51,7 @@ def data_digest(data: Mapping[str, Any]) -> str:
 
 
 #: Statuses in which a document can still be edited (sent ones go back to draft).
-EDITABLE = ("draft", "awaiting_signatures")
+EDITABLE = (DocumentStatus.DRAFT, DocumentStatus.AWAITING_SIGNATURES)
 
 
 class NotEditable(Exception):
@@ -283,9 +284,19 @@ def update(
             .values(status="voided", token_hash=None, otp_hash=None)
         )
         _log("void_requests", doc, actor, origin, {"count": voided.rowcount, "why": "edit"})
-        doc.status = "draft"
-        doc.frozen_pdf_sha256 = None
-        doc.sent_at = None
+        try:
+            lifecycle.transition(
+                doc,
+                DocumentStatus.DRAFT,
+                actor=actor,
+                origin=origin,
+                action="reopen",
+                details={"why": "edit", "version": doc.version},
+                values={"frozen_pdf_sha256": None, "sent_at": None},
+            )
+        except lifecycle.TransitionError as exc:  # sealed or withdrawn in the meantime
+            db.session.rollback()
+            raise NotEditable(doc.id) from exc
     doc.version += 1
     doc.data = data
     doc.template_version_id = active_version(dtype, store).id

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from formsvc.doctypes import DocumentType
 from formsvc.extensions import db
@@ -27,7 +27,8 @@ from formsvc.models import (
     TemplateVersion,
 )
 from formsvc.models._base import utcnow
-from formsvc.services import audit
+from formsvc.models.document import DocumentStatus
+from formsvc.services import audit, lifecycle
 from formsvc.services.documents import data_digest
 from formsvc.services.storage import FileStore
 
@@ -122,7 +123,11 @@ def run(
         if item.held:
             report.held.append(item.document.id)
             continue
-        report.files_deleted += _purge(item, store)
+        try:
+            report.files_deleted += _purge(item, store)
+        except lifecycle.StaleStatus:  # a parallel run purged (or someone changed) it first
+            db.session.rollback()
+            continue
         report.deleted.append(item.document.id)
     _anonymise_emptied_participants()
     db.session.commit()
@@ -141,28 +146,13 @@ def _purge(item: Due, store: FileStore) -> int:
     reference = doc.reference
     db.session.execute(delete(SignatureRequest).where(SignatureRequest.document_id == doc.id))
     db.session.execute(delete(DocumentRevision).where(DocumentRevision.document_id == doc.id))
-    db.session.execute(
-        update(Document)
-        .where(Document.id == doc.id)
-        .values(
-            data={},
-            status="purged",
-            frozen_pdf_sha256=None,
-            sealed_pdf_sha256=None,
-            updated_at=utcnow(),
-        )
-    )
-    db.session.flush()
-    gone = [sha for sha in sorted(files) if _unreferenced(sha)]
-    for sha in gone:
-        db.session.execute(delete(StoredFile).where(StoredFile.sha256 == sha))
-    audit.record(
-        "retention_delete",
-        actor_id=None,
+    gone = [sha for sha in sorted(files) if _unreferenced(sha, but_for=doc.id)]
+    lifecycle.transition(
+        doc,
+        DocumentStatus.PURGED,
+        actor=None,
         actor_label="formsvc gallring",
-        object_type="document",
-        object_id=doc.id,
-        district_id=doc.district_id,
+        action="retention_delete",
         details={
             "type": doc.type_slug,
             "reference": reference,
@@ -172,7 +162,16 @@ def _purge(item: Due, store: FileStore) -> int:
             "files": gone,
             "data_sha256": data_digest({}),
         },
+        values={
+            "data": {},
+            "frozen_pdf_sha256": None,
+            "sealed_pdf_sha256": None,
+            "updated_at": utcnow(),
+        },
     )
+    db.session.flush()
+    for sha in gone:
+        db.session.execute(delete(StoredFile).where(StoredFile.sha256 == sha))
     # the database forgets first: a crash before the files go leaves only unreferenced,
     # encrypted bytes that nothing can reach (never a row pointing at a missing file)
     db.session.commit()
@@ -181,10 +180,12 @@ def _purge(item: Due, store: FileStore) -> int:
     return len(gone)
 
 
-def _unreferenced(sha: str) -> bool:
+def _unreferenced(sha: str, *, but_for: int) -> bool:
+    """No row but document *but_for* (being purged) points at the file."""
     checks = [
         select(Document.id).where(
-            (Document.frozen_pdf_sha256 == sha) | (Document.sealed_pdf_sha256 == sha)
+            (Document.frozen_pdf_sha256 == sha) | (Document.sealed_pdf_sha256 == sha),
+            Document.id != but_for,
         ),
         select(SignatureRequest.id).where(
             (SignatureRequest.signature_sha256 == sha) | (SignatureRequest.scan_sha256 == sha)

@@ -6,6 +6,7 @@ results or a `SigningError` with a Swedish message. See docs/adr/004-signing-evi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import io
@@ -26,7 +27,8 @@ from formsvc.extensions import db
 from formsvc.forms._base import text_problem
 from formsvc.models import AuditEvent, Document, SignatureRequest, User
 from formsvc.models._base import utcnow
-from formsvc.services import access, audit, documents, mail
+from formsvc.models.document import DocumentStatus
+from formsvc.services import access, audit, documents, lifecycle, mail
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.evidence import (
     Evidence,
@@ -141,22 +143,33 @@ def send(
     frozen = store.put(pdf, "application/pdf")
     # the frozen PDF must exist before any row points at it
     db.session.flush()
-    claimed = db.session.execute(
-        update(Document)
-        .where(Document.id == doc.id, Document.status == "draft", Document.version == doc.version)
-        .values(
-            status="awaiting_signatures",
-            sent_at=utcnow(),
-            sent_by_id=actor.id,
-            frozen_pdf_sha256=frozen.sha256,
-            sealed_pdf_sha256=None,
-            sealed_at=None,
-            finalise_claimed_at=None,
+    try:
+        lifecycle.transition(
+            doc,
+            DocumentStatus.AWAITING_SIGNATURES,
+            actor=actor,
+            origin=origin,
+            action="send",
+            details={
+                "version": doc.version,
+                "pdf_sha256": frozen.sha256,
+                "data_sha256": documents.data_digest(doc.data),
+            },
+            values={
+                "sent_at": utcnow(),
+                "sent_by_id": actor.id,
+                "frozen_pdf_sha256": frozen.sha256,
+                "sealed_pdf_sha256": None,
+                "sealed_at": None,
+                "finalise_claimed_at": None,
+            },
+            where=(Document.version == doc.version,),
         )
-    )
-    if claimed.rowcount != 1:  # a second click, or an edit in between
+    except lifecycle.TransitionError as exc:  # a second click, or an edit in between
         db.session.rollback()
-        raise SigningError(_("Dokumentet är redan skickat för underskrift eller avslutat."))
+        raise SigningError(
+            _("Dokumentet är redan skickat för underskrift eller avslutat.")
+        ) from exc
     created = [
         SignatureRequest(
             document_id=doc.id,
@@ -171,17 +184,6 @@ def send(
         for s in wanted
     ]
     db.session.add_all(created)
-    _log(
-        "send",
-        doc,
-        actor,
-        origin,
-        {
-            "version": doc.version,
-            "pdf_sha256": frozen.sha256,
-            "data_sha256": documents.data_digest(doc.data),
-        },
-    )
     db.session.commit()
     db.session.refresh(doc)
     return created
@@ -520,12 +522,19 @@ def decline(
         db.session.rollback()
         raise AlreadyDone(req.id)
     doc = req.document
-    db.session.execute(
-        update(Document)
-        .where(Document.id == doc.id, Document.status == "awaiting_signatures")
-        .values(status="declined", updated_at=utcnow())
-    )
     _log_signer("decline", req, origin, {"method": method}, actor=actor)
+    # another signer may have declined at the same moment: the document is declined either way
+    with contextlib.suppress(lifecycle.StaleStatus):
+        lifecycle.transition(
+            doc,
+            DocumentStatus.DECLINED,
+            actor=actor,
+            origin=origin,
+            actor_label=None if actor else req.role,
+            from_=DocumentStatus.AWAITING_SIGNATURES,
+            details={"request": req.id},
+            values={"updated_at": utcnow()},
+        )
     db.session.execute(
         update(SignatureRequest)
         .where(SignatureRequest.document_id == doc.id, SignatureRequest.status == "open")
@@ -698,29 +707,27 @@ def finalise_if_complete(
         )
         stored = store.put(sealed, "application/pdf")
         db.session.flush()
-        done = db.session.execute(
-            update(Document)
-            .where(Document.id == doc.id, Document.sealed_pdf_sha256.is_(None))
-            .values(
-                sealed_pdf_sha256=stored.sha256,
-                sealed_at=utcnow(),
-                status=dtype.signed_status,
-                finalise_claimed_at=None,
-                updated_at=utcnow(),
+        try:
+            lifecycle.transition(
+                doc,
+                dtype.signed_status,
+                actor=None,
+                from_=DocumentStatus.AWAITING_SIGNATURES,
+                action="seal",
+                details={"version": doc.version, "pdf_sha256": stored.sha256},
+                values={
+                    "sealed_pdf_sha256": stored.sha256,
+                    "sealed_at": utcnow(),
+                    "finalise_claimed_at": None,
+                    "updated_at": utcnow(),
+                },
+                where=(Document.sealed_pdf_sha256.is_(None),),
             )
-        )
-        if done.rowcount != 1:  # someone took over a claim we held too long; theirs stands
+        except lifecycle.StaleStatus:
+            # someone took over a claim we held too long (theirs stands), or the document was
+            # withdrawn while it was being sealed (a withdrawn consent never becomes active)
             db.session.rollback()
             return False
-        audit.record(
-            "seal",
-            actor_id=None,
-            actor_label="formsvc",
-            object_type="document",
-            object_id=doc.id,
-            district_id=doc.district_id,
-            details={"version": doc.version, "pdf_sha256": stored.sha256},
-        )
         db.session.commit()
         return True
     except BaseException:

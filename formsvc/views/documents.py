@@ -16,13 +16,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.doctypes import DocumentType
 from formsvc.extensions import db
 from formsvc.models import Document, DocumentRevision, Participant, User
+from formsvc.models.document import DocumentStatus
 from formsvc.services import access, consents, documents, facts, signing
 from formsvc.services.conversion import ConversionError
 from formsvc.views._common import converter, doc_type, origin, registry, roles_required, store
@@ -293,14 +293,4 @@ def _date(value: str | None) -> date | None:
         return None
 
 
-STATUS_LABELS = {
-    "draft": _l("Utkast"),
-    "final": _l("Fastställd"),
-    "signed": _l("Signerad"),
-    "awaiting_signatures": _l("Väntar på underskrift"),
-    "active": _l("Gäller"),
-    "expired": _l("Har upphört"),
-    "withdrawn": _l("Återkallad"),
-    "declined": _l("Avböjd"),
-    "voided": _l("Makulerad"),
-}
+STATUS_LABELS = {s.value: s.label for s in DocumentStatus}
