@@ -22,6 +22,7 @@ from formsvc.doctypes import (
     signer_lines,
 )
 from formsvc.forms._base import SubForm, choices, long_text, row_is_blank, text
+from formsvc.forms.consent import INFO_KINDS, TO_ACTOR
 from formsvc.forms.needs_inventory import AREAS
 
 #: The life areas of the guidance (those of the needs inventory, bilaga 3.1) and "other".
@@ -33,9 +34,34 @@ STATUSES: dict[str, Any] = {
     "ongoing": _l("Pågår"),
     "not_achieved": _l("Ej uppnått"),
 }
+#: The kinds of information (forms.consent.INFO_KINDS) a goal in each need area contains. The
+#: plan goes only to actors that a consent in force today lets receive every kind of every goal.
+#: An area spanning two kinds needs both, since a goal does not say which one it touches
+#: ("Sysselsättning/skola" is school attendance for one participant and work for another).
+#: "Kriminalitet" is information about crimes and suspicions: the police's kind. "other" maps to
+#: no kind: information described only in free text is never covered automatically (neither by a
+#: consent's free-text "other information"), so a plan with such a goal goes to nobody until
+#: the goal names its area.
+NEED_AREA_KINDS: dict[str, tuple[str, ...]] = {
+    "housing": ("housing",),
+    "physical_health": ("health",),
+    "mental_health": ("health",),
+    "occupation": ("school", "employment"),
+    "economy": ("economy",),
+    "network": ("network",),
+    "leisure": ("leisure",),
+    "crime": ("police",),
+    "substance_use": ("substance",),
+    "other": (),
+}
+if set(NEED_AREA_KINDS) != set(NEED_AREAS) or not {
+    k for kinds in NEED_AREA_KINDS.values() for k in kinds
+} <= set(INFO_KINDS):
+    raise RuntimeError("NEED_AREA_KINDS must map every need area to kinds of INFO_KINDS")
 CONSENT_STATES: dict[str, Any] = {
     "draft": _l("utkast"),
     "awaiting_signatures": _l("väntar på underskrift"),
+    "pending_start": _l("undertecknat men börjar gälla senare"),
 }
 _DATE = _l("Ange ett giltigt datum (ÅÅÅÅ-MM-DD).")
 
@@ -94,54 +120,39 @@ class ActionPlanForm(FlaskForm):
         "aktörer som omfattas av deltagarens sekretessbrytande medgivande."
     )
 
-    def _recipients(self) -> list[str]:
-        return [row.form.actor.data for row in self.distribution if row.form.actor.data]
-
     def notices(self, ctx: FormContext) -> list[str]:
-        """What the participant's consent covers, and recipients it does not cover."""
-        if "consent_status" not in ctx.facts:
+        """Which consent the distribution list is checked against, and consents that do not
+        count yet."""
+        consents = ctx.facts.get("consents")
+        if consents is None:
             return []
-        status = ctx.facts.get("consent_status")
-        covered = list(ctx.facts.get("consent_actors") or [])
         out: list[str] = []
-        if status is None:
+        if not consents.valid:
             out.append(
                 _(
-                    "Det finns inget sekretessbrytande medgivande (bilaga 3.2) för deltagaren. "
-                    "Handlingsplanen får inte lämnas till andra aktörer förrän ett medgivande "
-                    "finns."
+                    "Det finns inget sekretessbrytande medgivande (bilaga 3.2) som gäller i dag "
+                    "(%(d)s). Handlingsplanen får inte lämnas till någon aktör förrän ett "
+                    "medgivande är undertecknat och gäller; lämna sändlistan tom tills dess.",
+                    d=consents.on.isoformat(),
                 )
             )
-            missing = self._recipients()
-            if missing:
-                out.append(
-                    _(
-                        "Dessa aktörer i sändlistan omfattas inte av något medgivande: %(names)s.",
-                        names=", ".join(missing),
-                    )
-                )
-            return out
-        out.append(
-            _(
-                "Sändlistan kontrolleras mot deltagarens medgivande, som omfattar: %(names)s.",
-                names=", ".join(covered),
-            )
-        )
-        if status != "active":
+        else:
             out.append(
                 _(
-                    "Medgivandet är inte underskrivet än (%(state)s). Tills det är underskrivet "
-                    "görs kontrollen mot medgivandets innehåll, och planen bör inte lämnas ut.",
-                    state=str(CONSENT_STATES.get(status, status)),
+                    "Sändlistan kontrolleras mot medgivandet som gäller i dag (%(refs)s): en "
+                    "aktör får planen bara om medgivandet låter aktören ta emot uppgifter om "
+                    "varje behovsområde i planen. Får ta emot uppgifter: %(names)s.",
+                    refs=", ".join(doc.reference for doc, _cover in consents.valid),
+                    names=", ".join(consents.actors(TO_ACTOR)) or "–",
                 )
             )
-        period = ctx.facts.get("consent_period") or (None, None)
-        if period[1] and period[1] < ctx.today.isoformat():
+        for doc, state in consents.pending:
             out.append(
                 _(
-                    "Medgivandet gällde till och med %(d)s. Ett nytt medgivande behövs innan "
-                    "planen lämnas ut.",
-                    d=period[1],
+                    "Medgivandet %(ref)s räknas inte (%(state)s): bara ett undertecknat "
+                    "medgivande som gäller i dag gör det.",
+                    ref=doc.reference,
+                    state=str(CONSENT_STATES.get(state, state)),
                 )
             )
         return out
@@ -193,28 +204,48 @@ class ActionPlanForm(FlaskForm):
             ok = False
         return ok
 
+    def plan_kinds(self) -> list[str | None]:
+        """The kinds of information the plan's goals contain (None: a goal in "other")."""
+        kinds: list[str | None] = []
+        for row in self.goals:
+            area = row.form.area.data
+            if row_is_blank(row.form) or area not in NEED_AREA_KINDS:
+                continue
+            kinds += list(NEED_AREA_KINDS[area]) or [None]
+        return list(dict.fromkeys(kinds))
+
     def _check_distribution(self, ctx: FormContext) -> bool:
-        """With a consent, every recipient must be one of its actors (names compared loosely)."""
-        if ctx.facts.get("consent_status") is None:
-            return True
-        covered = {_key(name) for name in ctx.facts.get("consent_actors") or []}
+        """Every recipient may receive, from us, every kind of information the plan contains,
+        under a consent in force today; with no such consent, nobody may."""
+        recipients = [row.form.actor for row in self.distribution if row.form.actor.data]
+        kinds = self.plan_kinds()
+        if not recipients or not kinds or ctx.facts.get("offline"):
+            return True  # no goals is its own error; offline (`flask render`) sends nothing
+        consents = ctx.facts.get("consents")
         ok = True
-        for row in self.distribution:
-            actor = row.form.actor
-            if actor.data and _key(actor.data) not in covered:
-                actor.errors.append(
-                    _(
-                        "%(name)s omfattas inte av deltagarens sekretessbrytande medgivande. "
-                        "Ta bort aktören eller lägg först till den i medgivandet.",
-                        name=actor.data,
-                    )
+        for actor in recipients:
+            if consents is None:
+                reason = _("Det finns inget medgivande att kontrollera mot.")
+            else:
+                answer = consents.may_share_all(actor.data, kinds, TO_ACTOR)
+                if answer.allowed:
+                    continue
+                reason = answer.reason
+            message = _(
+                "%(name)s får inte handlingsplanen: %(reason)s", name=actor.data, reason=reason
+            )
+            if None in kinds:
+                message += " " + _(
+                    "Välj det behovsområde målet gäller i stället för ”Annat”, eller ta bort "
+                    "aktören från sändlistan."
                 )
-                ok = False
+            else:
+                message += " " + _(
+                    "Ta bort aktören från sändlistan, eller ändra medgivandet först."
+                )
+            actor.errors.append(message)
+            ok = False
         return ok
-
-
-def _key(name: str) -> str:
-    return " ".join(name.split()).casefold()
 
 
 def guardian_signs(subject: Subject | None, data: dict[str, Any]) -> bool:
@@ -300,8 +331,10 @@ def _participant(s: Subject | None) -> dict[str, str]:
 
 
 def initial(ctx: FormContext) -> dict[str, Any]:
-    """Today's date, one goal row, and the consent's actors as the distribution list."""
-    actors = list(ctx.facts.get("consent_actors") or [])
+    """Today's date, one goal row, and as the distribution list the actors that today's
+    consent lets receive information from us."""
+    consents = ctx.facts.get("consents")
+    actors = consents.actors(TO_ACTOR) if consents is not None else []
     return {
         "plan_date": ctx.today,
         "goals": [{}],

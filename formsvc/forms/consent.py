@@ -71,6 +71,10 @@ DIRECTIONS: dict[str, Any] = {
 }
 #: The police take part in both directions; their direction is not a choice (issue 18).
 POLICE_DIRECTION = "both"
+#: The two one-way directions, named from social services' side: the actor gives information
+#: to us (FROM_ACTOR) or receives it from us (TO_ACTOR). "both" is the two together.
+FROM_ACTOR = "to_social"
+TO_ACTOR = "from_social"
 
 INFO_KINDS: dict[str, Any] = {
     "police": _l("Polisens uppgifter om misstankar om brott och domar"),

@@ -50,7 +50,7 @@ def caseworker(user: User, registry: dict[str, DocumentType], today: date) -> di
         base.where(Document.type_slug == "consent", Document.status == "active")
     ):
         end = _date(doc.data.get("period_to"))
-        if end and today <= end <= horizon and consents.state(doc, today) == "active":
+        if end and today <= end <= horizon and consents.valid_on(doc, today):
             expiring.append((end, doc))
     expiring.sort(key=lambda pair: pair[0])
     return {"waiting": waiting, "expiring": expiring, "drafts": drafts}

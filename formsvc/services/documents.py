@@ -142,6 +142,7 @@ def offline_context(
         employee=sample.employee,
         district=sample.district,
         checklists=lists,
+        facts={"offline": True},  # no database: nothing here is sent to anyone
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import Document, User
+from formsvc.services import consents
 
 #: Roles counted as operative staff who should have a security talk each year.
 OPERATIVE = ("caseworker", "manager")
@@ -172,39 +173,12 @@ def _contact_list(district_id: int, today: date, months: int) -> ContactListFact
     )
 
 
-def for_participant(participant_id: int | None) -> dict[str, Any]:
-    """Facts about a participant: which actors their consent (bilaga 3.2) covers.
+def for_participant(participant_id: int | None, today: date) -> dict[str, Any]:
+    """Facts about a participant: their consents (bilaga 3.2) as they stand *today*.
 
-    Until consents can be signed, the newest consent that is not withdrawn, declined or voided
-    counts "by its content"; ``consent_status`` says which state it is in.
+    Only a consent in force today counts (signed, within its period, not withdrawn): a draft
+    or unsigned consent covers nobody (issue 10).
     """
     if participant_id is None:
         return {}
-    from formsvc.forms.consent import ACTORS, POLICE
-
-    consent = db.session.scalar(
-        select(Document)
-        .where(
-            Document.participant_id == participant_id,
-            Document.type_slug == "consent",
-            Document.status.not_in(("withdrawn", "declined", "voided", "expired")),
-        )
-        .order_by(Document.updated_at.desc())
-        .limit(1)
-    )
-    if consent is None:
-        return {"consent_actors": [], "consent_status": None}
-    names = [str(POLICE)] + [
-        (
-            row.get("other_name")
-            if row.get("actor") == "other"
-            else str(ACTORS.get(row.get("actor"), ""))
-        )
-        or ""
-        for row in consent.data.get("actors", [])
-    ]
-    return {
-        "consent_actors": [n for n in names if n],
-        "consent_status": consent.status,
-        "consent_period": (consent.data.get("period_from"), consent.data.get("period_to")),
-    }
+    return {"consents": consents.on_day(participant_id, today)}

@@ -110,8 +110,8 @@ def _expiring(settings: Mapping[str, Any], today: date, report: Report) -> None:
             end_date = date.fromisoformat(end)
         except ValueError:
             continue
-        if not today <= end_date <= horizon:
-            continue
+        if not today <= end_date <= horizon or not consents.valid_on(doc, today):
+            continue  # a consent not yet in force is reminded of once it is
         to = doc.sent_by or doc.created_by
         if not to or not to.email or not to.active:
             report.failed.append(f"document {doc.id}: no e-mail address for its caseworker")

@@ -125,13 +125,14 @@ def _new(
 
 
 def _facts(district_id: int, participant: Participant | None) -> dict:
+    today = signing.today_local()
     return {
         **facts.for_district(
             district_id,
-            today=signing.today_local(),
+            today=today,
             contact_list_months=current_app.config["CONTACT_LIST_CURRENT_MONTHS"],
         ),
-        **facts.for_participant(participant.id if participant else None),
+        **facts.for_participant(participant.id if participant else None, today),
     }
 
 

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from formsvc.extensions import db
 from formsvc.forms.action_plan import ActionPlanForm, sample
 from formsvc.models import Document, DocumentRevision
+from tests import factories
 from tests.conftest import Auth, World
 from tests.helpers import docx_text, post_data
 
@@ -31,69 +32,94 @@ def _not_followed_up() -> dict:
     return data
 
 
-def test_without_consent_the_form_warns_and_still_saves(
+def test_without_consent_the_plan_goes_to_nobody(
     client: FlaskClient, auth: Auth, world: World
 ) -> None:
     auth.login("caseworker")
     html = client.get(_url(world)).get_data(as_text=True)
-    assert "Det finns inget sekretessbrytande medgivande (bilaga 3.2) för deltagaren" in html
+    assert "Det finns inget sekretessbrytande medgivande (bilaga 3.2) som gäller i dag" in html
     assert f'value="{date.today().isoformat()}"' in html
-    resp = client.post(_url(world), data=post_data(ActionPlanForm, sample(), add_row="goals"))
+    resp = client.post(_url(world), data=post_data(ActionPlanForm, sample()))
     html = resp.get_data(as_text=True)
-    assert "Dessa aktörer i sändlistan omfattas inte av något medgivande: " in html
-    assert "Polismyndigheten, Skola/elevhälsa." in html
-    assert client.post(_url(world), data=post_data(ActionPlanForm, sample())).status_code == 302
+    assert resp.status_code == 200
+    assert (
+        "Polismyndigheten får inte handlingsplanen: Det finns inget medgivande som gäller" in html
+    )
+    assert "Skola/elevhälsa får inte handlingsplanen" in html
+    assert _plans() == []
+    alone = {**sample(), "distribution": []}
+    assert client.post(_url(world), data=post_data(ActionPlanForm, alone)).status_code == 302
     assert len(_plans()) == 1
 
 
-def test_new_plan_lists_the_consents_actors_as_recipients(
-    client: FlaskClient, auth: Auth, world: World, consent_doc: Document
+def test_new_plan_lists_the_actors_that_may_receive_from_us_today(
+    app: Flask, client: FlaskClient, auth: Auth, world: World
 ) -> None:
+    factories.consent(app, world.participant, world.users["caseworker"])
     auth.login("caseworker")
     html = client.get(_url(world)).get_data(as_text=True)
     assert 'name="distribution-0-actor" type="text" value="Polismyndigheten"' in html
+    assert 'value="Skola/elevhälsa"' in html
     assert 'value="Fotbollsföreningen IK Kista"' in html
-    assert "medgivande, som omfattar: Polismyndigheten, Skola/elevhälsa, Frivården" in html
-    assert "Medgivandet är inte underskrivet än (utkast)" in html
+    assert 'value="Frivården"' not in html  # it only gives information to us
+    assert "Får ta emot uppgifter: Polismyndigheten, Skola/elevhälsa, Fotbollsföreningen" in html
 
 
-def test_recipient_outside_the_consent_is_refused_on_its_row(
+def test_a_draft_consent_covers_nobody(
     client: FlaskClient, auth: Auth, world: World, consent_doc: Document
 ) -> None:
+    """Issue 10 defect 5: an actor only in an unsigned draft is refused."""
     auth.login("caseworker")
-    data = post_data(ActionPlanForm, sample(), **{"distribution-1-actor": "Kriminalvården"})
-    resp = client.post(_url(world), data=data)
+    html = client.get(_url(world)).get_data(as_text=True)
+    assert f"Medgivandet {consent_doc.reference} räknas inte (utkast)" in html
+    assert 'value="Fotbollsföreningen IK Kista"' not in html
+    resp = client.post(_url(world), data=post_data(ActionPlanForm, sample()))
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
-    assert "Kriminalvården omfattas inte av deltagarens sekretessbrytande medgivande." in html
-    assert 'value="Kriminalvården"' in html
+    assert "Skola/elevhälsa får inte handlingsplanen: Det finns inget medgivande som gäller" in html
     assert _plans() == []
-    # names are compared without regard to case or extra spaces
+
+
+def test_the_consent_in_force_counts_not_the_newest_draft(
+    app: Flask, client: FlaskClient, auth: Auth, world: World
+) -> None:
+    """Issue 10 defect 5: the signed consent covers BUP; a newer draft names Kriminalvården."""
+    author = world.users["caseworker"]
+    factories.consent(
+        app, world.participant, author, actors=[{"actor": "bup", "direction": "both"}]
+    )
+    draft = factories.consent(
+        app, world.participant, author, status="draft",
+        actors=[{"actor": "krim", "direction": "both"}],
+    )  # fmt: skip
+    auth.login("caseworker")
+    to_bup = post_data(ActionPlanForm, sample(), **{"distribution-1-actor": "BUP"})
+    assert client.post(_url(world), data=to_bup).status_code == 302
+    to_krim = post_data(ActionPlanForm, sample(), **{"distribution-1-actor": "Kriminalvården"})
+    html = client.post(_url(world), data=to_krim).get_data(as_text=True)
+    assert "Kriminalvården får inte handlingsplanen: Kriminalvården finns inte i något" in html
+    assert f"Medgivandet {draft.reference} räknas inte (utkast)" in html
+    assert 'value="Kriminalvården"' in html
+    assert len(_plans()) == 1
+
+
+def test_names_are_compared_without_case_or_spacing(
+    app: Flask, client: FlaskClient, auth: Auth, world: World
+) -> None:
+    factories.consent(app, world.participant, world.users["caseworker"])
+    auth.login("caseworker")
     data = post_data(
         ActionPlanForm,
         sample(),
-        **{"distribution-0-actor": "polismyndigheten", "distribution-1-actor": " FRIVÅRDEN "},
+        **{"distribution-0-actor": "polismyndigheten", "distribution-1-actor": " SKOLA/ELEVHÄLSA "},
     )
     assert client.post(_url(world), data=data).status_code == 302
-
-
-def test_active_consent_is_not_called_unsigned(
-    client: FlaskClient, auth: Auth, world: World, consent_doc: Document
-) -> None:
-    consent_doc.status = "active"
-    db.session.commit()
-    auth.login("caseworker")
-    html = client.get(_url(world)).get_data(as_text=True)
-    assert "medgivande, som omfattar: Polismyndigheten" in html
-    assert "inte underskrivet" not in html
-    data = post_data(ActionPlanForm, sample(), **{"distribution-1-actor": "BUP"})
-    html = client.post(_url(world), data=data).get_data(as_text=True)
-    assert "BUP omfattas inte av deltagarens sekretessbrytande medgivande." in html
 
 
 def test_follow_up_is_a_new_version_with_each_goals_status(
     app: Flask, client: FlaskClient, auth: Auth, world: World
 ) -> None:
+    factories.consent(app, world.participant, world.users["caseworker"])
     auth.login("caseworker")
     first = _not_followed_up()
     assert client.post(_url(world), data=post_data(ActionPlanForm, first)).status_code == 302
@@ -114,7 +140,9 @@ def test_follow_up_is_a_new_version_with_each_goals_status(
     db.session.expire_all()
     assert doc.version == 2
     revisions = db.session.scalars(
-        db.select(DocumentRevision).order_by(DocumentRevision.version)
+        db.select(DocumentRevision)
+        .where(DocumentRevision.document_id == doc.id)
+        .order_by(DocumentRevision.version)
     ).all()
     assert [[g["status"] for g in r.data["goals"]] for r in revisions] == [
         ["", "", ""],
@@ -150,11 +178,13 @@ def test_goal_rules(client: FlaskClient, auth: Auth, world: World) -> None:
 
 
 def test_guardian_signs_only_when_the_participant_is_under_18(
-    client: FlaskClient, auth: Auth, world: World
+    app: Flask, client: FlaskClient, auth: Auth, world: World
 ) -> None:
+    factories.consent(app, world.participant, world.users["caseworker"])
     auth.login("caseworker")
     assert client.post(_url(world), data=post_data(ActionPlanForm, sample())).status_code == 302
     adult = world.add_participant(world.home, "Vuxen", "Person", date(2000, 5, 5))
+    factories.consent(app, adult, world.users["caseworker"])
     url = f"/participants/{adult.id}/documents/new/action_plan"
     assert client.post(url, data=post_data(ActionPlanForm, sample())).status_code == 302
     minor, grown = sorted(_plans(), key=lambda d: d.id)

@@ -1,0 +1,44 @@
+"""Objects tests build through the services, as the application would store them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from formsvc.forms.consent import INFO_KINDS
+from formsvc.models import Document, Participant, User
+from formsvc.services import documents, signing
+
+
+def consent(
+    app: Flask,
+    participant: Participant,
+    author: User,
+    *,
+    status: str = "active",
+    starts: int = -1,
+    ends: int = 300,
+    **data: Any,
+) -> Document:
+    """A consent (the type's sample, all kinds of information unless *data* says otherwise) for
+    *participant*, in *status* ("active" is what signing by everyone makes it), running from
+    *starts* to *ends* days from today."""
+    dtype = app.extensions["formsvc.registry"]["consent"]
+    today = signing.today_local()
+    values = {
+        **dtype.sample(),
+        "info_kinds": list(INFO_KINDS),
+        "period_from": (today + timedelta(days=starts)).isoformat(),
+        "period_to": (today + timedelta(days=ends)).isoformat(),
+        **data,
+    }
+    return documents.create(
+        dtype,
+        values,
+        actor=author,
+        participant=participant,
+        store=app.extensions["formsvc.store"],
+        status=status,
+    )
