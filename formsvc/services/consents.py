@@ -123,7 +123,11 @@ def coverage(doc: Document) -> Coverage:
 
 def valid_on(doc: Document, on: date) -> bool:
     """True when *doc* is a consent in force on *on*: signed (active), within its period."""
-    return doc.type_slug == "consent" and doc.status == "active" and state(doc, on) == "active"
+    return (
+        doc.type_slug == "consent"
+        and doc.status == DocumentStatus.ACTIVE
+        and state(doc, on) == "active"
+    )
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,9 @@ def on_day(participant_id: int, on: date) -> ConsentsOn:
         .where(
             Document.participant_id == participant_id,
             Document.type_slug == "consent",
-            Document.status.in_(("draft", "awaiting_signatures", "active")),
+            Document.status.in_(
+                (DocumentStatus.DRAFT, DocumentStatus.AWAITING_SIGNATURES, DocumentStatus.ACTIVE)
+            ),
         )
         .order_by(Document.id)
     ).all()
