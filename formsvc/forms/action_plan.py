@@ -274,12 +274,25 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         }
         for i, g in enumerate(d.get("goals", []), start=1)
     ]
+    distribution = [
+        {"actor": r.get("actor") or "", "contact": r.get("contact") or ""}
+        for r in d.get("distribution", [])
+    ]
+    checked = d.get("distribution_checked") or {}
     return {
         "district": ri.district,
         "unit": _("Socialtjänsten, %(district)s – sociala insatsgrupper", district=ri.district),
         "document_ref": ri.reference,
         "printed_at": ri.printed_at.isoformat(),
         "participant": _participant(s),
+        "plan_kinds": ", ".join(_kind_labels(d.get("goals", []))),
+        "distribution_basis": _(
+            "Sändlistan kontrollerades %(d)s mot medgivande %(refs)s.",
+            d=checked.get("on", ""),
+            refs=", ".join(checked.get("consents", [])),
+        )
+        if distribution and checked.get("consents")
+        else "",
         "caseworker": {"name": ri.author.name, "title": ri.author.title},
         "plan_date": d.get("plan_date") or "",
         "long_term_goal": d.get("long_term_goal") or "",
@@ -290,11 +303,32 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         "follow_up_date": d.get("follow_up_date") or "",
         "follow_up_note": d.get("follow_up_note") or "",
         "next_follow_up": d.get("next_follow_up") or "",
-        "distribution": [
-            {"actor": r.get("actor") or "", "contact": r.get("contact") or ""}
-            for r in d.get("distribution", [])
-        ],
+        "distribution": distribution,
         "signers": signer_lines(ri, signers(ri)),
+    }
+
+
+def _kind_labels(goals: list[Any]) -> list[str]:
+    """The kinds of information the goals contain, in words, in INFO_KINDS order."""
+    areas = {g.get("area") for g in goals if isinstance(g, dict)}
+    kinds = {k for a in areas for k in NEED_AREA_KINDS.get(a or "", ())}
+    labels = [str(label) for key, label in INFO_KINDS.items() if key in kinds]
+    if "other" in areas:
+        labels.append(_("uppgifter som bara beskrivs i fritext (behovsområde Annat)"))
+    return labels
+
+
+def stamp(ctx: FormContext) -> dict[str, Any]:
+    """Stored with the plan when saved: the day and the consents its distribution was checked
+    against (printed under the distribution list)."""
+    consents = ctx.facts.get("consents")
+    if consents is None or not consents.valid:
+        return {}
+    return {
+        "distribution_checked": {
+            "on": consents.on.isoformat(),
+            "consents": [doc.reference for doc, _cover in consents.valid],
+        }
     }
 
 
@@ -430,6 +464,7 @@ DOCUMENT_TYPE = DocumentType(
     sample=sample,
     sample_subject=sample_subject,
     initial=initial,
+    stamp=stamp,
     editors=("caseworker", "manager"),
     sample_expect=(
         "Noah Lindqvist",

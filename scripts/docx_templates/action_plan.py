@@ -119,10 +119,15 @@ def build() -> DocumentObject:
     para(
         doc,
         "Handlingsplanen lämnas till de aktörer som är berörda och ingår i den sociala "
-        "insatsgruppen, och bara till aktörer som omfattas av den enskildes sekretessbrytande "
-        "medgivande (bilaga 3.2).",
+        "insatsgruppen, och bara till aktörer som ett sekretessbrytande medgivande (bilaga 3.2) "
+        "som gäller låter ta emot uppgifter från socialtjänsten om allt planen innehåller: ",
+        b("{{ plan_kinds }}"),
+        ".",
         keep_next=True,
     )
+    tag(doc, "{%p if distribution_basis %}")
+    para(doc, "{{ distribution_basis }}", keep_next=True)
+    tag(doc, "{%p endif %}")
     tag(doc, "{%p if distribution %}")
     loop_table(
         doc,

@@ -13,9 +13,10 @@ from markupsafe import escape
 from formsvc.extensions import db
 from formsvc.forms.action_plan import ActionPlanForm, sample
 from formsvc.models import Document, Participant
+from formsvc.services import signing
 from tests import factories
 from tests.conftest import Auth, World
-from tests.helpers import post_data
+from tests.helpers import pdf_text, post_data
 
 #: The consent in force: the police (always both ways), the school both ways, Frivården only
 #: gives us information, the football club only receives it; three kinds of information.
@@ -266,3 +267,23 @@ def test_other_districts_staff_cannot_post_a_plan_here(
         == 404
     )
     assert _plans() == []
+
+
+def test_the_printed_plan_says_what_it_contains_and_which_consent_was_checked(
+    client: FlaskClient, auth: Auth, world: World, in_force: Document
+) -> None:
+    auth.login("caseworker")
+    data = _plan(["economy", "mental_health"], ["Skola/elevhälsa"])
+    assert (
+        client.post(_url(world.participant), data=post_data(ActionPlanForm, data)).status_code
+        == 302
+    )
+    (plan,) = _plans()
+    text = " ".join(pdf_text(client.get(f"/documents/{plan.id}/download.pdf").data).split())
+    assert (
+        "som gäller låter ta emot uppgifter från socialtjänsten om allt planen innehåller: "
+        "Hälsa, vård och behandling, Ekonomi och skulder." in text
+    )
+    today = signing.today_local().isoformat()
+    assert f"Sändlistan kontrollerades {today} mot medgivande {in_force.reference}." in text
+    assert "Skola/elevhälsa" in text
