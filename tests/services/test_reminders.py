@@ -177,6 +177,21 @@ def test_a_consent_past_its_end_becomes_expired_without_mail(
     assert ended.reference not in body  # the announcement is about the one still running
 
 
+def test_only_consents_in_force_today_are_announced_as_ending(
+    app: Flask, runner: FlaskCliRunner, world: World, smtp_server: SmtpServer
+) -> None:
+    """A signed consent that has not started yet is not "ending" (consents.valid_on decides)."""
+    today = signing.today_local()
+    running = consent(app, world, today + timedelta(days=10))
+    later = consent(app, world, today + timedelta(days=12))
+    later.data = {**later.data, "period_from": (today + timedelta(days=2)).isoformat()}
+    db.session.commit()
+    assert run(runner).exit_code == 0
+    body = last_to(smtp_server, CASEWORKER).get_content()
+    assert running.reference in body and later.reference not in body
+    assert subjects(smtp_server, CASEWORKER) == [EXPIRING]
+
+
 def test_when_mail_is_down_the_run_fails_and_the_next_run_sends_everything(
     app: Flask,
     make_app: Any,
