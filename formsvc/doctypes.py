@@ -69,6 +69,13 @@ def _masked(number: str) -> str:
     return f"{number[:9]}****"
 
 
+def printed_number(number: str | None, *, protected: bool = False) -> str:
+    """An identity number as documents print it: masked for a protected identity."""
+    if not number:
+        return ""
+    return _masked(number) if protected else number
+
+
 def printed_subject(s: Subject | None, on: str | None = None) -> dict[str, str]:
     """A participant as documents print them; ``age`` is the age on the ISO date *on*, if given."""
     if s is None:
@@ -103,6 +110,8 @@ class SignerSlot:
     #: manager of the district who may see the document) or "employee" (the document's employee)
     staff_role: str | None = None
     name: str = ""  #: the name expected, as the form holds it ("" when unknown)
+    #: the signer's personnummer or samordningsnummer as printed ("" when not known)
+    id_number: str = ""
     #: what the signer ticks to agree to (every one is required to sign)
     statements: tuple[str, ...] = ()
 
@@ -111,7 +120,7 @@ class SignerSlot:
 class SignatureMark:
     """A given signature as the final document prints it in its signature place."""
 
-    name: str  #: the name the signer typed
+    name: str  #: the name the signature is attributed to (the designated signer's)
     signed: str  #: printed under "Ort och datum", e.g. "2026-11-22 (e-signerad)"
     image: bytes | None = None  #: drawn signature (PNG), if any
 

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
 from flask_wtf import FlaskForm
-from wtforms import DateField, FieldList, FormField, SelectField, SelectMultipleField
+from wtforms import DateField, Field, FieldList, FormField, SelectField, SelectMultipleField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Email, Optional, Regexp
+from wtforms.validators import DataRequired, Email, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from formsvc.doctypes import (
@@ -23,11 +23,13 @@ from formsvc.doctypes import (
     RenderInput,
     SignerSlot,
     Subject,
+    printed_number,
     printed_subject,
     signer_lines,
 )
 from formsvc.forms._base import SubForm, choices, long_text, text
 from formsvc.legal_texts import keys, snapshot, text_of
+from formsvc.services.identity import Identity, IdentityError, parse_identity
 
 #: Actors of the guidance (PRODUCT.md, bilaga 1); the police always take part, so are not listed.
 ACTORS: dict[str, Any] = {
@@ -130,6 +132,25 @@ class ActorRow(SubForm):
 class GuardianRow(SubForm):
     name = text(_l("Vårdnadshavarens namn"), 200)
     contact = text(_l("Telefon eller e-post"), 254)
+    #: optional; printed with the name and in the signature evidence (issue 10)
+    personnummer = text(_l("Personnummer eller samordningsnummer (frivilligt)"), 20)
+
+    def validate_personnummer(self, field: Field) -> None:
+        """A valid personnummer or samordningsnummer, stored in its long form."""
+        if not field.data:
+            return
+        field.data = guardian_identity(field.data).number
+
+
+def guardian_identity(value: str) -> Identity:
+    """A guardian's number: a personnummer, else a samordningsnummer; ValidationError if neither."""
+    try:
+        return parse_identity(value, coordination=False)
+    except IdentityError as first:
+        try:
+            return parse_identity(value, coordination=True)
+        except IdentityError:
+            raise ValidationError(str(first)) from None
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -226,6 +247,10 @@ class ConsentForm(FlaskForm):
             ok = False
         if ctx.subject and start and ctx.subject.age_on(start) < 18:
             ok = self._check_guardians() and ok
+        for row in self.guardians:
+            if row.form.personnummer.data and not row.form.name.data:
+                row.form.name.errors.append(_("Ange vårdnadshavarens namn."))
+                ok = False
         return ok
 
     def _check_guardians(self) -> bool:
@@ -298,7 +323,12 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
     s = ri.subject
     need_guardians = guardians_required(s, dict(d))
     custody = d.get("custody") or ""
-    guardians = [g for g in d.get("guardians", []) if g.get("name")]
+    protected = bool(s and s.protected)
+    guardians = [
+        {"name": _guardian_name(g, protected), "contact": g.get("contact") or ""}
+        for g in d.get("guardians", [])
+        if g.get("name")
+    ]
     if custody != "joint":
         guardians = guardians[:1]
     actors = [
@@ -365,6 +395,12 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
     }
 
 
+def _guardian_name(g: Mapping[str, Any], protected: bool) -> str:
+    """A guardian as the consent prints them: the name, and the number when it is known."""
+    number = printed_number(g.get("personnummer"), protected=protected)
+    return f"{g.get('name') or ''} ({number})" if number else str(g.get("name") or "")
+
+
 def _distinct_statements(slots: list[SignerSlot]) -> list[SignerSlot]:
     """One slot per distinct set of statements (both guardians tick the same words)."""
     seen: set[tuple[str, ...]] = set()
@@ -422,11 +458,15 @@ def signers(ri: RenderInput) -> list[SignerSlot]:
     """The participant, and guardians when under 18 on the start date (both when joint)."""
     d, s = ri.data, ri.subject
     private = no_secrecy_names(d)
+    protected = bool(s and s.protected)
     slots = [
         SignerSlot(
             "participant",
             pgettext("signer role", "Deltagare"),
             name=s.name if s else "",
+            id_number=printed_number(
+                s.id_number if s and s.id_kind != "birth_date" else None, protected=protected
+            ),
             statements=statements(private=private),
         )
     ]
@@ -436,9 +476,17 @@ def signers(ri: RenderInput) -> list[SignerSlot]:
         count = 2 if custody == "joint" else 1
         for_guardian = statements(guardian=True, child=s.name if s else "", private=private)
         for i in range(count):
-            name = guardians[i]["name"] if i < len(guardians) else ""
+            g = guardians[i] if i < len(guardians) else {}
             role = _("Vårdnadshavare %(n)d", n=i + 1) if count > 1 else _("Vårdnadshavare")
-            slots.append(SignerSlot(f"guardian{i + 1}", role, name=name, statements=for_guardian))
+            slots.append(
+                SignerSlot(
+                    f"guardian{i + 1}",
+                    role,
+                    name=g.get("name") or "",
+                    id_number=printed_number(g.get("personnummer"), protected=protected),
+                    statements=for_guardian,
+                )
+            )
     return slots
 
 
@@ -497,8 +545,8 @@ def sample() -> dict[str, Any]:
         "info_other": "Uppgifter om fritidsaktiviteter",
         "custody": "joint",
         "guardians": [
-            {"name": "Maria Öberg", "contact": "070-111 22 33"},
-            {"name": "Johan Öberg", "contact": "johan.oberg@example.se"},
+            {"name": "Maria Öberg", "contact": "070-111 22 33", "personnummer": "19800101-1231"},
+            {"name": "Johan Öberg", "contact": "johan.oberg@example.se", "personnummer": ""},
         ],
         "withdraw_how": DEFAULT_WITHDRAW,
         "contact_name": "Karin Lind",

@@ -36,7 +36,10 @@ class SignatureRequest(db.Model):
     kind: Mapped[str] = mapped_column(String(10))  #: "external" or "staff"
     #: for staff slots: "manager", "caseworker" or "employee" (the document's employee)
     staff_role: Mapped[str | None] = mapped_column(String(20))
+    #: the designated signer, frozen at sending: the signature is attributed to this name
     expected_name: Mapped[str] = mapped_column(String(200), default="")
+    #: the designated signer's personnummer or samordningsnummer, where the document gives one
+    expected_id: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12), default="open", index=True)
     method: Mapped[str | None] = mapped_column(String(12))
     #: personal link: where it was sent, the SHA-256 of the token, never the token itself
@@ -51,14 +54,19 @@ class SignatureRequest(db.Model):
     otp_sends: Mapped[int] = mapped_column(default=0)
     #: the outcome
     signed_at: Mapped[datetime | None] = mapped_column()
+    #: the name the signature is attributed to: the designated name (for staff: the account's)
     signed_name: Mapped[str | None] = mapped_column(String(200))
+    #: what the signer typed, which matched the designated name in a tolerated way (names.py)
+    typed_name: Mapped[str | None] = mapped_column(String(200))
     signature_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
     scan_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
     statements: Mapped[list[str] | None] = mapped_column(JSON)
     decline_reason: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
-    verification: Mapped[str | None] = mapped_column(String(300))  #: how the signer was checked
+    #: how the signer's identity was established, in words: witnessed in person by named staff,
+    #: one-time code to a masked address, password of a staff account, paper upload by named staff
+    verification: Mapped[str | None] = mapped_column(String(300))
     #: staff who witnessed (in person), signed (staff) or uploaded the scan (paper)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     reminded_at: Mapped[datetime | None] = mapped_column()

@@ -31,7 +31,7 @@ _LINE = 5.2  # mm
 @dataclass(frozen=True)
 class EvidenceSigner:
     role: str  #: e.g. "Vårdnadshavare 1"
-    name: str  #: the name the signer typed
+    name: str  #: the designated signer's name (for staff: the account's), which signed
     method: str  #: already-translated label: "På plats", "Personlig länk", "Papper", …
     outcome: str  #: "signed" (declined signers never reach a final PDF, but keep the field)
     signed_at: datetime  #: aware UTC
@@ -42,6 +42,10 @@ class EvidenceSigner:
     statements: tuple[str, ...]  #: consent statements ticked
     has_image: bool  #: a drawn signature image is in the document
     scan_sha256: str | None  #: SHA-256 of an uploaded paper signature scan
+    #: what the signer typed, when it differs from *name* in a tolerated way (case, accents …)
+    typed_name: str | None = None
+    #: the designated signer's personnummer/samordningsnummer (masked if protected), if known
+    id_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ def _when(at: datetime) -> str:
     if at.tzinfo is None:  # documented as aware UTC; a naive value is taken to be UTC
         at = at.replace(tzinfo=UTC)
     return at.astimezone(_TZ).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _id_label(number: str) -> str:
+    """'Samordningsnummer' when the day of birth has 60 added, else 'Personnummer'."""
+    day = number[6:8]
+    return _("Samordningsnummer") if day.isdigit() and int(day) > 60 else _("Personnummer")
 
 
 def _outcome(outcome: str) -> str:
@@ -170,11 +180,15 @@ def evidence_pdf(ev: Evidence) -> bytes:
     for number, signer in enumerate(ev.signers, start=1):
         pdf.heading(f"{number}. {_clean(signer.role)}: {_clean(signer.name)}", size=10.5)
         pdf.row(_("Namn"), signer.name)
+        if signer.typed_name and signer.typed_name != signer.name:
+            pdf.row(_("Skrev vid underskriften"), signer.typed_name)
+        if signer.id_number:
+            pdf.row(_id_label(signer.id_number), signer.id_number)
         pdf.row(_("Roll"), signer.role)
         pdf.row(_("Sätt att underteckna"), signer.method)
         pdf.row(_("Resultat"), _outcome(signer.outcome))
         pdf.row(_("Tidpunkt"), _when(signer.signed_at))
-        pdf.row(_("Kontroll av identitet"), signer.verification)
+        pdf.row(_("Identitet styrkt genom"), signer.verification)
         if signer.witness:
             pdf.row(_("Bevittnat av"), signer.witness)
         if signer.ip:

@@ -37,6 +37,7 @@ from formsvc.services.evidence import (
     append_pages,
     evidence_pdf,
 )
+from formsvc.services.names import same_name
 from formsvc.services.rendering import render_docx
 from formsvc.services.sealing import Sealer
 from formsvc.services.storage import FileStore
@@ -179,6 +180,7 @@ def send(
             kind=s.kind,
             staff_role=s.staff_role,
             expected_name=s.name[:200],
+            expected_id=s.id_number[:20] or None,
             status="open",
         )
         for s in wanted
@@ -418,6 +420,57 @@ def _check_given(req: SignatureRequest, given: Given, wanted: tuple[str, ...]) -
     return name
 
 
+def attributed_name(req: SignatureRequest, typed: str, actor: User | None) -> str:
+    """The name a signature is given under: the designated signer's, never another typed one.
+
+    A staff signature belongs to the logged-in account; an external one to the name the
+    document gives for the place (participant, guardian). The typed name must be that name up
+    to case, spacing, diacritics and hyphens (formsvc/services/names.py); a place the document
+    names no one for (an action plan's guardian) takes the typed name as given.
+    """
+    if req.kind == "staff":
+        designated = actor.full_name if actor else ""
+        if not same_name(typed, designated):
+            raise SigningError(
+                _(
+                    "Namnet stämmer inte med ditt konto. Skriv ditt namn så som det står i "
+                    "kontot: %(name)s.",
+                    name=designated,
+                )
+            )
+        return designated
+    designated = (req.expected_name or "").strip()
+    if not designated:
+        return typed
+    if not same_name(typed, designated):
+        raise SigningError(
+            _(
+                "Namnet stämmer inte med den som ska skriva under som %(role)s: %(name)s. "
+                "Bara %(name)s kan skriva under här. Är namnet i dokumentet fel ska "
+                "handläggaren ändra dokumentet och skicka det på nytt.",
+                role=req.role,
+                name=designated,
+            )
+        )
+    return designated
+
+
+def identity_text(method: str, *, actor: User | None, email: str | None = None) -> str:
+    """How the signer's identity was established, as evidence and /verify print it."""
+    if method == "in_person":
+        return _("Bevittnad på plats av %(name)s", name=actor.full_name if actor else "")
+    if method == "link":
+        return _("Engångskod via e-post till %(to)s", to=mask(email or ""))
+    if method == "staff":
+        return _(
+            "Lösenord (personalkonto %(user)s) angivet vid signering",
+            user=actor.username if actor else "",
+        )
+    if method == "paper":
+        return _("Pappersblankett uppladdad av %(name)s", name=actor.full_name if actor else "")
+    return ""
+
+
 def statements_for(req: SignatureRequest, dtype: DocumentType) -> tuple[str, ...]:
     """The statements this request's signer must tick (from the type's declaration)."""
     doc = req.document
@@ -433,17 +486,24 @@ def sign(
     given: Given,
     *,
     method: str,
-    verification: str,
     actor: User | None,
     settings: Mapping[str, Any],
     store: FileStore,
     origin: audit.Origin | None = None,
+    verification: str | None = None,
 ) -> SignatureRequest:
-    """Record one signature exactly once (a second submit is refused, not doubled)."""
+    """Record one signature exactly once (a second submit is refused, not doubled).
+
+    The signature is attributed to the designated signer (see attributed_name); what was typed
+    is kept beside it. *verification* defaults to identity_text(method).
+    """
     if method == "link" and link_state(req) != "open":
         raise SigningError(_("Länken kan inte längre användas för att skriva under."))
     wanted = statements_for(req, dtype)
-    name = _check_given(req, given, wanted)
+    typed = _check_given(req, given, wanted)
+    name = attributed_name(req, typed, actor)
+    if verification is None:
+        verification = identity_text(method, actor=actor, email=req.email)
     png = clean_signature(given.signature_png, int(settings["SIGNATURE_MAX_BYTES"]))
     image_sha = store.put(png, "image/png").sha256 if png else None
     db.session.flush()
@@ -455,6 +515,7 @@ def sign(
             method=method,
             signed_at=utcnow(),
             signed_name=name,
+            typed_name=typed,
             signature_sha256=image_sha,
             statements=list(wanted),
             ip=given.ip[:64] or None,
@@ -471,7 +532,7 @@ def sign(
         "sign",
         req,
         origin,
-        {"method": method, "name": name, "drawn": bool(png)},
+        {"method": method, "name": name, "typed": typed, "drawn": bool(png)},
         actor=actor,
     )
     db.session.commit()
@@ -616,14 +677,15 @@ def sign_on_paper(
     db.session.flush()
     done = []
     for req in reqs:
-        name = (names.get(req.id) or req.expected_name or "").strip()
-        if not name:
+        typed = (names.get(req.id) or req.expected_name or "").strip()
+        if not typed:
             raise SigningError(
                 _("Skriv namnet på den som skrivit under (%(role)s).", role=req.role)
             )
-        problem = text_problem(name, 200)
+        problem = text_problem(typed, 200)
         if problem:
             raise SigningError(problem)
+        name = attributed_name(req, typed, actor if req.kind == "staff" else None)
         result = db.session.execute(
             update(SignatureRequest)
             .where(SignatureRequest.id == req.id, SignatureRequest.status == "open")
@@ -632,11 +694,10 @@ def sign_on_paper(
                 method="paper",
                 signed_at=utcnow(),
                 signed_name=name,
+                typed_name=typed,
                 scan_sha256=stored.sha256,
                 statements=[],
-                verification=_(
-                    "Skannad pappersblankett uppladdad av %(name)s", name=actor.full_name
-                )[:300],
+                verification=identity_text("paper", actor=actor)[:300],
                 actor_id=actor.id,
                 ip=origin.ip[:64] if origin else None,
                 user_agent=origin.user_agent[:300] if origin else None,
@@ -652,7 +713,7 @@ def sign_on_paper(
             "sign",
             req,
             origin,
-            {"method": "paper", "name": name, "scan_sha256": stored.sha256},
+            {"method": "paper", "name": name, "typed": typed, "scan_sha256": stored.sha256},
             actor=actor,
         )
     db.session.commit()
@@ -839,6 +900,8 @@ def evidence_for(doc: Document, dtype: DocumentType, settings: Mapping[str, Any]
                 statements=tuple(r.statements or ()),
                 has_image=bool(r.signature_sha256),
                 scan_sha256=r.scan_sha256,
+                typed_name=r.typed_name,
+                id_number=r.expected_id,
             )
             for r in reqs
         ),

@@ -181,9 +181,6 @@ def sign(token: str) -> str | BaseResponse:
                 dtype,
                 given,
                 method="link",
-                verification=_(
-                    "Engångskod via e-post till %(to)s", to=signing.mask(req.email or "")
-                ),
                 actor=None,
                 settings=current_app.config,
                 store=store(),

@@ -163,20 +163,11 @@ def _sign_page(
                     ip=origin().ip,
                     user_agent=origin().user_agent,
                 )
-                verification = (
-                    _(
-                        "Inloggad som %(user)s, lösenord angivet vid signering",
-                        user=current_user.username,
-                    )
-                    if staff
-                    else _("Identifierad på plats av %(name)s", name=current_user.full_name)
-                )
                 signing.sign(
                     req,
                     dtype,
                     given,
                     method=method,
-                    verification=verification,
                     actor=current_user,
                     settings=current_app.config,
                     store=store(),

@@ -536,14 +536,13 @@ def test_a_signer_never_sees_another_signers_address_or_what_they_gave(
     open_with_code(maria, smtp_server, token_maria, MARIA)
     extra = {"s-signature_png": data_url(drawn_png())}
     assert (
-        sign_by_link(maria, app, token_maria, guardian1, "Maria Ö. Lind", **extra).status_code
-        == 302
+        sign_by_link(maria, app, token_maria, guardian1, "maria  ÖBERG", **extra).status_code == 302
     )
     db.session.refresh(guardian1)
     assert guardian1.status == "signed"
 
     asa = app.test_client()
-    never = ("maria@", "m***@", "MariasTelefon", "Maria Ö. Lind", guardian1.signature_sha256)
+    never = ("maria@", "m***@", "MariasTelefon", "maria  ÖBERG", guardian1.signature_sha256)
     assert all(text not in page(asa, f"/s/{token_asa}") for text in never)
     open_with_code(asa, smtp_server, token_asa, ASA)
     assert all(text not in page(asa, f"/s/{token_asa}") for text in never)
