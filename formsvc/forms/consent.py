@@ -133,7 +133,11 @@ class GuardianRow(SubForm):
     name = text(_l("Vårdnadshavarens namn"), 200)
     contact = text(_l("Telefon eller e-post"), 254)
     #: optional; printed with the name and in the signature evidence (issue 10)
-    personnummer = text(_l("Personnummer eller samordningsnummer (frivilligt)"), 20)
+    personnummer = text(
+        _l("Personnummer eller samordningsnummer (frivilligt)"),
+        20,
+        [Optional(), Regexp(r"^[0-9+\- ]*$", message=_l("Ange numret som ÅÅÅÅMMDD-NNNN."))],
+    )
 
     def validate_personnummer(self, field: Field) -> None:
         """A valid personnummer or samordningsnummer, stored in its long form."""

@@ -47,6 +47,11 @@ class Flow:
         )
 
     def sign(self, req: SignatureRequest, name: str, png: bytes | None = None) -> None:
+        """In person, witnessed by the caseworker; a staff place as the account named *name*."""
+        staff = req.kind == "staff"
+        actor = self.world.users["caseworker"]
+        if staff:
+            actor = next(u for u in self.world.users.values() if u.full_name == name)
         signing.sign(
             req,
             self.dtype,
@@ -57,9 +62,8 @@ class Flow:
                 ip="127.0.0.1",
                 user_agent="pytest",
             ),
-            method="in_person",
-            verification="Identifierad på plats av Test caseworker",
-            actor=self.world.users["caseworker"],
+            method="staff" if staff else "in_person",
+            actor=actor,
             settings=self.app.config,
             store=self.store,
         )
