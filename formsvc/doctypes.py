@@ -174,6 +174,49 @@ class FormContext:
 
 
 @dataclass(frozen=True)
+class Required:
+    """What must be filled before a signer may sign: one field, or any one of several."""
+
+    fields: tuple[str, ...]  #: form field names; met when any one of them is filled
+    label: Any = ""  #: what the signer is told is missing (default: the first field's label)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision a signer records and signs in one step (3.3: the manager's decision)."""
+
+    slot: str  #: the signer who decides, e.g. "manager"
+    form_class: type[FlaskForm]  #: the decision's own fields, posted with the signature
+    #: stored data, the decider's name, today -> the form's starting values
+    initial: Callable[[Mapping[str, Any], str, date], dict[str, Any]]
+    #: validated form, the decider's name -> the values merged into the document's data
+    to_data: Callable[[Any, str], dict[str, Any]]
+    #: the data keys to_data writes
+    supplies: tuple[str, ...] = ()
+
+
+def is_filled(value: Any) -> bool:
+    """A stored value that says something: text, a choice, a ticked box, a row with content."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list):
+        return any(
+            is_filled(list(row.values())) if isinstance(row, dict) else is_filled(row)
+            for row in value
+        )
+    return bool(value)
+
+
+def field_label(form_class: type, name: str) -> str:
+    """The label a form class gives a field (its name when it has none)."""
+    unbound = getattr(form_class, name, None)
+    label = None
+    if unbound is not None:
+        label = unbound.kwargs.get("label") or (unbound.args[0] if unbound.args else None)
+    return str(label) if label and not isinstance(label, type) else name
+
+
+@dataclass(frozen=True)
 class DocumentType:
     slug: str  #: stable key in URLs and the database
     annex: str  #: the guidance's annex number, e.g. "3.2"
@@ -208,10 +251,32 @@ class DocumentType:
     #: values fixed when the document is saved, stored with its data: the named legal texts
     #: (formsvc/legal_texts.py) and settings it prints, so a later change never alters it
     stamp: Callable[[FormContext], dict[str, Any]] = lambda ctx: {}
+    #: what a signer attests to must be there before they sign: signer key -> field names (or
+    #: Required for "any of" with a label), checked by the signing service on every path
+    required_before_signing: Mapping[str, tuple[str | Required, ...]] = field(default_factory=dict)
+    #: a decision a signer records and signs in one step ("Besluta och skriv under")
+    decision: Decision | None = None
 
     @property
     def template_path(self) -> Path:
         return TEMPLATE_DIR / self.template
+
+    def requirements(self, slot: str) -> list[Required]:
+        """The requirements before *slot* signs, each with its label."""
+        out = []
+        for item in self.required_before_signing.get(slot, ()):
+            req = Required((item,)) if isinstance(item, str) else item
+            label = req.label or field_label(self.form_class, req.fields[0])
+            out.append(Required(req.fields, label))
+        return out
+
+    def missing_before_signing(self, slot: str, data: Mapping[str, Any]) -> list[str]:
+        """Labels of what must be filled before *slot* signs and is not, in declared order."""
+        return [
+            str(r.label)
+            for r in self.requirements(slot)
+            if not any(is_filled(data.get(name)) for name in r.fields)
+        ]
 
 
 def discover(package: str = "formsvc.forms") -> dict[str, DocumentType]:
@@ -242,6 +307,15 @@ def check(registry: Mapping[str, DocumentType]) -> None:
     from formsvc.services.rendering import TemplateError
 
     for dtype in registry.values():
+        for slot, items in dtype.required_before_signing.items():
+            for item in items:
+                names = (item,) if isinstance(item, str) else item.fields
+                unknown = [n for n in names if not hasattr(dtype.form_class, n)]
+                if unknown:
+                    raise RegistryError(
+                        f"{dtype.slug}: required_before_signing[{slot!r}] names {unknown}, "
+                        "which the form does not have"
+                    )
         if not dtype.template_path.is_file():
             raise RegistryError(f"{dtype.slug}: Word template {dtype.template_path} is missing")
         provided = set(dtype.build_context(sample_input(dtype)))

@@ -18,6 +18,7 @@ from formsvc.doctypes import (
     DocumentType,
     FormContext,
     RenderInput,
+    Required,
     SignerSlot,
     signer_lines,
 )
@@ -78,6 +79,7 @@ class SecurityTalkForm(FlaskForm):
     routine_violence = long_text(_l("Vid våld"), 2000)
     routine_alert = long_text(_l("Vem larmas och kontaktas"), 2000)
     measures = FieldList(FormField(MeasureRow), min_entries=0)
+    no_measures = BooleanField(_l("Inga åtgärder behövs (vi har gått igenom punkterna ovan)"))
     next_talk = DateField(_l("Nästa säkerhetssamtal senast"), validators=[DataRequired(_DATE)])
     notes = long_text(_l("Övriga anteckningar"), 4000)
 
@@ -90,7 +92,7 @@ class SecurityTalkForm(FlaskForm):
             _l("Reaktiva rutiner"),
             ["routine_threat", "routine_violence", "routine_alert"],
         ),
-        (_l("Överenskomna åtgärder"), ["measures"]),
+        (_l("Överenskomna åtgärder"), ["measures", "no_measures"]),
         (_l("Uppföljning"), ["next_talk", "notes"]),
     ]
     intro = _l(
@@ -111,7 +113,13 @@ class SecurityTalkForm(FlaskForm):
         ]
 
     def check(self, ctx: FormContext) -> bool:
-        """The next talk comes after this one and within the guidance's year."""
+        """Measures or an explicit "none", not both; the next talk within the guidance's year."""
+        has_rows = any(row.form.measure.data for row in self.measures)
+        if self.no_measures.data and has_rows:
+            self.no_measures.errors.append(
+                _("Ni har skrivit åtgärder: ta bort dem eller kryssa ur Inga åtgärder behövs.")
+            )
+            return False
         talk, nxt = self.talk_date.data, self.next_talk.data
         if not (talk and nxt):
             return True
@@ -198,7 +206,12 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
                 "due": m.get("due") or "",
             }
             for m in d.get("measures", [])
-        ],
+        ]
+        or (
+            [{"measure": _("Inga åtgärder behövs."), "responsible": "", "due": ""}]
+            if d.get("no_measures")
+            else []
+        ),
         "next_talk": d.get("next_talk") or "",
         "notes": d.get("notes") or "",
         "signers": signer_lines(ri, signers(ri)),
@@ -316,6 +329,15 @@ DOCUMENT_TYPE = DocumentType(
     editors=("manager",),
     access="employee",
     checklists={"general": "security_general", "social_media": "security_social_media"},
+    # both attest the agreed measures: rows, or the explicit choice that none are needed
+    required_before_signing={
+        slot: (
+            Required(
+                ("measures", "no_measures"), _l("Överenskomna åtgärder eller Inga åtgärder behövs")
+            ),
+        )
+        for slot in ("manager", "employee")
+    },
     sample_expect=(
         "Exempel Anställd",
         "Helena Sjöberg",

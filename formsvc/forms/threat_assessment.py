@@ -13,9 +13,11 @@ from wtforms import BooleanField, DateField, Field, FieldList, FormField, Select
 from wtforms.validators import DataRequired, Optional, Regexp
 
 from formsvc.doctypes import (
+    Decision,
     DocumentType,
     FormContext,
     RenderInput,
+    Required,
     SignerSlot,
     Subject,
     printed_subject,
@@ -307,6 +309,39 @@ class ThreatAssessmentForm(FlaskForm):
         return ok
 
 
+class DecisionForm(FlaskForm):
+    """The manager's decision, posted with their signature ("Besluta och skriv under")."""
+
+    class Meta:
+        csrf = False  # the signature form it is posted with carries the CSRF token
+
+    decision = long_text(
+        _l("Beslut om åtgärder"), 4000, [DataRequired(_l("Skriv beslutet om åtgärder."))]
+    )
+    decided_on = DateField(_l("Beslutsdatum"), validators=[DataRequired(_DATE)])
+    level = SelectField(
+        _l("Bedömd nivå (stadens egen skala)"),
+        choices=choices([("", _l("– välj nivå –")), *LEVELS.items()]),
+        default="",
+        validators=[DataRequired(_l("Välj den bedömda nivån."))],
+    )
+
+
+def decision_initial(data: Any, name: str, today: date) -> dict[str, Any]:
+    """The decision page starts from what is stored, dated today."""
+    return {"decision": data.get("decision") or "", "decided_on": today, "level": data.get("level")}
+
+
+def decision_data(form: DecisionForm, name: str) -> dict[str, Any]:
+    """The decision as stored: its text, date and level, decided by the manager who signs."""
+    return {
+        "decision": form.decision.data,
+        "decided_on": form.decided_on.data.isoformat(),
+        "level": form.level.data,
+        "decided_by": name,
+    }
+
+
 def _filled(field: Field) -> bool:
     """Anything typed, also a date that could not be read."""
     return bool(field.data) or any(str(v).strip() for v in (field.raw_data or []))
@@ -534,6 +569,23 @@ DOCUMENT_TYPE = DocumentType(
     initial=initial,
     access="assigned",
     editors=("caseworker", "manager"),
+    # the manager attests "the decision above": it must be there (issue 10)
+    required_before_signing={
+        "manager": (
+            "decision",
+            "decided_on",
+            "decided_by",
+            "level",
+            Required(("measures",), _l("Skyddsbehov och föreslagna åtgärder: minst en åtgärd")),
+        )
+    },
+    decision=Decision(
+        slot="manager",
+        form_class=DecisionForm,
+        initial=decision_initial,
+        to_data=decision_data,
+        supplies=("decision", "decided_on", "level", "decided_by"),
+    ),
     sample_expect=(
         "Elias Haddad",
         "Sekretess enligt 26 kap. 1 § OSL",

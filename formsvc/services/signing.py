@@ -471,6 +471,25 @@ def identity_text(method: str, *, actor: User | None, email: str | None = None) 
     return ""
 
 
+def missing_before_signing(req: SignatureRequest, dtype: DocumentType) -> list[str]:
+    """What the type requires to be filled before this signer signs, and is not."""
+    return dtype.missing_before_signing(req.slot, req.document.data or {})
+
+
+def _require_filled(req: SignatureRequest, dtype: DocumentType) -> None:
+    """Refuse to record an attestation of something the document does not contain."""
+    missing = missing_before_signing(req, dtype)
+    if missing:
+        raise SigningError(
+            _(
+                "%(role)s kan inte skriva under ännu: det här saknas i dokumentet: %(fields)s. "
+                "Dokumentet måste kompletteras (och skickas på nytt) först.",
+                role=req.role,
+                fields="; ".join(missing),
+            )
+        )
+
+
 def statements_for(req: SignatureRequest, dtype: DocumentType) -> tuple[str, ...]:
     """The statements this request's signer must tick (from the type's declaration)."""
     doc = req.document
@@ -499,6 +518,7 @@ def sign(
     """
     if method == "link" and link_state(req) != "open":
         raise SigningError(_("Länken kan inte längre användas för att skriva under."))
+    _require_filled(req, dtype)
     wanted = statements_for(req, dtype)
     typed = _check_given(req, given, wanted)
     name = attributed_name(req, typed, actor)
@@ -538,6 +558,68 @@ def sign(
     db.session.commit()
     db.session.refresh(req)
     return req
+
+
+def decide_and_sign(
+    doc: Document,
+    dtype: DocumentType,
+    decision: Mapping[str, Any],
+    given: Given,
+    *,
+    actor: User,
+    store: FileStore,
+    converter: ConverterPool,
+    settings: Mapping[str, Any],
+    origin: audit.Origin | None = None,
+) -> SignatureRequest:
+    """Record a decision and sign it in one step (3.3's manager).
+
+    The decision becomes a new version of the document (open requests are voided, as by any
+    edit); that version is frozen and sent, and the decider's signature is recorded on it. The
+    signer's name and the requirements are checked first, so a refusal changes nothing.
+    """
+    if dtype.decision is None or doc.status not in documents.EDITABLE:
+        raise SigningError(_("Det går inte att besluta i dokumentet i sitt nuvarande läge."))
+    slot = dtype.decision.slot
+    typed = given.name.strip()
+    problem = text_problem(typed, 200) if typed else _("Skriv ditt namn för att skriva under.")
+    if problem:
+        raise SigningError(problem)
+    if not same_name(typed, actor.full_name):
+        raise SigningError(
+            _(
+                "Namnet stämmer inte med ditt konto. Skriv ditt namn så som det står i "
+                "kontot: %(name)s.",
+                name=actor.full_name,
+            )
+        )
+    data = {**(doc.data or {}), **decision}
+    missing = dtype.missing_before_signing(slot, data)
+    if missing:
+        raise SigningError(
+            _(
+                "Beslutet kan inte skrivas under ännu: det här saknas i dokumentet: %(fields)s. "
+                "Komplettera bedömningen först.",
+                fields="; ".join(missing),
+            )
+        )
+    documents.update(doc, data, actor=actor, store=store, dtype=dtype, origin=origin)
+    _log(
+        "decide",
+        doc,
+        actor,
+        origin,
+        {"version": doc.version, "fields": sorted(decision), "slot": slot},
+    )
+    db.session.commit()
+    opened = send(doc, dtype, actor=actor, store=store, converter=converter, origin=origin)
+    req = next((r for r in opened if r.slot == slot), None)
+    if req is None:  # the type's signers do not include the decider: nothing to sign
+        raise SigningError(_("Dokumentet har ingen underskrift för beslutet."))
+    return sign(
+        req, dtype, given, method="staff", actor=actor, settings=settings, store=store,
+        origin=origin,
+    )  # fmt: skip
 
 
 class AlreadyDone(SigningError):
@@ -668,11 +750,14 @@ def sign_on_paper(
     names: Mapping[int, str],
     actor: User,
     store: FileStore,
+    dtype: DocumentType,
     origin: audit.Origin | None = None,
 ) -> list[SignatureRequest]:
     """Record the paper signatures the uploaded scan shows (one scan for several signers)."""
     if not reqs:
         raise SigningError(_("Välj vilka som har skrivit under på papperet."))
+    for req in reqs:
+        _require_filled(req, dtype)
     stored = store.put(scan.data, scan.content_type)
     db.session.flush()
     done = []
@@ -860,6 +945,7 @@ EVENT_TEXTS = {
     "sign": _l("Underskrift registrerad"),
     "decline": _l("Avböjt"),
     "paper_upload": _l("Skannad blankett uppladdad"),
+    "decide": _l("Beslut registrerat och skickat för underskrift"),
 }
 
 

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.doctypes import DocumentType, FormContext
 from formsvc.extensions import db, limiter
+from formsvc.forms._base import data_to_formdata
 from formsvc.models import Document, SignatureRequest, StoredFile
 from formsvc.services import access, audit, consents, documents, signing
 from formsvc.services.conversion import ConversionError
@@ -189,6 +190,7 @@ def _sign_page(
         locked=not staff,
         pdf_url=url_for(".frozen_pdf", doc_id=doc.id),
         context=dtype.build_context(documents.render_input(doc)),
+        missing=signing.missing_before_signing(req, dtype),
     )
 
 
@@ -211,6 +213,100 @@ def as_staff(doc_id: int, rid: int) -> str | BaseResponse:
     if not signing.may_sign_as_staff(current_user, req, dtype):
         abort(403)
     return _sign_page(doc, dtype, req, staff=True)
+
+
+def _form_problems(doc: Document, dtype: DocumentType, data: dict[str, Any]) -> list[str]:
+    """The type's own rules (e.g. a decision not before the assessment) on the merged data."""
+    ctx = documents.form_context(
+        dtype,
+        author=current_user,
+        district=doc.district.name,
+        settings=current_app.config,
+        participant=doc.participant,
+        employee=doc.subject_user,
+        stored=doc.data,
+    )
+    full = dtype.form_class(formdata=data_to_formdata(dtype.form_class, data), meta={"csrf": False})
+    if documents.validate(dtype, full, ctx):
+        return []
+    return [
+        f"{f.label.text}: {e}"
+        for f in full
+        if isinstance(f.errors, list)
+        for e in f.errors
+        if isinstance(e, str)
+    ] or [_("Bedömningen har fel som måste rättas först.")]
+
+
+@bp.route("/documents/<int:doc_id>/decide", methods=["GET", "POST"])
+@roles_required("manager")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def decide(doc_id: int) -> str | BaseResponse:
+    """The manager records the decision and signs it in one step."""
+    doc, dtype = load_document(doc_id)
+    if dtype.decision is None or doc.status not in documents.EDITABLE:
+        abort(404)
+    if not access.can_edit_document(current_user, doc, dtype):
+        abort(403)
+    today = signing.today_local()
+    decision = dtype.decision.form_class(
+        prefix="b",
+        data=dtype.decision.initial(doc.data, current_user.full_name, today)
+        if request.method == "GET"
+        else None,
+    )
+    form = StaffSignForm(prefix="s")
+    if request.method == "GET":
+        form.name.data = current_user.full_name
+    if request.method == "POST" and all([decision.validate(), form.validate()]):
+        values = dtype.decision.to_data(decision, current_user.full_name)
+        problems = _form_problems(doc, dtype, {**doc.data, **values})
+        if not current_user.check_password(form.password.data):
+            _log("sign_password_failed", doc, {"decide": True})
+            form.password.errors = [_("Fel lösenord.")]
+        elif problems:
+            for problem in problems:
+                flash(problem, "error")
+        else:
+            try:
+                given = signing.Given(
+                    name=form.name.data,
+                    signature_png=form.drawn(),
+                    ip=origin().ip,
+                    user_agent=origin().user_agent,
+                )
+                signing.decide_and_sign(
+                    doc,
+                    dtype,
+                    values,
+                    given,
+                    actor=current_user,
+                    store=store(),
+                    converter=converter(),
+                    settings=current_app.config,
+                    origin=origin(),
+                )
+                flash(_("Beslutet är registrerat och underskrivet."), "info")
+                _finalise(doc, dtype)
+                return redirect(url_for("documents.show", doc_id=doc.id))
+            except signing.SigningError as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+            except ConversionError as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+    return render_template(
+        "signing/decide.html",
+        document=doc,
+        dtype=dtype,
+        decision=decision,
+        form=form,
+        # what the decision page cannot fill in: the assessment must be completed first
+        missing=dtype.missing_before_signing(
+            dtype.decision.slot, {**doc.data, **dict.fromkeys(dtype.decision.supplies, True)}
+        ),
+        context=dtype.build_context(documents.render_input(doc)),
+    )
 
 
 @bp.route("/documents/<int:doc_id>/paper", methods=["GET", "POST"])
@@ -236,7 +332,13 @@ def paper(doc_id: int) -> str | BaseResponse:
                 max_pages=int(current_app.config["SCAN_MAX_PAGES"]),
             )
             signing.sign_on_paper(
-                chosen, scan, names=names, actor=current_user, store=store(), origin=origin()
+                chosen,
+                scan,
+                names=names,
+                actor=current_user,
+                store=store(),
+                dtype=dtype,
+                origin=origin(),
             )
             flash(_("Den inskannade blanketten är sparad."), "info")
             _finalise(doc, dtype)
