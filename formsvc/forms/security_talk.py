@@ -310,6 +310,7 @@ def sample() -> dict[str, Any]:
                 "due": "2027-01-31",
             },
         ],
+        "no_measures": False,
         "next_talk": "2027-11-20",
         "notes": "Medarbetaren erbjuds samtal med företagshälsovården efter hotet i mars.",
     }

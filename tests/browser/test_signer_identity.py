@@ -12,8 +12,6 @@ from playwright.sync_api import Page, expect
 from formsvc.models import Document
 from tests.browser.test_signing_flow import (
     STATEMENTS,
-    TABLET,
-    NewPage,
     log_in,
     open_in_person,
     send_for_signing,
@@ -31,10 +29,9 @@ def tick_all(page: Page) -> None:
 
 
 def test_in_person_another_name_is_refused_and_her_own_name_signs_as_designated(
-    app: Flask, new_page: NewPage, world: World, consent_doc: Document, tmp_path: Path
+    app: Flask, page: Page, world: World, consent_doc: Document, tmp_path: Path
 ) -> None:
     doc = with_guardian(app, world, consent_doc, ANNA, ANNA_PNR)
-    page = new_page(viewport=TABLET)
     log_in(page)
     send_for_signing(page, doc)
     open_in_person(page, "Vårdnadshavare 1")
