@@ -1059,6 +1059,7 @@ class SealedRecord:
     title: str
     sealed_at: datetime
     signers: list[SignatureRequest]
+    document: Document  #: the sealed document, whose state today /verify also tells
 
 
 def sealed_record(sha256: str) -> SealedRecord | None:
@@ -1067,7 +1068,7 @@ def sealed_record(sha256: str) -> SealedRecord | None:
     if doc is None or doc.sealed_at is None:
         return None
     signed = [r for r in requests(doc) if r.status == "signed"]
-    return SealedRecord(doc.reference, _title(doc), doc.sealed_at, signed)
+    return SealedRecord(doc.reference, _title(doc), doc.sealed_at, signed, doc)
 
 
 # --------------------------------------------------------------------------- helpers

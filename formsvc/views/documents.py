@@ -221,6 +221,9 @@ def show(doc_id: int, conversion_error: str | None = None, link_forms: dict | No
         consent_state=consents.state(doc, signing.today_local())
         if doc.type_slug == "consent"
         else None,
+        consent_now=consents.current_state(doc, signing.today_local())
+        if doc.type_slug == "consent"
+        else None,
         withdrawable=doc.type_slug == "consent" and doc.status in consents.WITHDRAWABLE,
         method_labels=signing.METHOD_LABELS,
         request_labels=signing.REQUEST_LABELS,

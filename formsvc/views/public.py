@@ -95,6 +95,9 @@ def _page(req: SignatureRequest, token: str, **kw: object) -> str:
         code_form=kw.pop("code_form", None) or CodeForm(),
         context=dtype.build_context(documents.render_input(doc)),
         current=_current(req),
+        now=consents.current_state(doc, signing.today_local())
+        if doc.type_slug == "consent" and doc.sealed_at is not None
+        else None,
         can_withdraw=doc.type_slug == "consent"
         and doc.status in consents.WITHDRAWABLE
         and req.status == "signed"
@@ -303,6 +306,11 @@ def withdraw(token: str) -> BaseResponse:
             actor=None,
             store=store(),
             origin=origin(),
+            request=consents.Request(
+                everything=True,
+                by="guardian" if req.slot.startswith("guardian") else "participant",
+                by_name=req.expected_name or req.signed_name or "",
+            ),
         )
     except ValueError:
         flash(_("Medgivandet är redan avslutat."), "info")
@@ -315,7 +323,7 @@ def withdraw(token: str) -> BaseResponse:
 @limiter.limit(lambda: str(current_app.config["VERIFY_RATE_LIMIT"]), methods=["POST"])
 def verify_page() -> str:
     form = VerifyForm()
-    result = record = None
+    result = record = now = None
     if form.validate_on_submit():
         upload = form.pdf.data
         limit = int(current_app.config["SCAN_MAX_BYTES"])
@@ -327,10 +335,13 @@ def verify_page() -> str:
         else:
             result = verify(data, trusted_certificates(current_app))
             record = signing.sealed_record(result.sha256) if result.ok else None
+            if record is not None:
+                now = consents.current_state(record.document, signing.today_local())
     return render_template(
         "signing/verify.html",
         form=form,
         result=result,
         record=record,
+        now=now,
         method_labels=signing.METHOD_LABELS,
     )

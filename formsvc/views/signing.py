@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from formsvc.doctypes import DocumentType, FormContext
 from formsvc.extensions import db, limiter
 from formsvc.forms._base import data_to_formdata
+from formsvc.forms.consent_withdrawal import ScopeForm
 from formsvc.models import Document, SignatureRequest, StoredFile
 from formsvc.services import access, audit, consents, documents, signing
 from formsvc.services.conversion import ConversionError
@@ -430,13 +431,19 @@ def withdraw(doc_id: int) -> str | BaseResponse:
     doc, dtype = load_document(doc_id)
     if doc.type_slug != "consent" or not access.can_edit_document(current_user, doc, dtype):
         abort(404)
-    wtype = registry()["consent_withdrawal"]
-    form = wtype.form_class()
-    if request.method == "GET":
-        form.withdrawn_on.data = signing.today_local()
     if doc.status not in consents.WITHDRAWABLE:
         flash(_("Medgivandet kan inte återkallas i sitt nuvarande läge."), "error")
         return redirect(url_for("documents.show", doc_id=doc.id))
+    wtype = registry()["consent_withdrawal"]
+    form = ScopeForm()
+    offer = consents.options(doc)
+    form.scope_actors.choices, form.scope_kinds.choices, form.withdrawn_by.choices = (
+        offer.actors,
+        offer.kinds,
+        offer.by,
+    )
+    if request.method == "GET":
+        form.withdrawn_on.data = signing.today_local()
     today = signing.today_local()
     if request.method == "POST" and documents.validate(wtype, form, FormContext(today=today)):
         try:
@@ -449,10 +456,32 @@ def withdraw(doc_id: int) -> str | BaseResponse:
                 actor=current_user,
                 store=store(),
                 origin=origin(),
+                request=consents.request_for(
+                    doc,
+                    scope=form.extent.data,
+                    actors=form.scope_actors.data or [],
+                    kinds=form.scope_kinds.data or [],
+                    by=form.withdrawn_by.data,
+                    by_name=form.withdrawn_by_name.data or "",
+                ),
             )
         except consents.NotWithdrawable:
-            flash(_("Medgivandet är redan återkallat eller avslutat."), "error")
+            flash(
+                _(
+                    "Medgivandet är redan återkallat eller ändrades samtidigt. "
+                    "Kontrollera och försök igen."
+                ),
+                "error",
+            )
             return redirect(url_for("documents.show", doc_id=doc.id))
-        flash(_("Medgivandet är återkallat. Informera aktörerna i listan utan dröjsmål."), "info")
+        except consents.NothingToWithdraw:
+            flash(_("Det du valde är redan återkallat."), "error")
+            return redirect(url_for("documents.show", doc_id=doc.id))
+        flash(
+            _("Återkallelsen är registrerad. Informera aktörerna i listan utan dröjsmål."), "info"
+        )
         return redirect(url_for("documents.show", doc_id=new.id))
-    return render_template("signing/withdraw.html", document=doc, form=form, wtype=wtype)
+    partial_ok = doc.status == "active"
+    return render_template(
+        "signing/withdraw.html", document=doc, form=form, wtype=wtype, partial_ok=partial_ok
+    )

@@ -48,11 +48,36 @@ def build() -> DocumentObject:
         doc,
         [
             ("Återkallat den", "{{ withdrawn_on }}", "Hur", "{{ how }}"),
-            ("Registrerat av", "{{ recorded_by }}", "Utfärdande enhet", "{{ unit }}"),
+            ("Återkallat av", "{{ withdrawn_by }}", "Registrerat av", "{{ recorded_by }}"),
+            ("Utfärdande enhet", "{{ unit }}", "Tidigare återkallelser", "{{ earlier }}"),
         ],
     )
     tag(doc, "{%p if details %}")
     para(doc, b("Närmare uppgifter: "), "{{ details }}").paragraph_format.space_before = Mm(2)
+    tag(doc, "{%p endif %}")
+
+    doc.add_heading("Vad som återkallas", level=1)
+    para(doc, b("{{ scope_text }}"))
+    para(doc, b("Aktörer som återkallas:"), keep_next=True)
+    tag(doc, "{%p for name in withdrawn_actors %}")
+    para(doc, "{{ name }}", style="List Bullet")
+    tag(doc, "{%p endfor %}")
+    tag(doc, "{%p if not withdrawn_actors %}")
+    para(doc, "Ingen aktör – medgivandet gäller fortfarande för alla aktörer som finns kvar.")
+    tag(doc, "{%p endif %}")
+    para(doc, b("Uppgifter som återkallas:"), keep_next=True)
+    tag(doc, "{%p for kind in withdrawn_kinds %}")
+    para(doc, "{{ kind }}", style="List Bullet")
+    tag(doc, "{%p endfor %}")
+    tag(doc, "{%p if not withdrawn_kinds %}")
+    para(
+        doc,
+        "Inga slag av uppgifter – för de aktörer som finns kvar gäller alla uppgifter som förut.",
+    )
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p if not everything %}")
+    para(doc, b("Medgivandet gäller fortfarande för: "), "{{ remaining_actors }}")
+    para(doc, b("och för uppgifterna: "), "{{ remaining_kinds }}")
     tag(doc, "{%p endif %}")
     para(doc, "{{ effect }}")
 
@@ -69,8 +94,17 @@ def build() -> DocumentObject:
     table.rows[2].height = Mm(11)
     table.rows[2].height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
 
+    doc.add_heading("Vad medgivandet omfattade", level=1)
+    para(doc, b("Aktörer:"), keep_next=True)
+    tag(doc, "{%p for actor in covered_actors %}")
+    para(
+        doc,
+        "{{ actor.name }}{% if actor.contact %} ({{ actor.contact }}){% endif %}",
+        style="List Bullet",
+    )
+    tag(doc, "{%p endfor %}")
     tag(doc, "{%p if info_kinds %}")
-    doc.add_heading("Uppgifter som omfattades av medgivandet", level=2)
+    para(doc, b("Uppgifter:"), keep_next=True)
     tag(doc, "{%p for kind in info_kinds %}")
     para(doc, "{{ kind }}", style="List Bullet")
     tag(doc, "{%p endfor %}")

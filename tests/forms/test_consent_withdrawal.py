@@ -54,6 +54,8 @@ def test_withdrawal_dated_today_or_earlier_is_accepted_and_stored_as_given(app: 
             "withdrawn_on": "2026-11-22",
             "how": "link",
             "details": sample()["details"],
+            "withdrawn_by": "guardian",
+            "withdrawn_by_name": "Maria Öberg",
         }
 
 
@@ -106,7 +108,14 @@ def test_printed_withdrawal_lists_every_actor_to_inform_with_a_column_to_sign_of
     for kind in data["info_kinds"]:
         assert kind in text, kind
     assert "SIG-2026-000012 v1" in text and "2026-03-01 – 2027-02-28" in text
-    assert "Från och med 2026-11-20 får inga uppgifter" in text
+    # the sample is a partial withdrawal: what goes, what remains, who withdrew, the free text
+    assert "Medgivandet återkallas delvis" in text
+    assert "Vårdnadshavare Maria Öberg" in text
+    assert (
+        text.count("Andra uppgifter: Uppgifter om fritidsaktiviteter") == 2
+    )  # covered + withdrawn
+    assert "Medgivandet gäller fortfarande för: Polismyndigheten, Skola/elevhälsa" in text
+    assert "Från och med 2026-11-20 får de återkallade uppgifterna inte lämnas" in text
     assert "Handläggaren Exempel Handläggare ska utan dröjsmål informera varje aktör" in text
     assert "Åsa Öberg" in text and "Karin Lind" in text and "Muntligt" in text
 

@@ -641,3 +641,44 @@ def test_code_requests_beyond_the_rate_limit_are_answered_429(
     assert resp.status_code == 429
     assert "För många försök" in resp.get_data(as_text=True)
     assert len(mails_to(smtp_server, ASA)) == 1 + 5  # the link and five codes
+
+
+def test_receipt_tells_the_signer_the_consent_was_withdrawn_in_part_and_then_wholly(
+    app: Flask, client: FlaskClient, sent: Document, smtp_server: SmtpServer
+) -> None:
+    participant, guardian1, guardian2 = signing.requests(sent)
+    token = send_link(client, smtp_server, sent, participant, ASA)
+    signer = app.test_client()
+    open_with_code(signer, smtp_server, token, ASA)
+    assert sign_by_link(signer, app, token, participant, "Åsa Öberg").status_code == 302
+    sign_in_person(client, app, sent, guardian1, "Maria Öberg")
+    sign_in_person(client, app, sent, guardian2, "Johan Öberg")
+    receipt = page(signer, f"/s/{token}")
+    assert "Ditt medgivande i dag" in receipt and "state-ok" in receipt
+
+    today = signing.today_local().isoformat()
+    base = {"withdrawn_on": today, "how": "oral", "withdrawn_by": "participant"}
+    client.post(
+        f"/documents/{sent.id}/withdraw",
+        data={**base, "extent": "part", "scope_actors": ["a2"]},
+    )
+    receipt = page(signer, f"/s/{token}")
+    assert "Delvis återkallat" in receipt and "state-warn" in receipt
+    assert "Fotbollsföreningen IK Kista" in receipt.split("Återkallat delvis")[1]
+    assert "Återkalla mitt medgivande" in receipt  # the rest can still be withdrawn
+
+    signer.post(f"/s/{token}/withdraw", data={"confirm": "yes"})
+    receipt = page(signer, f"/s/{token}")
+    assert "Återkallat – gäller inte längre" in receipt and "state-bad" in receipt
+    folded = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", receipt))
+    assert f"Återkallat helt den {today}" in folded
+    assert "Återkalla mitt medgivande" not in receipt
+    last = db.session.scalars(
+        select(Document)
+        .where(Document.type_slug == "consent_withdrawal")
+        .order_by(Document.id.desc())
+    ).first()
+    assert last is not None
+    assert last.data["withdrawn_by"] == "participant"
+    assert last.data["withdrawn_by_name"] == "Åsa Öberg"
+    assert last.data["earlier"] and last.data["scope"] == "all"

@@ -352,7 +352,12 @@ def test_withdrawal_by_the_caseworker_makes_its_own_document_listing_the_actors(
     )  # shared with today (the sample starts 2026-12-01?)
     resp = client.post(
         f"/documents/{sent.id}/withdraw",
-        data={"withdrawn_on": "2999-01-01", "how": "oral", "details": "Sa det i telefon"},
+        data={
+            "withdrawn_on": "2999-01-01",
+            "how": "oral",
+            "withdrawn_by": "participant",
+            "details": "Sa det i telefon",
+        },
     )
     assert "framtiden" in resp.get_data(as_text=True)
     assert "Sa det i telefon" in resp.get_data(as_text=True)
@@ -361,6 +366,7 @@ def test_withdrawal_by_the_caseworker_makes_its_own_document_listing_the_actors(
         data={
             "withdrawn_on": signing.today_local().isoformat(),
             "how": "oral",
+            "withdrawn_by": "participant",
             "details": "<b>Ringde</b>",
         },
     )
@@ -379,7 +385,11 @@ def test_withdrawal_by_the_caseworker_makes_its_own_document_listing_the_actors(
     assert (
         client.post(
             f"/documents/{sent.id}/withdraw",
-            data={"withdrawn_on": signing.today_local().isoformat(), "how": "oral"},
+            data={
+                "withdrawn_on": signing.today_local().isoformat(),
+                "how": "oral",
+                "withdrawn_by": "participant",
+            },
         ).status_code
         == 302
     )  # refused with a message, nothing doubled
