@@ -157,10 +157,14 @@ def _names(rows: Any, key: str) -> list[str]:
 
 def _by(d: dict[str, Any]) -> str:
     """Who withdrew, in words: "Vårdnadshavare Maria Öberg"."""
-    label = str(WITHDRAWN_BY.get(d.get("withdrawn_by") or "", ""))
-    if d.get("withdrawn_by") == "other":
-        label = _("Annan person")
+    by = d.get("withdrawn_by") or ""
     name = str(d.get("withdrawn_by_name") or "")
+    if by == "participant":
+        label = str(WITHDRAWN_BY["participant"])
+        return f"{label} ({name})" if name else label
+    if by == "other":
+        return _("Annan person: %(name)s", name=name) if name else _("Annan person")
+    label = str(WITHDRAWN_BY.get(by, ""))
     return " ".join(p for p in (label, name) if p)
 
 
@@ -223,7 +227,7 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
         "withdrawn_kinds": withdrawn_kinds if not everything else [_("Alla uppgifter")],
         "remaining_actors": ", ".join(str(x) for x in d.get("remaining_actors") or []),
         "remaining_kinds": "; ".join(str(x) for x in d.get("remaining_kinds") or []),
-        "earlier": ", ".join(str(x) for x in d.get("earlier") or []),
+        "earlier": ", ".join(str(x) for x in d.get("earlier") or []) or "–",
         "covered_actors": covered_actors,
         "actors": [
             {"name": str(a.get("name") or ""), "contact": str(a.get("contact") or "")}

@@ -63,7 +63,7 @@ def build() -> DocumentObject:
     para(doc, "{{ name }}", style="List Bullet")
     tag(doc, "{%p endfor %}")
     tag(doc, "{%p if not withdrawn_actors %}")
-    para(doc, "Ingen aktör – medgivandet gäller fortfarande för alla aktörer som finns kvar.")
+    para(doc, "Ingen – de aktörer som finns kvar omfattas som förut.")
     tag(doc, "{%p endif %}")
     para(doc, b("Uppgifter som återkallas:"), keep_next=True)
     tag(doc, "{%p for kind in withdrawn_kinds %}")
@@ -72,7 +72,7 @@ def build() -> DocumentObject:
     tag(doc, "{%p if not withdrawn_kinds %}")
     para(
         doc,
-        "Inga slag av uppgifter – för de aktörer som finns kvar gäller alla uppgifter som förut.",
+        "Inga – de uppgifter som finns kvar omfattas som förut.",
     )
     tag(doc, "{%p endif %}")
     tag(doc, "{%p if not everything %}")
