@@ -58,7 +58,16 @@ class ParticipantForm(FlaskForm):
         validators=[_REQUIRED],
     )
     protected_identity = BooleanField(_l("Skyddade personuppgifter"))
+    #: shown only with their warning (services.participants.review)
+    confirm_age = BooleanField(
+        _l("Jag har kontrollerat åldern, och deltagaren ska ingå i målgruppen")
+    )
+    confirm_other_district = BooleanField(_l("Personen ska få stöd av SIG i den här stadsdelen"))
     submit = SubmitField(_l("Spara"))
+
+    def confirmations(self) -> list[tuple[str, BooleanField]]:
+        """(warning key, its confirmation checkbox)."""
+        return [("age", self.confirm_age), ("other_district", self.confirm_other_district)]
 
 
 class UserForm(FlaskForm):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formsvc.extensions import db
@@ -13,9 +13,16 @@ from formsvc.models.district import District
 
 #: Target groups of the guidance, with their age ranges.
 TARGET_GROUPS = ("sig_unga", "sig_unga_vuxna")
+#: The ages (inclusive) each target group is meant for, as the guidance names them.
+TARGET_AGES = {"sig_unga": (12, 20), "sig_unga_vuxna": (19, 29)}
 
 
 class Participant(db.Model):
+    #: one record per person and district: two would give two answers to "who may we share with"
+    __table_args__ = (
+        UniqueConstraint("district_id", "id_number", name="uq_participant_district_id_number"),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(200))

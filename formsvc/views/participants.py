@@ -22,7 +22,7 @@ from formsvc.forms._base import text_problem
 from formsvc.forms.staff import ConfirmForm, ParticipantForm
 from formsvc.models import Participant, User
 from formsvc.services import access, archive, consents, documents, participants, retention, signing
-from formsvc.services.identity import IdentityError, parse_identity
+from formsvc.services.identity import IdentityError
 from formsvc.views._common import origin, registry, roles_required, store
 from formsvc.views.documents import STATUS_LABELS
 
@@ -49,11 +49,12 @@ def index() -> str:
 @roles_required(*STAFF)
 def new() -> str | BaseResponse:
     form = ParticipantForm()
-    if form.validate_on_submit() and (data := _input(form)):
-        p = participants.create(data, actor=current_user, origin=origin())
-        flash(_("Deltagaren är registrerad."), "info")
-        return redirect(url_for(".show", pid=p.id))
-    return render_template("participants/form.html", form=form, participant=None)
+    if form.validate_on_submit():
+        p = _save(form, None)
+        if p is not None:
+            flash(_("Deltagaren är registrerad."), "info")
+            return redirect(url_for(".show", pid=p.id))
+    return _form_page(form, None)
 
 
 @bp.route("/<int:pid>")
@@ -81,26 +82,26 @@ def show(pid: int) -> str:
 def edit(pid: int) -> str | BaseResponse:
     p = _load(pid)
     form = ParticipantForm(obj=p)
-    if form.validate_on_submit() and (data := _input(form)):
-        participants.update(p, data, actor=current_user, origin=origin())
+    if form.validate_on_submit() and _save(form, p) is not None:
         flash(_("Uppgifterna är sparade."), "info")
         return redirect(url_for(".show", pid=p.id))
-    return render_template("participants/form.html", form=form, participant=p)
+    return _form_page(form, p)
 
 
-def _input(form: ParticipantForm) -> participants.ParticipantInput | None:
-    """Form -> service input, or None with errors attached to the form."""
+def _form_page(form: ParticipantForm, p: Participant | None) -> str:
+    return render_template(
+        "participants/form.html",
+        form=form,
+        participant=p,
+        warnings=getattr(form, "warnings", {}),
+        existing_id=getattr(form, "existing_id", None),
+    )
+
+
+def _save(form: ParticipantForm, p: Participant | None) -> Participant | None:
+    """Register or change; None with the problems attached to the form."""
     kind = form.id_kind.data
-    if kind == "birth_date" and not form.birth_date.data:
-        form.birth_date.errors.append(_("Ange födelsedatum när nummer saknas."))
-        return None
-    if kind != "birth_date":
-        try:
-            parse_identity(form.id_number.data or "", coordination=kind == "samordningsnummer")
-        except IdentityError as exc:
-            form.id_number.errors.append(str(exc))
-            return None
-    return participants.ParticipantInput(
+    data = participants.ParticipantInput(
         first_name=form.first_name.data,
         last_name=form.last_name.data,
         id_kind=kind,
@@ -108,7 +109,21 @@ def _input(form: ParticipantForm) -> participants.ParticipantInput | None:
         birth_date=form.birth_date.data,
         target_group=form.target_group.data,
         protected_identity=form.protected_identity.data,
+        confirmed=frozenset(k for k, f in form.confirmations() if f.data),
     )
+    today = signing.today_local()
+    try:
+        if p is None:
+            return participants.create(data, actor=current_user, today=today, origin=origin())
+        return participants.update(p, data, actor=current_user, today=today, origin=origin())
+    except IdentityError as exc:
+        (form.birth_date if kind == "birth_date" else form.id_number).errors.append(str(exc))
+    except participants.DuplicateIdentity as exc:
+        form.id_number.errors.append(str(exc))
+        form.existing_id = exc.existing_id
+    except participants.UnconfirmedWarnings as exc:
+        form.warnings = exc.warnings
+    return None
 
 
 @bp.route("/<int:pid>/assignments", methods=["POST"])

@@ -36,7 +36,11 @@ def test_valid_identity_numbers_are_normalised(
     client: FlaskClient, auth: Auth, world: World, kind: str, number: str, stored: str, born: str
 ) -> None:
     auth.login("caseworker")
-    resp = client.post("/participants/new", data={**BASE, "id_kind": kind, "id_number": number})
+    group = "sig_unga" if born >= "2006" else "sig_unga_vuxna"  # the age fits the target group
+    resp = client.post(
+        "/participants/new",
+        data={**BASE, "id_kind": kind, "id_number": number, "target_group": group},
+    )
     assert resp.status_code == 302
     p = db.session.scalars(db.select(Participant).where(Participant.first_name == "Sara")).one()
     assert p.id_number == stored and p.birth_date.isoformat() == born
