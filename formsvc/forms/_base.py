@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Any
 
@@ -24,18 +25,95 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
+from formsvc.services import glyphs
+
 #: C0/C1 control characters and non-characters that cannot live in Word's XML (tab/newline are fine
 #: in multi-line text and are checked separately).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _LINEBREAKS = re.compile(r"[\t\r\n]")
+_CONTROL_MESSAGE = _l(
+    "Fältet innehåller osynliga kontrolltecken som inte kan skrivas ut. Ta bort dem."
+)
+_ZWJ, _BLACK_FLAG = "\u200d", "\U0001f3f4"
 
 
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _codes(chars: list[str]) -> str:
+    return ", ".join(f"U+{ord(c):04X}" for c in chars)
+
+
+def _emoji_part(ch: str) -> bool:
+    """A character that may stand next to a zero-width joiner in an emoji sequence."""
+    return unicodedata.category(ch) in ("So", "Sk") or ch == "\ufe0f"
+
+
+def _invisible(value: str) -> list[str]:
+    """Invisible formatting characters of *value*: bidi controls (U+202A–202E, U+2066–2069,
+    U+200E/F, U+061C), zero-width characters, soft hyphen, BOM, line/paragraph separators.
+
+    They make the printed text differ from what the user sees or typed (a name printed reversed,
+    a hyphen that appears at a line end). Allowed only where emoji need them: a zero-width joiner
+    between two emoji, tag characters of a flag sequence.
+    """
+    found: list[str] = []
+    for i, ch in enumerate(value):
+        cat = unicodedata.category(ch)
+        if cat not in ("Cf", "Zl", "Zp") or ch in found:
+            continue
+        between_emoji = 0 < i < len(value) - 1 and (
+            _emoji_part(value[i - 1]) and _emoji_part(value[i + 1])
+        )
+        if ch == _ZWJ and between_emoji:
+            continue
+        if 0xE0020 <= ord(ch) <= 0xE007F and _BLACK_FLAG in value[:i]:
+            continue
+        found.append(ch)
+    return found
+
+
+def char_problem(value: str, multiline: bool = False, label: Any = None) -> str | None:
+    """Why *value* would not print as typed (control, invisible, damaged or unprintable
+    characters), naming the field *label*; None when it prints as typed."""
+    if _CONTROL.search(value) or (not multiline and _LINEBREAKS.search(value)):
+        return str(_CONTROL_MESSAGE)
+    name = f"«{label}»" if label else str(_l("Fältet"))
+    if invisible := _invisible(value):
+        return str(
+            _l(
+                "%(field)s innehåller osynliga tecken som styr textens riktning eller "
+                "formatering (%(codes)s). De gör att texten skrivs ut annorlunda än den ser ut. "
+                "Ta bort dem, till exempel genom att skriva texten på nytt i stället för att "
+                "klistra in den.",
+                field=name,
+                codes=_codes(invisible),
+            )
+        )
+    if "\ufffd" in value:
+        return str(
+            _l(
+                "%(field)s innehåller tecknet \ufffd (U+FFFD), som betyder att texten skadats "
+                "vid kopiering. Skriv texten på nytt.",
+                field=name,
+            )
+        )
+    if missing := glyphs.unprintable(value):
+        return str(
+            _l(
+                "%(field)s innehåller tecknen %(chars)s (%(codes)s), som inget installerat "
+                "typsnitt kan skriva ut. Ta bort dem eller skriv dem på annat sätt.",
+                field=name,
+                chars=" ".join(missing),
+                codes=_codes(missing),
+            )
+        )
+    return None
+
+
 class NoControlChars:
-    """Refuse control characters (kept in the field so the user can see and fix them)."""
+    """Refuse text that would not print as typed (kept in the field so the user can fix it)."""
 
     def __init__(self, multiline: bool = False) -> None:
         self.multiline = multiline
@@ -44,24 +122,17 @@ class NoControlChars:
         value = field.data or ""
         if not isinstance(value, str):
             return
-        if _CONTROL.search(value) or (not self.multiline and _LINEBREAKS.search(value)):
-            raise ValidationError(
-                _l(
-                    "Fältet innehåller osynliga kontrolltecken som inte kan skrivas ut. "
-                    "Ta bort dem."
-                )
-            )
+        if problem := char_problem(value, self.multiline, field.label.text):
+            raise ValidationError(problem)
 
 
-def text_problem(value: str, max_length: int, multiline: bool = False) -> str | None:
+def text_problem(
+    value: str, max_length: int, multiline: bool = False, label: Any = None
+) -> str | None:
     """The message a text field would give *value* (too long, control characters), or None."""
     if len(value) > max_length:
         return str(_l("Högst %(max)d tecken.", max=max_length))
-    if _CONTROL.search(value) or (not multiline and _LINEBREAKS.search(value)):
-        return str(
-            _l("Fältet innehåller osynliga kontrolltecken som inte kan skrivas ut. Ta bort dem.")
-        )
-    return None
+    return char_problem(value, multiline, label)
 
 
 def text(

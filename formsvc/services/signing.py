@@ -411,7 +411,7 @@ def _check_given(req: SignatureRequest, given: Given, wanted: tuple[str, ...]) -
     name = given.name.strip()
     if not name:
         raise SigningError(_("Skriv ditt namn för att skriva under."))
-    problem = text_problem(name, 200)
+    problem = text_problem(name, 200, label=_("Namn"))
     if problem:
         raise SigningError(problem)
     missing = [s for s in wanted if s not in given.statements]
@@ -644,7 +644,7 @@ def decline(
     reason = reason.strip()
     if not reason:
         raise SigningError(_("Skriv varför du avböjer."))
-    problem = text_problem(reason, 2000, multiline=True)
+    problem = text_problem(reason, 2000, multiline=True, label=_("Skäl"))
     if problem:
         raise SigningError(problem)
     done = db.session.execute(
@@ -767,7 +767,7 @@ def sign_on_paper(
             raise SigningError(
                 _("Skriv namnet på den som skrivit under (%(role)s).", role=req.role)
             )
-        problem = text_problem(typed, 200)
+        problem = text_problem(typed, 200, label=_("Namn på den som skrev under"))
         if problem:
             raise SigningError(problem)
         name = attributed_name(req, typed, actor if req.kind == "staff" else None)

@@ -38,6 +38,7 @@ def register(app: Flask) -> None:
         audit_log,
         auth,
         documents,
+        encoding,
         main,
         participants,
         public,
@@ -51,6 +52,7 @@ def register(app: Flask) -> None:
     for module in (*modules, statistics, security, audit_log):
         app.register_blueprint(module.bp)
 
+    encoding.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["mask"] = mask

@@ -165,7 +165,7 @@ def hold(pid: int) -> BaseResponse:
     p = _load(pid)
     on = request.form.get("on") == "1"
     reason = (request.form.get("reason") or "").strip()
-    problem = text_problem(reason, 500)
+    problem = text_problem(reason, 500, label=_("Skäl till spärren"))
     if on and not reason:
         problem = _("Ange skälet till spärren.")
     if problem or not ConfirmForm().validate_on_submit():

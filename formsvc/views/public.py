@@ -287,7 +287,7 @@ def withdraw(token: str) -> BaseResponse:
     reason = (request.form.get("details") or "").strip()[:2000]
     from formsvc.forms._base import text_problem
 
-    problem = text_problem(reason, 2000, multiline=True)
+    problem = text_problem(reason, 2000, multiline=True, label=_("Varför"))
     if problem:
         flash(problem, "error")
         return redirect(url_for(".link", token=token))

@@ -226,6 +226,41 @@ def test_control_characters_and_huge_values_are_refused_and_kept(
 
 
 @pytest.mark.parametrize(
+    ("slug", "path", "own_format"), TEXT_CASES, ids=[f"{s}:{p}" for s, p, _ in TEXT_CASES]
+)
+def test_bidi_and_invisible_characters_are_refused_naming_the_field(
+    app: Flask,
+    client: FlaskClient,
+    auth: Auth,
+    world: World,
+    slug: str,
+    path: str,
+    own_format: bool,
+) -> None:
+    # U+202E would print "Anna" reversed in the sealed PDF; U+200B is invisible on screen
+    value = "Anna\u202eoB\u200b"
+    filler = Filler(app, client, auth, world, REGISTRY[slug])
+    resp = filler.post(**{path: value})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert str(escape(value)) in html
+    assert _count() == 0
+    if not own_format:  # a format of its own (e-mail, phone) may refuse it first
+        label = _label(REGISTRY[slug], path)
+        assert f"«{escape(label)}» innehåller osynliga tecken" in html
+        assert "U+202E, U+200B" in html
+
+
+def _label(dtype: DocumentType, path: str) -> str:
+    form = dtype.form_class(formdata=None, meta={"csrf": False})
+    parts = path.split("-")
+    field = form[parts[0]]
+    if len(parts) == 3:
+        field = field.unbound_field.args[0]()[parts[2]]
+    return str(field.label.text)
+
+
+@pytest.mark.parametrize(
     ("slug", "path", "_f"), CHOICE_CASES, ids=[f"{s}:{p}" for s, p, _ in CHOICE_CASES]
 )
 def test_forged_choices_are_refused(
