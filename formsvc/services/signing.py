@@ -411,7 +411,7 @@ def _check_given(req: SignatureRequest, given: Given, wanted: tuple[str, ...]) -
     name = given.name.strip()
     if not name:
         raise SigningError(_("Skriv ditt namn för att skriva under."))
-    problem = text_problem(name, 200, label=_("Namn"))
+    problem = text_problem(name, 200, label=_("Ditt namn"))
     if problem:
         raise SigningError(problem)
     missing = [s for s in wanted if s not in given.statements]

@@ -254,7 +254,7 @@ def test_a_signer_name_with_a_bidi_character_is_refused(
     reqs = send(client, starting_today(app, world, consent_doc))
     resp = sign_in_person(client, app, consent_doc, reqs[0], "Åsa\u202e Öberg")
     html = resp.get_data(as_text=True)
-    assert "«Namn» innehåller osynliga tecken" in html and "U+202E" in html
+    assert "«Ditt namn» innehåller osynliga tecken" in html and "U+202E" in html
 
 
 def test_an_emoji_name_prints_in_the_pdf(
