@@ -36,15 +36,15 @@ def check_birth_date(born: date, today: date) -> None:
     if born > today:
         raise IdentityError(
             _l(
-                "Födelsedatumet %(born)s ligger i framtiden. Kontrollera numret.",
+                "Födelsedatumet %(born)s ligger i framtiden. Kontrollera uppgiften.",
                 born=born.isoformat(),
             )
         )
     if age_on(born, today) > MAX_AGE:
         raise IdentityError(
             _l(
-                "Födelsedatumet %(born)s ger en ålder på %(age)d år. Kontrollera numret "
-                "(tecknet + används bara för den som har fyllt 100 år).",
+                "Födelsedatumet %(born)s ger en ålder på %(age)d år. Kontrollera uppgiften "
+                "(i ett personnummer betyder tecknet + att personen har fyllt 100 år).",
                 born=born.isoformat(),
                 age=age_on(born, today),
             )
