@@ -25,7 +25,7 @@ def _setup(tmp_path: Path, converter_root: Path) -> object:
     # always a fresh SQLite file: the shared test database is already at head
     app = create_app(base_config(tmp_path, converter_root, f"sqlite:///{tmp_path / 'm.sqlite'}"))
     with app.app_context():
-        upgrade(revision="0004")
+        upgrade(revision="0005g")
         db.session.execute(text("INSERT INTO district (id, name, active) VALUES (1, 'A', true)"))
         db.session.execute(text("INSERT INTO district (id, name, active) VALUES (2, 'B', true)"))
         db.session.execute(
@@ -63,7 +63,7 @@ def test_the_same_number_in_two_districts_and_numberless_records_upgrade(
         with pytest.raises(Exception, match="UNIQUE"):
             db.session.execute(INSERT, {"d": 1, "n": "20100101-1239"})
         db.session.rollback()
-        downgrade(revision="0004")
+        downgrade(revision="0005g")
         db.session.execute(INSERT, {"d": 1, "n": "20100101-1239"})
         db.session.commit()
         db.engine.dispose()

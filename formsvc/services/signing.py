@@ -582,7 +582,11 @@ def decide_and_sign(
         raise SigningError(_("Det går inte att besluta i dokumentet i sitt nuvarande läge."))
     slot = dtype.decision.slot
     typed = given.name.strip()
-    problem = text_problem(typed, 200) if typed else _("Skriv ditt namn för att skriva under.")
+    problem = (
+        text_problem(typed, 200, label=_("Ditt namn"))
+        if typed
+        else _("Skriv ditt namn för att skriva under.")
+    )
     if problem:
         raise SigningError(problem)
     if not same_name(typed, actor.full_name):

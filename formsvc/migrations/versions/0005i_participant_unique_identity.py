@@ -1,7 +1,7 @@
 """participant: one record per identity number and district
 
 Revision ID: 0005i
-Revises: 0004
+Revises: 0005g
 Create Date: 2026-12-07 09:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0005i'
-down_revision = '0004'
+down_revision = '0005g'
 branch_labels = None
 depends_on = None
 
