@@ -7,6 +7,7 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from formsvc.doctypes import DocumentType
@@ -34,19 +35,38 @@ class _Pipe(io.RawIOBase):
         return out
 
 
-def _entries(
-    doc: Document, dtype: DocumentType, store: FileStore
-) -> Iterator[tuple[str, bytes, str]]:
-    """(file name, bytes, what it is) for one document."""
+@dataclass(frozen=True)
+class _Entry:
+    """One file of the ZIP, everything the database knows about it read before streaming."""
+
+    name: str  #: file name in the ZIP (a scan's extension is added from its bytes)
+    kind: str  #: "sealed_pdf", "docx" or "scan"
+    row: tuple[object, ...]  #: the index.csv columns describing its document
+    data: bytes | None = None  #: rendered now (a draft's Word file) …
+    sha256: str | None = None  #: … or read from the store while streaming
+
+
+def _entries(doc: Document, dtype: DocumentType, store: FileStore) -> list[_Entry]:
+    """The files of one document, in any state: sealed PDF or Word file, then scans."""
     base = f"{doc.id:06d}-{doc.type_slug}-v{doc.version}"
+    row = (
+        doc.id,
+        doc.reference,
+        str(dtype.title),
+        doc.status,
+        doc.version,
+        _iso(doc.created_at),
+        _iso(doc.sealed_at),
+    )
     if doc.sealed_pdf_sha256:
-        yield f"{base}-signerad.pdf", store.get(doc.sealed_pdf_sha256), "sealed_pdf"
+        out = [_Entry(f"{base}-signerad.pdf", "sealed_pdf", row, sha256=doc.sealed_pdf_sha256)]
     else:
         # unsigned documents as their Word file: no LibreOffice round trip per document
-        yield f"{base}.docx", documents.render(doc, dtype, store), "docx"
+        out = [_Entry(f"{base}.docx", "docx", row, data=documents.render(doc, dtype, store))]
     scans = {r.scan_sha256 for r in signing.requests(doc) if r.scan_sha256}
     for i, sha in enumerate(sorted(scans), start=1):
-        yield f"{base}-skanning-{i}", store.get(sha), "scan"
+        out.append(_Entry(f"{base}-skanning-{i}", "scan", row, sha256=sha))
+    return out
 
 
 def export_participant(
@@ -58,7 +78,18 @@ def export_participant(
     actor: User,
     origin: audit.Origin | None = None,
 ) -> Iterator[bytes]:
-    """ZIP bytes, chunk by chunk: every given document of the participant, then index.csv."""
+    """ZIP bytes, chunk by chunk: every given document of the participant, then index.csv.
+
+    Everything that needs the database (the audit event, each document's rows, drafts rendered
+    to Word) happens now, in the caller's request; the returned iterator only reads stored
+    files, so it may run after the request's database session has ended (a streamed response).
+    """
+    entries = [
+        entry
+        for doc in docs
+        if (dtype := registry.get(doc.type_slug)) is not None
+        for entry in _entries(doc, dtype, store)
+    ]
     audit.record(
         "export",
         actor_id=actor.id,
@@ -70,6 +101,10 @@ def export_participant(
         origin=origin,
     )
     db.session.commit()
+    return _stream(entries, store)
+
+
+def _stream(entries: list[_Entry], store: FileStore) -> Iterator[bytes]:
     pipe = _Pipe()
     index = io.StringIO()
     writer = csv.writer(index, delimiter=";", lineterminator="\r\n")
@@ -88,29 +123,12 @@ def export_participant(
         ]
     )
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for doc in docs:
-            dtype = registry.get(doc.type_slug)
-            if dtype is None:
-                continue
-            for name, data, kind in _entries(doc, dtype, store):
-                if kind == "scan":
-                    name += _extension(data)
-                zf.writestr(name, data)
-                writer.writerow(
-                    [
-                        name,
-                        kind,
-                        doc.id,
-                        doc.reference,
-                        str(dtype.title),
-                        doc.status,
-                        doc.version,
-                        _iso(doc.created_at),
-                        _iso(doc.sealed_at),
-                        hashlib.sha256(data).hexdigest(),
-                    ]
-                )
-                yield pipe.take()
+        for entry in entries:
+            data = entry.data if entry.data is not None else store.get(entry.sha256 or "")
+            name = entry.name + (_extension(data) if entry.kind == "scan" else "")
+            zf.writestr(name, data)
+            writer.writerow([name, entry.kind, *entry.row, hashlib.sha256(data).hexdigest()])
+            yield pipe.take()
         zf.writestr("index.csv", "\ufeff" + index.getvalue())
     yield pipe.take()
 
