@@ -19,6 +19,20 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Logga in"))
 
 
+#: what the unlock page says to any password that does not open it
+WRONG_PASSWORD = _l("Fel lösenord. Enheten är fortfarande låst till underskriften.")
+
+
+class UnlockForm(FlaskForm):
+    """The staff member's password, to leave the locked in-person view."""
+
+    password = PasswordField(
+        _l("Ditt lösenord"),
+        validators=[_REQUIRED, Length(max=256, message=WRONG_PASSWORD)],
+    )
+    submit = SubmitField(_l("Lås upp"))
+
+
 class PasswordChangeForm(FlaskForm):
     current = PasswordField(_l("Nuvarande lösenord"), validators=[_REQUIRED, Length(max=256)])
     new = PasswordField(_l("Nytt lösenord (minst 10 tecken)"), validators=[_REQUIRED])

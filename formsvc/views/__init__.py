@@ -39,6 +39,7 @@ def register(app: Flask) -> None:
         auth,
         documents,
         encoding,
+        lock,
         main,
         participants,
         public,
@@ -48,7 +49,8 @@ def register(app: Flask) -> None:
         statistics,
     )
 
-    modules = (auth, main, account, participants, documents, signing, public, staff, admin)
+    # the lock first: its check runs before any other request hook of the views
+    modules = (lock, auth, main, account, participants, documents, signing, public, staff, admin)
     for module in (*modules, statistics, security, audit_log):
         app.register_blueprint(module.bp)
 

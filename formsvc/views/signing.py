@@ -28,6 +28,7 @@ from formsvc.services import access, audit, consents, documents, signing
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
 from formsvc.services.sealing import get_sealer
+from formsvc.views import lock
 from formsvc.views._common import converter, origin, registry, roles_required, store
 from formsvc.views.documents import load_document
 from formsvc.views.signing_forms import (
@@ -202,6 +203,7 @@ def in_person(doc_id: int, rid: int) -> str | BaseResponse:
     req = _request(doc, rid)
     if req.kind != "external":
         abort(404)
+    lock.start(doc, req)
     return _sign_page(doc, dtype, req, staff=False)
 
 

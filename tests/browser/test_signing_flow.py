@@ -102,6 +102,15 @@ def open_in_person(page: Page, role: str) -> None:
     expect(page.locator("dl.facts").first).to_contain_text(role)
 
 
+def leave_locked_view(page: Page) -> None:
+    """The caseworker takes the tablet back: out of the locked view with their password."""
+    page.get_by_role("link", name="Lämna underskriftsläget (för handläggaren)").click()
+    expect(page.get_by_role("heading", name="Enheten är låst")).to_be_visible()
+    page.get_by_label("Ditt lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Lås upp").click()
+    expect(page.get_by_text("Underskriftsläget är avslutat.")).to_be_visible()
+
+
 def submit_button(page: Page) -> Any:
     return page.get_by_role("button", name="Skriv under", exact=True)
 
@@ -173,7 +182,7 @@ def test_three_signers_sign_in_person_on_a_tablet_and_the_sealed_pdf_has_them(
     submit_button(page).click()
     expect(page.get_by_role("heading", name="Tack!")).to_be_visible()
     expect(page.get_by_text("Underskriften från Deltagare är registrerad")).to_be_visible()
-    page.get_by_role("link", name="Till dokumentet (för handläggaren)").click()
+    leave_locked_view(page)
 
     # guardian 1 only types: the typed name is the signature
     open_in_person(page, "Vårdnadshavare 1")
@@ -182,7 +191,7 @@ def test_three_signers_sign_in_person_on_a_tablet_and_the_sealed_pdf_has_them(
     page.get_by_label("Ditt namn").fill(GUARDIAN_1)
     submit_button(page).click()
     expect(page.get_by_role("heading", name="Tack!")).to_be_visible()
-    page.get_by_role("link", name="Till dokumentet (för handläggaren)").click()
+    leave_locked_view(page)
 
     # guardian 2 uses only the keyboard
     open_in_person(page, "Vårdnadshavare 2")
@@ -201,7 +210,7 @@ def test_three_signers_sign_in_person_on_a_tablet_and_the_sealed_pdf_has_them(
     # the last signature finalises: LibreOffice renders, the evidence page is added, one seal
     expect(page.get_by_role("heading", name="Tack!")).to_be_visible(timeout=CONVERSION_MS)
     expect(page.get_by_text("Dokumentet är förseglat och arkiverat")).to_be_visible()
-    page.get_by_role("link", name="Till dokumentet (för handläggaren)").click()
+    leave_locked_view(page)
 
     rows = page.locator("section.signatures tbody tr")
     expect(rows).to_have_count(3)
@@ -344,6 +353,8 @@ def test_the_signer_pages_have_no_serious_accessibility_violations(
     send_for_signing(tablet, consent)
     open_in_person(tablet, "Deltagare")
     found["locked view"] = axe_violations(tablet, axe_source)
+    tablet.goto("/unlock")
+    found["unlock page"] = axe_violations(tablet, axe_source)
 
     log_in(page)
     send_link(page, consent, "Vårdnadshavare 1", GUARDIAN_MAIL)

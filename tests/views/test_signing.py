@@ -41,7 +41,10 @@ def sign_in_person(
         STATEMENTS_FIELD: list(signing.statements_for(req, dtype)),
         **extra,
     }
-    return client.post(f"/documents/{doc.id}/signatures/{req.id}/in-person", data=data)
+    resp = client.post(f"/documents/{doc.id}/signatures/{req.id}/in-person", data=data)
+    # the caseworker takes the tablet back: leaving the locked view needs their password
+    client.post("/unlock", data={"password": PASSWORD})
+    return resp
 
 
 def starting_today(app: Flask, world: World, doc: Document) -> Document:
@@ -156,6 +159,7 @@ def test_a_decline_reason_is_shown_escaped_and_ends_the_request(
         f"/documents/{sent.id}/signatures/{req.id}/in-person", data={"d-reason": xss}
     )
     assert resp.status_code == 200
+    client.post("/unlock", data={"password": PASSWORD})
     page = client.get(f"/documents/{sent.id}").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; vill inte" in page

@@ -1,0 +1,118 @@
+"""The in-person view as a real lock on the staff session (issue 10, defect 3).
+
+When staff open the in-person signing page, the session is locked to that one signature
+request. While locked, the server answers every other page (back button, typed address, old
+bookmarks) with a redirect to the unlock page; only that signer's page (and its thank-you page),
+the PDF they read, static files and logging out get through. Leaving needs the staff member's
+password again, rate-limited like the login.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from formsvc.extensions import db, limiter
+from formsvc.forms.staff import UnlockForm
+from formsvc.models import Document, SignatureRequest
+from formsvc.services import audit
+from formsvc.views._common import origin
+
+bp = Blueprint("lock", __name__)
+
+#: session key holding the lock: {"user": id, "doc": id, "req": id}
+KEY = "in_person_lock"
+#: Pages reachable whatever the lock: the unlock page itself, logging out, static files and the
+#: public pages a signer may use without an account (verify, personal links).
+ALWAYS = frozenset({"lock.unlock", "auth.logout", "static"})
+
+
+def start(doc: Document, req: SignatureRequest) -> None:
+    """Lock the session to *req* (a second start for the same request changes nothing)."""
+    wanted = {"user": current_user.id, "doc": doc.id, "req": req.id}
+    if session.get(KEY) == wanted:
+        return
+    session[KEY] = wanted
+    if request.method == "GET":  # opening the view; a repeated form post adds no event
+        _log("in_person_lock", doc.id, doc.district_id, {"request": req.id})
+
+
+def held() -> dict[str, int] | None:
+    """The lock on this session, if any."""
+    value = session.get(KEY)
+    return value if isinstance(value, dict) else None
+
+
+def _allowed(lock: dict[str, int]) -> bool:
+    endpoint = request.endpoint or ""
+    if endpoint in ALWAYS or endpoint.startswith("public."):
+        return True
+    args: dict[str, Any] = request.view_args or {}
+    if endpoint == "signing.in_person":
+        return args.get("doc_id") == lock.get("doc") and args.get("rid") == lock.get("req")
+    if endpoint == "signing.frozen_pdf":  # the document the signer reads
+        return args.get("doc_id") == lock.get("doc")
+    return False
+
+
+@bp.before_app_request
+def refuse_while_locked() -> Response | None:
+    """Every page but the locked signer's goes to the unlock page, for GET and POST alike."""
+    lock = held()
+    if lock is None:
+        return None
+    if not current_user.is_authenticated or current_user.id != lock.get("user"):
+        session.pop(KEY, None)  # logged out (or another account): nothing left to protect
+        return None
+    if _allowed(lock):
+        return None
+    return redirect(url_for("lock.unlock"), code=303)
+
+
+@bp.route("/unlock", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def unlock() -> str | Response:
+    lock = held()
+    if lock is None or not current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    doc = db.session.get(Document, lock.get("doc"))
+    form = UnlockForm()
+    if form.validate_on_submit():
+        if current_user.check_password(form.password.data):
+            session.pop(KEY, None)
+            _log("in_person_unlock", lock.get("doc"), doc.district_id if doc else None, {})
+            flash(_("Underskriftsläget är avslutat."), "info")
+            if doc is None:
+                return redirect(url_for("main.index"))
+            return redirect(url_for("documents.show", doc_id=doc.id))
+        _log("in_person_unlock_failed", lock.get("doc"), doc.district_id if doc else None, {})
+        form.password.errors = [_("Fel lösenord. Enheten är fortfarande låst till underskriften.")]
+    back = url_for("signing.in_person", doc_id=lock.get("doc"), rid=lock.get("req"))
+    return render_template("signing/unlock.html", form=form, back=back)
+
+
+def _log(action: str, doc_id: Any, district_id: int | None, details: dict[str, Any]) -> None:
+    audit.record(
+        action,
+        actor_id=current_user.id,
+        actor_label=current_user.username,
+        object_type="document",
+        object_id=doc_id,
+        district_id=district_id,
+        details=details,
+        origin=origin(),
+    )
+    db.session.commit()
