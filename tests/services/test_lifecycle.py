@@ -19,6 +19,7 @@ from formsvc.services import consents, lifecycle, signing
 from formsvc.services.sealing import get_sealer
 from tests.conftest import World
 from tests.services.test_signing import Flow
+from tests.views.test_signing_concurrency import at_once, session_for
 
 PAIRS = list(itertools.product(DocumentStatus, DocumentStatus))
 ALLOWED = [(a, b) for a, b in PAIRS if b in lifecycle.TRANSITIONS[a]]
@@ -106,42 +107,25 @@ def test_a_move_from_a_state_the_row_has_left_is_refused_as_stale(
     assert moves(seen) == []
 
 
-def test_of_two_parallel_moves_exactly_one_happens(
-    app: Flask, world: World, consent_doc: Document
+def test_two_withdrawals_sent_at_the_same_instant_make_exactly_one_move(
+    app: Flask, world: World, consent_doc: Document, live_server: str
 ) -> None:
-    """Withdraw and expire race on the same active consent: one wins, one is told it lost."""
-    put_in(consent_doc, DocumentStatus.ACTIVE)
-    barrier = threading.Barrier(2)
-    results: dict[str, str] = {}
-
-    def run(to: DocumentStatus) -> None:
-        with app.app_context():
-            doc = db.session.get(Document, consent_doc.id)
-            assert doc is not None and doc.status == "active"
-            barrier.wait()
-            try:
-                lifecycle.transition(doc, to, actor=None)
-                db.session.commit()
-                results[to.value] = "moved"
-            except lifecycle.StaleStatus:
-                db.session.rollback()
-                results[to.value] = "stale"
-            finally:
-                db.session.remove()
-
-    threads = [
-        threading.Thread(target=run, args=(to,))
-        for to in (DocumentStatus.WITHDRAWN, DocumentStatus.EXPIRED)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert sorted(results.values()) == ["moved", "stale"], results
+    """Real parallel requests (threaded server): one withdraws, the other is told it is done."""
+    put_in(consent_doc, DocumentStatus.AWAITING_SIGNATURES)
+    url = f"{live_server}/documents/{consent_doc.id}/withdraw"
+    form = {"withdrawn_on": signing.today_local().isoformat(), "how": "oral", "details": ""}
+    a, b = session_for(live_server, "caseworker"), session_for(live_server, "caseworker")
+    responses = at_once(
+        lambda: a.post(url, data=form, timeout=120), lambda: b.post(url, data=form, timeout=120)
+    )
+    assert all(r.status_code == 200 for r in responses), [r.status_code for r in responses]
     db.session.expire_all()
-    winner = next(k for k, v in results.items() if v == "moved")
-    assert db.session.get(Document, consent_doc.id).status == winner
-    assert [m["to"] for m in moves(consent_doc)] == [winner]
+    assert db.session.get(Document, consent_doc.id).status == "withdrawn"
+    assert [m["to"] for m in moves(consent_doc)] == ["withdrawn"]
+    records = db.session.scalar(
+        select(func.count(Document.id)).where(Document.type_slug == "consent_withdrawal")
+    )
+    assert records == 1
 
 
 def test_a_second_withdrawal_is_refused_and_logged_once(
