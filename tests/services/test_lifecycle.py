@@ -113,7 +113,11 @@ def test_two_withdrawals_sent_at_the_same_instant_make_exactly_one_move(
     """Real parallel requests (threaded server): one withdraws, the other is told it is done."""
     put_in(consent_doc, DocumentStatus.AWAITING_SIGNATURES)
     url = f"{live_server}/documents/{consent_doc.id}/withdraw"
-    form = {"withdrawn_on": signing.today_local().isoformat(), "how": "oral", "details": ""}
+    form = {
+        "withdrawn_on": signing.today_local().isoformat(),
+        "how": "oral",
+        "withdrawn_by": "participant",
+    }
     a, b = session_for(live_server, "caseworker"), session_for(live_server, "caseworker")
     responses = at_once(
         lambda: a.post(url, data=form, timeout=120), lambda: b.post(url, data=form, timeout=120)
