@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, request
 from flask_login import current_user, login_required
@@ -59,7 +61,19 @@ def converter() -> ConverterPool:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login or language change."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only same-site relative paths are followed after login or language change.
+
+    Browsers drop tabs and line breaks from a URL (``/%09/host`` arrives as ``/<tab>/host``
+    and is followed as ``//host``, another site)
+    and a line break cannot go into a header, so any whitespace, control or invisible character
+    refuses the target, as do ``//``, backslashes, a scheme or a host."""
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return None
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in target):
+        return None
+    if target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

@@ -149,3 +149,37 @@ def test_language_switch_to_english(client: FlaskClient, world: World) -> None:
 def test_language_switch_refuses_offsite_redirect(client: FlaskClient, app: Flask) -> None:
     resp = client.get("/lang/en?next=//evil.example/")
     assert resp.headers["Location"] == "/"
+
+
+HOSTILE_NEXT = [
+    "/%09/evil.example/",  # a tab the browser drops: //evil.example
+    "/%0a/evil.example/",
+    "/%0d%0aSet-Cookie:%20x=1",  # a header split
+    "%2F%2Fevil.example",
+    "/%5Cevil.example",  # backslash
+    "/\\/evil.example",
+    "https://evil.example/",
+    "/%E2%80%AE/evil.example",  # right-to-left override
+    "/%00/evil.example",
+    "/" + "a" * 5000,
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_hostile_next_never_leaves_the_site_nor_fails(
+    client: FlaskClient, auth: Auth, world: World, target: str
+) -> None:
+    lang = client.get(f"/lang/en?next={target}")
+    assert lang.status_code == 302 and lang.headers["Location"] == "/"
+    resp = client.post(
+        f"/login?next={target}", data={"username": "caseworker", "password": PASSWORD}
+    )
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
+
+def test_a_same_site_next_is_followed(client: FlaskClient, world: World) -> None:
+    resp = client.post(
+        "/login?next=/participants/?q=%C3%85sa",
+        data={"username": "caseworker", "password": PASSWORD},
+    )
+    assert resp.headers["Location"] == "/participants/?q=%C3%85sa"
