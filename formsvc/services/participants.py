@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -169,7 +170,9 @@ def _apply(p: Participant, data: ParticipantInput, checked: Review) -> None:
     p.first_name, p.last_name = data.first_name, data.last_name
     p.id_kind = data.id_kind
     p.target_group = data.target_group
-    p.protected_identity = data.protected_identity
+    # protection is only ever turned on here (by anyone who may edit, at once: the safe direction);
+    # turning it off is unprotect(), a manager's own decision - never an unticked or missing box
+    p.protected_identity = bool(p.protected_identity) or data.protected_identity
     p.id_number, p.birth_date = checked.id_number, checked.birth_date
 
 
@@ -214,11 +217,58 @@ def update(
     today: date,
     origin: audit.Origin | None = None,
 ) -> Participant:
-    """Change a participant's details (see review() for what is refused)."""
+    """Change a participant's details (see review() for what is refused). Protection can be
+    turned on here, never off (see unprotect)."""
     checked = review(data, actor=actor, district_id=p.district_id, today=today, current=p)
+    before = _snapshot(p)
     _apply(p, data, checked)
     _save(p, actor)
-    _log("update", p, actor, origin, _confirmed(checked))
+    _log(
+        "update",
+        p,
+        actor,
+        origin,
+        {**_changes(before, _snapshot(p)), **(_confirmed(checked) or {})},
+    )
+    db.session.commit()
+    return p
+
+
+#: The fields whose change the audit log names; values only where they are not personal data.
+_AUDITED = ("first_name", "last_name", "id_kind", "id_number", "birth_date", "target_group")
+
+
+def _snapshot(p: Participant) -> dict[str, Any]:
+    return {f: getattr(p, f) for f in (*_AUDITED, "protected_identity")}
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What an update changed: field names (names and numbers never written into the log), and
+    the protection and target group as old -> new."""
+    changed = [f for f in _AUDITED if before[f] != after[f]]
+    out: dict[str, Any] = {"changed": changed} if changed else {}
+    for field in ("protected_identity", "target_group"):
+        if before[field] != after[field]:
+            out[field] = [before[field], after[field]]
+    return out
+
+
+class NotPermitted(PermissionError):
+    """The actor may not make this change (e.g. lift protection without being a manager)."""
+
+
+def unprotect(
+    p: Participant, *, actor: User, reason: str, origin: audit.Origin | None = None
+) -> Participant:
+    """Lift the protected identity: only a manager of the participant's district, with a reason,
+    recorded as old -> new. A caseworker may turn protection on (at once, the safe direction) but
+    not off: that exposes the person's details to all district staff again."""
+    if actor.role != "manager" or actor.district_id != p.district_id:
+        raise NotPermitted(p.id)
+    if not p.protected_identity:
+        return p
+    p.protected_identity = False
+    _log("unprotect", p, actor, origin, {"protected_identity": [True, False], "reason": reason})
     db.session.commit()
     return p
 

@@ -159,6 +159,22 @@ def export(pid: int) -> Response:
     )
 
 
+@bp.post("/<int:pid>/unprotect")
+@roles_required("manager")
+def unprotect(pid: int) -> BaseResponse:
+    p = _load(pid)
+    reason = (request.form.get("reason") or "").strip()
+    problem = text_problem(reason, 500, label=_("Skäl till att skyddet hävs"))
+    if not reason:
+        problem = _("Ange skälet till att skyddet hävs.")
+    if problem or not ConfirmForm().validate_on_submit():
+        flash(problem or _("Formuläret har gått ut. Försök igen."), "error")
+    else:
+        participants.unprotect(p, actor=current_user, reason=reason, origin=origin())
+        flash(_("Skyddade personuppgifter är hävda för deltagaren."), "info")
+    return redirect(url_for(".show", pid=p.id))
+
+
 @bp.post("/<int:pid>/hold")
 @roles_required("manager")
 def hold(pid: int) -> BaseResponse:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 from markupsafe import escape
+from sqlalchemy import select
 
 from formsvc.extensions import db
-from formsvc.models import Participant
+from formsvc.models import AuditEvent, Participant
 from tests.conftest import Auth, World
 
 BASE = {
@@ -157,3 +158,72 @@ def test_manager_assigns_staff_which_opens_threat_assessments(
     auth.logout()
     auth.login("caseworker")
     assert client.get(f"/documents/{doc.id}").status_code == 404
+
+
+# --------------------------------------------------------------------------- protected identity
+
+
+def _protected(client: FlaskClient) -> Participant:
+    client.post("/participants/new", data={**BASE, "protected_identity": "y"})
+    p = db.session.scalars(select(Participant).order_by(Participant.id.desc())).first()
+    assert p is not None and p.protected_identity
+    return p
+
+
+def test_an_edit_never_clears_protection_not_even_a_post_without_the_box(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    auth.login("caseworker")
+    p = _protected(client)
+    form = client.get(f"/participants/{p.id}/edit").get_data(as_text=True)
+    assert "Bara en chef kan häva det" in form
+    resp = client.post(f"/participants/{p.id}/edit", data={**BASE, "first_name": "Ny"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    p = db.session.get(Participant, p.id)
+    assert p.protected_identity and p.first_name == "Ny"
+    assert client.post(f"/participants/{p.id}/unprotect", data={"reason": "x"}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Participant, p.id).protected_identity
+
+
+def test_a_caseworker_turns_protection_on_and_the_log_says_old_to_new(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    auth.login("caseworker")
+    client.post("/participants/new", data=BASE)
+    p = db.session.scalars(select(Participant).order_by(Participant.id.desc())).first()
+    client.post(f"/participants/{p.id}/edit", data={**BASE, "protected_identity": "y"})
+    db.session.expire_all()
+    assert db.session.get(Participant, p.id).protected_identity
+    ev = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "update").order_by(AuditEvent.id.desc())
+    ).first()
+    assert ev.details["protected_identity"] == [False, True]
+    assert BASE["first_name"] not in str(ev.details) and "id_number" not in str(ev.details)
+
+
+def test_only_a_manager_of_the_district_lifts_protection_with_a_reason(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    auth.login("caseworker")
+    p = _protected(client)
+    auth.logout()
+    auth.login("manager")
+    page = client.get(f"/participants/{p.id}").get_data(as_text=True)
+    assert "Häv skyddade personuppgifter" in page
+    resp = client.post(f"/participants/{p.id}/unprotect", data={"reason": ""})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Participant, p.id).protected_identity  # a reason is required
+    hostile = client.post(f"/participants/{p.id}/unprotect", data={"reason": "a\u202eb"})
+    assert hostile.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Participant, p.id).protected_identity
+    reason = "Skyddet har upphört enligt SPAR"
+    client.post(f"/participants/{p.id}/unprotect", data={"reason": reason})
+    db.session.expire_all()
+    assert not db.session.get(Participant, p.id).protected_identity
+    ev = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "unprotect")).one()
+    assert ev.details == {"protected_identity": [True, False], "reason": reason}
+    assert ev.actor_label == "manager"
