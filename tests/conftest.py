@@ -140,10 +140,12 @@ def app(config: dict[str, Any]) -> Iterator[Flask]:
     app = create_app(config)
 
     # the test's app context outlives each request, and Flask-Login caches the user on it:
-    # forget it per request so that two clients are two users, as in production
-    @app.before_request
+    # forget it per request, before any other hook looks at current_user, so that two clients
+    # are two users and a session that ended is seen as ended, as in production
     def _forget_cached_user() -> None:
         g.pop("_login_user", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
 
     with app.app_context():
         yield app

@@ -41,6 +41,9 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     must_change_password: Mapped[bool] = mapped_column(default=False)
+    #: raised to end every session of the user (logout, password change or reset, deactivation,
+    #: role change): a session carries the version it was opened with (see get_id)
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     district: Mapped[District | None] = relationship()
@@ -48,6 +51,15 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What the session cookie holds: the id and the session version ("12:3"); a cookie
+        with an older version no longer logs anyone in (formsvc.views.load_user)."""
+        return f"{self.id}:{self.session_version or 0}"
+
+    def end_sessions(self) -> None:
+        """Every session of this user stops working at its next request, on every instance."""
+        self.session_version = (self.session_version or 0) + 1
 
     def set_password(self, password: str) -> None:
         """Store an argon2id hash of *password*."""

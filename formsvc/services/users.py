@@ -100,6 +100,8 @@ def update_user(
         raise UserError("Handläggare och arbetsledare måste höra till en stadsdel.")
     if actor is not None and actor.id == user.id and (not active or role != "admin"):
         raise UserError("Du kan inte inaktivera eller ta bort administratörsrollen från dig själv.")
+    if (role, district_id, active) != (user.role, user.district_id, user.active):
+        user.end_sessions()  # what the user may see changed: they sign in again
     user.role, user.district_id, user.active = role, district_id, active
     user.full_name, user.email, user.title, user.phone = full_name, email, title, phone
     _log("user_update", user, actor, {"role": role, "district_id": district_id, "active": active})
@@ -115,6 +117,7 @@ def reset_password(user: User, *, actor: User | None, password: str | None = Non
         raise UserError(problem)
     user.set_password(new)
     user.must_change_password = True
+    user.end_sessions()
     _log("password_reset", user, actor, {})
     db.session.commit()
     return new
@@ -129,6 +132,7 @@ def change_password(user: User, current: str, new: str) -> None:
         raise UserError(problem)
     user.set_password(new)
     user.must_change_password = False
+    user.end_sessions()  # every other session; the view signs this one in again
     _log("password_change", user, user, {})
     db.session.commit()
 

@@ -63,9 +63,13 @@ def register(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        if not user_id.isdigit():
+        uid, _, version = user_id.partition(":")
+        if not (uid.isdigit() and version.isdigit()) or len(user_id) > 40:
             return None
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(uid))
+        if user is None or int(version) != (user.session_version or 0):
+            return None  # logged out, password changed or reset elsewhere: the session is over
+        return user
 
     # Babel caches the locale on the app context; a fresh choice per request (matters when an app
     # context outlives a request, as in tests and CLI-driven renders)

@@ -59,6 +59,7 @@ def logout() -> Response:
             object_id=current_user.id,
             origin=origin(),
         )
+        current_user.end_sessions()  # this and every other session of the user (other devices)
         db.session.commit()
     logout_user()
     flash(_("Du är utloggad."), "info")

@@ -183,3 +183,88 @@ def test_a_same_site_next_is_followed(client: FlaskClient, world: World) -> None
         data={"username": "caseworker", "password": PASSWORD},
     )
     assert resp.headers["Location"] == "/participants/?q=%C3%85sa"
+
+
+# --------------------------------------------------------------------------- sessions end
+
+
+def _signed_in(app: Flask, username: str = "caseworker") -> FlaskClient:
+    other = app.test_client()
+    assert (
+        other.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
+    )
+    assert other.get("/participants/").status_code == 200
+    return other
+
+
+def _is_out(c: FlaskClient) -> bool:
+    resp = c.get("/participants/")
+    return resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_logout_ends_every_session_of_the_user_even_a_copied_cookie(
+    app: Flask, world: World
+) -> None:
+    phone, desk = _signed_in(app), _signed_in(app)
+    stolen = phone.get_cookie("session")
+    assert stolen is not None
+    desk.post("/logout")
+    assert _is_out(desk) and _is_out(phone)
+    thief = app.test_client()
+    thief.set_cookie("session", stolen.value)
+    assert _is_out(thief)
+    assert not _is_out(_signed_in(app))  # signing in again works
+
+
+def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(
+    app: Flask, world: World
+) -> None:
+    phone, desk = _signed_in(app), _signed_in(app)
+    new = "Ett-nytt-langt-losen-1"
+    resp = desk.post("/account/password", data={"current": PASSWORD, "new": new, "repeat": new})
+    assert resp.status_code == 302
+    assert not _is_out(desk)
+    assert _is_out(phone)
+
+
+def test_an_administrator_reset_deactivation_or_role_change_ends_the_users_sessions(
+    app: Flask, world: World
+) -> None:
+    cw = world.users["caseworker"]
+    for change in (
+        lambda: users.reset_password(
+            cw, actor=world.users["admin"], password="Tillfalligt-losen-9"
+        ),
+        lambda: users.update_user(
+            cw,
+            role="manager",
+            district_id=cw.district_id,
+            active=True,
+            full_name=cw.full_name,
+            email=cw.email,
+            title=cw.title,
+            phone=cw.phone,
+            actor=world.users["admin"],
+        ),
+    ):
+        cw.set_password(PASSWORD)
+        cw.must_change_password = False
+        db.session.commit()
+        c = _signed_in(app, "caseworker")
+        before = cw.session_version
+        change()
+        assert cw.session_version == before + 1
+        assert _is_out(c)
+
+
+def test_a_session_cookie_from_before_session_versions_logs_no_one_in(
+    app: Flask, world: World
+) -> None:
+    c = app.test_client()
+    with c.session_transaction() as s:
+        s["_user_id"] = str(world.users["caseworker"].id)  # the old format: the id alone
+        s["_fresh"] = True
+    assert _is_out(c)
+    with c.session_transaction() as s:
+        s["_user_id"] = f"{world.users['caseworker'].id}:{10**30}"
+    assert _is_out(c)
