@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import DataRequired
 
-from formsvc.doctypes import DocumentType, FormContext, RenderInput
+from formsvc.doctypes import DocumentType, RenderInput
 from formsvc.forms._base import text
 from formsvc.forms.competence import CompetenceForm
 from formsvc.forms.competence import build_context as _employee_context
@@ -45,10 +45,6 @@ def build_context(ri: RenderInput) -> dict[str, Any]:
     }
 
 
-def initial(ctx: FormContext) -> dict[str, Any]:
-    return _initial(ctx)
-
-
 def sample() -> dict[str, Any]:
     """An applicant for a lots post, assessed at the interview."""
     return _employee_sample() | {
@@ -68,7 +64,7 @@ DOCUMENT_TYPE = DocumentType(
     subject="district",
     build_context=build_context,
     sample=sample,
-    initial=initial,
+    initial=_initial,
     editors=("manager",),
     access="employee",
     checklists={"requirements": "competence"},

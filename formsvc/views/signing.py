@@ -147,16 +147,7 @@ def _sign_page(
             return render_template("signing/done.html", document=doc, req=req, locked=not staff)
         if request.method == "POST" and "d-reason" not in request.form and form.validate():
             if staff and not current_user.check_password(form.password.data):
-                audit.record(
-                    "sign_password_failed",
-                    actor_id=current_user.id,
-                    actor_label=current_user.username,
-                    object_type="document",
-                    object_id=doc.id,
-                    district_id=doc.district_id,
-                    origin=origin(),
-                )
-                db.session.commit()
+                _log("sign_password_failed", doc, {})
                 form.password.errors = [_("Fel lösenord.")]
             else:
                 given = signing.Given(
