@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from formsvc.extensions import db
-from formsvc.models import Document, SignatureRequest
+from formsvc.models import AuditEvent, Document, SignatureRequest
 from formsvc.services import documents, signing
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import pdf_text
@@ -280,6 +280,10 @@ def test_staff_sign_as_themselves_after_reentering_their_password(
     resp = client.post(url, data={"s-name": "Test manager", "s-password": "fel-lösenord"})
     body = resp.get_data(as_text=True)
     assert "Fel lösenord" in body and 'value="Test manager"' in body
+    failed = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.action == "sign_password_failed")
+    ).one()
+    assert (failed.object_id, failed.actor_label) == (str(doc.id), "manager")
     # the employee's place is not the manager's to sign
     assert client.get(f"/documents/{doc.id}/signatures/{employee_req.id}/staff").status_code == 403
     resp = client.post(url, data={"s-name": "Test manager", "s-password": PASSWORD})
