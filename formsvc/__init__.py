@@ -15,6 +15,7 @@ from formsvc import doctypes, legal_texts
 from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 from formsvc.models.user import configure_hasher
+from formsvc.services import untrusted
 from formsvc.services.conversion import ConverterSettings
 from formsvc.services.keys import KeyringFile
 from formsvc.services.storage import FileStore
@@ -61,6 +62,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         timeout=float(app.config["CONVERTER_TIMEOUT"]),
         python=str(app.config["CONVERTER_PYTHON"]),
         soffice=str(app.config["CONVERTER_SOFFICE"]),
+    )
+    app.extensions[untrusted.EXTENSION_KEY] = untrusted.start(
+        int(app.config["UNTRUSTED_CONCURRENCY"]), untrusted.limits_from(app.config)
     )
 
     from formsvc import cli, views

@@ -49,6 +49,24 @@ def defaults(instance_path: str) -> dict[str, object]:
         "SIGNATURE_MAX_BYTES": 512 * 1024,  # a drawn signature (PNG)
         "SCAN_MAX_BYTES": 15 * 1024 * 1024,  # an uploaded paper scan
         "SCAN_MAX_PAGES": 40,
+        # Untrusted files (/verify, scans, template checks) are parsed in a child process with
+        # these limits, a few at a time; beyond that an upload gets "försök igen" (503).
+        # See docs/adr/009-untrusted-files.md.
+        "UNTRUSTED_CONCURRENCY": 2,  # child processes at once, per web process
+        "UNTRUSTED_CPU_SECONDS": 10,  # CPU time of one check
+        "UNTRUSTED_MEMORY_MB": 1024,  # address space of one check
+        "UNTRUSTED_WALL_SECONDS": 30,  # wall-clock time of one check
+        "UNTRUSTED_NICE": 10,  # lower priority than the web workers
+        # A scan's image (or any image in a scanned PDF) may have at most this many pixels:
+        # an A4 page scanned at 600 dpi has 35 million. Also Pillow's MAX_IMAGE_PIXELS there.
+        "SCAN_MAX_PIXELS": 50_000_000,
+        # PDF structure limits (scans and /verify): objects, all streams unpacked together
+        "PDF_MAX_OBJECTS": 50_000,
+        "PDF_MAX_UNPACKED_BYTES": 200 * 1024 * 1024,
+        # /verify: a PDF sealed here is small and has one seal per version
+        "VERIFY_MAX_BYTES": 15 * 1024 * 1024,
+        "VERIFY_MAX_PAGES": 500,
+        "VERIFY_MAX_SIGNATURES": 10,
         "FINALISE_STALE_MINUTES": 10,  # a finalisation claim older than this is taken over
         "REMINDER_AFTER_DAYS": 3,  # remind a signer this many days after the link was sent
         "CONSENT_EXPIRY_NOTICE_DAYS": 30,

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import datetime as dt
 import hashlib
@@ -15,7 +16,8 @@ import logging
 import os
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from flask import Flask
+from flask_babel import gettext
 from flask_babel import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -41,6 +44,9 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+from formsvc.services import scans
+from formsvc.services.untrusted import N_, Output, Refused, Runner
 
 logger = logging.getLogger(__name__)
 
@@ -376,6 +382,70 @@ def verify(pdf: bytes, trust: list[asn1_x509.Certificate]) -> Verification:
             _("Dokumentet har ändrats eller fått tillägg efter att det förseglades.")
         )
     return result
+
+
+#: Refusals of scans.open_pdf that /verify reports in its own words instead.
+_UNREADABLE = (
+    N_("PDF-filen kunde inte läsas. Skanna igen."),
+    N_("PDF-filen är lösenordsskyddad. Skanna utan lösenord."),
+)
+
+
+def verify_upload(
+    pdf: bytes, trust: list[asn1_x509.Certificate], *, runner: Runner, settings: Mapping[str, Any]
+) -> Verification:
+    """`verify` of an uploaded file, in a bounded child; raises untrusted.Refused or Busy."""
+    out = runner.run(
+        verify_untrusted,
+        pdf,
+        trust=[base64.b64encode(cert.dump()).decode() for cert in trust],
+        max_pages=int(settings["VERIFY_MAX_PAGES"]),
+        max_objects=int(settings["PDF_MAX_OBJECTS"]),
+        max_unpacked=int(settings["PDF_MAX_UNPACKED_BYTES"]),
+        max_pixels=int(settings["SCAN_MAX_PIXELS"]),
+        max_signatures=int(settings["VERIFY_MAX_SIGNATURES"]),
+    )
+    value = dict(out.value)
+    signed_at = value.pop("signed_at")
+    # the child has no request: its sentences are msgids, translated here
+    problems = [gettext(p) for p in value.pop("problems")]
+    return Verification(
+        **value,
+        signed_at=datetime.fromisoformat(signed_at) if signed_at else None,
+        problems=problems,
+    )
+
+
+def verify_untrusted(
+    pdf: bytes,
+    *,
+    trust: list[str],
+    max_pages: int,
+    max_objects: int,
+    max_unpacked: int,
+    max_pixels: int,
+    max_signatures: int,
+) -> Output:
+    """In the child: refuse a PDF beyond the limits, else `verify` it (as JSON)."""
+    if b"%PDF-" in pdf[:1024]:
+        limits = scans.PdfLimits(max_pages, max_objects, max_unpacked, max_pixels)
+        try:
+            document = scans.open_pdf(pdf, limits, refuse_damaged=False)
+        except Refused as refusal:
+            if refusal.msgid not in _UNREADABLE:
+                raise
+            document = None  # unreadable or encrypted: `verify` says so in its own words
+        fields = scans.signature_fields(document, max_signatures) if document else 0
+        if fields > max_signatures:
+            # pyHanko validates every field, even 3,000 that share one signature
+            raise Refused(
+                N_("Filen har fler än %(n)d underskriftsfält och kontrolleras inte."),
+                n=max_signatures,
+            )
+    certs = [asn1_x509.Certificate.load(base64.b64decode(der)) for der in trust]
+    result = asdict(verify(pdf, certs))
+    result["signed_at"] = result["signed_at"].isoformat() if result["signed_at"] else None
+    return Output(result)
 
 
 def generate_demo_pkcs12(

@@ -28,7 +28,7 @@ from formsvc.forms._base import text_problem
 from formsvc.models import AuditEvent, Document, SignatureRequest, User
 from formsvc.models._base import utcnow
 from formsvc.models.document import DocumentStatus
-from formsvc.services import access, audit, documents, lifecycle, mail
+from formsvc.services import access, audit, documents, lifecycle, mail, scans, untrusted
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.evidence import (
     Evidence,
@@ -697,54 +697,42 @@ def decline(
 
 @dataclass(frozen=True)
 class Scan:
-    """An uploaded scan of the signed paper: stored as is, after checks."""
+    """An uploaded scan of the signed paper, rewritten without active content (services/scans)."""
 
-    data: bytes
+    data: bytes  #: what is stored and served: the rewritten PDF or re-encoded image
     content_type: str
     pages: int
+    received_sha256: str  #: SHA-256 of the bytes as uploaded (kept in the audit event)
 
 
-def check_scan(data: bytes, *, max_bytes: int, max_pages: int) -> Scan:
-    """Accept a PDF or a PNG/JPEG scan of sane size and page count, or raise SigningError."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
+def check_scan(data: bytes, *, runner: untrusted.Runner, settings: Mapping[str, Any]) -> Scan:
+    """The scan rewritten in a bounded child, or SigningError; untrusted.Busy if all are busy."""
     if not data:
         raise SigningError(_("Välj en fil med den inskannade blanketten."))
+    max_bytes = int(settings["SCAN_MAX_BYTES"])
     if len(data) > max_bytes:
         raise SigningError(
             _("Filen är för stor (högst %(mb)d MB).", mb=max(1, max_bytes // (1024 * 1024)))
         )
-    if data.startswith(b"%PDF-"):
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted:
-                raise SigningError(_("PDF-filen är lösenordsskyddad. Skanna utan lösenord."))
-            pages = len(reader.pages)
-        except (PyPdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
-            raise SigningError(_("PDF-filen kunde inte läsas. Skanna igen.")) from exc
-        if not 1 <= pages <= max_pages:
-            raise SigningError(
-                _(
-                    "En inskannad blankett ska ha 1–%(n)d sidor (filen har %(p)d).",
-                    n=max_pages,
-                    p=pages,
-                )
-            )
-        return Scan(data, "application/pdf", pages)
     try:
-        with PILImage.open(io.BytesIO(data)) as img:
-            kind = img.format
-            if kind not in ("PNG", "JPEG"):
-                raise SigningError(_("Ladda upp en PDF, PNG eller JPEG."))
-            if img.width < 300 or img.height < 300:
-                raise SigningError(
-                    _("Bilden är för liten för att underskrifterna ska kunna läsas.")
-                )
-            img.verify()
-    except (UnidentifiedImageError, OSError, ValueError, PILImage.DecompressionBombError) as exc:
-        raise SigningError(_("Ladda upp en PDF, PNG eller JPEG.")) from exc
-    return Scan(data, "image/png" if kind == "PNG" else "image/jpeg", 1)
+        out = runner.run(
+            scans.clean_scan,
+            data,
+            max_pages=int(settings["SCAN_MAX_PAGES"]),
+            max_objects=int(settings["PDF_MAX_OBJECTS"]),
+            max_unpacked=int(settings["PDF_MAX_UNPACKED_BYTES"]),
+            max_pixels=int(settings["SCAN_MAX_PIXELS"]),
+        )
+    except untrusted.Busy:
+        raise
+    except untrusted.Refused as refusal:
+        raise SigningError(refusal.message) from None
+    return Scan(
+        out.data,
+        str(out.value["content_type"]),
+        int(out.value["pages"]),
+        hashlib.sha256(data).hexdigest(),
+    )
 
 
 def sign_on_paper(
@@ -802,7 +790,14 @@ def sign_on_paper(
             "sign",
             req,
             origin,
-            {"method": "paper", "name": name, "typed": typed, "scan_sha256": stored.sha256},
+            {
+                "method": "paper",
+                "name": name,
+                "typed": typed,
+                # the stored (rewritten) file, as on the request row; and the bytes received
+                "scan_sha256": stored.sha256,
+                "scan_received_sha256": scan.received_sha256,
+            },
             actor=actor,
         )
     db.session.commit()

@@ -15,6 +15,8 @@ from formsvc.doctypes import DocumentType
 from formsvc.services.audit import Origin
 from formsvc.services.conversion import ConverterPool, get_pool
 from formsvc.services.storage import FileStore
+from formsvc.services.untrusted import EXTENSION_KEY as _UNTRUSTED
+from formsvc.services.untrusted import Runner
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +60,11 @@ def store() -> FileStore:
 
 def converter() -> ConverterPool:
     return get_pool(current_app.extensions["formsvc.converter_settings"])
+
+
+def untrusted() -> Runner:
+    """The bounded runner for parsing uploaded files (formsvc/services/untrusted.py)."""
+    return current_app.extensions[_UNTRUSTED]
 
 
 def safe_next(target: str | None) -> str | None:

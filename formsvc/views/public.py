@@ -25,8 +25,9 @@ from formsvc.models import SignatureRequest
 from formsvc.services import audit, consents, documents, signing
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
-from formsvc.services.sealing import SealError, get_sealer, trusted_certificates, verify
-from formsvc.views._common import converter, origin, registry, store
+from formsvc.services.sealing import SealError, get_sealer, trusted_certificates, verify_upload
+from formsvc.services.untrusted import Busy, Refused
+from formsvc.views._common import converter, origin, registry, store, untrusted
 from formsvc.views.signing_forms import CodeForm, DeclineForm, SignForm, VerifyForm
 
 bp = Blueprint("public", __name__)
@@ -321,23 +322,29 @@ def withdraw(token: str) -> BaseResponse:
 
 @bp.route("/verify", methods=["GET", "POST"])
 @limiter.limit(lambda: str(current_app.config["VERIFY_RATE_LIMIT"]), methods=["POST"])
-def verify_page() -> str:
+def verify_page() -> tuple[str, int]:
     form = VerifyForm()
     result = record = now = None
+    status = 200
     if form.validate_on_submit():
         upload = form.pdf.data
-        limit = int(current_app.config["SCAN_MAX_BYTES"])
+        limit = int(current_app.config["VERIFY_MAX_BYTES"])
         data = upload.read(limit + 1) if upload else b""
         if not data:
             form.pdf.errors = [_("Välj en PDF-fil.")]
         elif len(data) > limit:
             form.pdf.errors = [_("Filen är för stor.")]
         else:
-            result = verify(data, trusted_certificates(current_app))
-            record = signing.sealed_record(result.sha256) if result.ok else None
+            trust = trusted_certificates(current_app)
+            try:
+                result = verify_upload(data, trust, runner=untrusted(), settings=current_app.config)
+            except Refused as exc:  # a limit, or Busy: every slot taken (503, "försök igen")
+                form.pdf.errors = [exc.message]
+                status = 503 if isinstance(exc, Busy) else 200
+            record = signing.sealed_record(result.sha256) if result and result.ok else None
             if record is not None:
                 now = consents.current_state(record.document, signing.today_local())
-    return render_template(
+    page = render_template(
         "signing/verify.html",
         form=form,
         result=result,
@@ -345,3 +352,4 @@ def verify_page() -> str:
         now=now,
         method_labels=signing.METHOD_LABELS,
     )
+    return page, status

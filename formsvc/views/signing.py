@@ -28,8 +28,9 @@ from formsvc.services import access, audit, consents, documents, signing
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
 from formsvc.services.sealing import get_sealer
+from formsvc.services.untrusted import Busy
 from formsvc.views import lock
-from formsvc.views._common import converter, origin, registry, roles_required, store
+from formsvc.views._common import converter, origin, registry, roles_required, store, untrusted
 from formsvc.views.documents import load_document
 from formsvc.views.signing_forms import (
     DeclineForm,
@@ -305,14 +306,14 @@ def decide(doc_id: int) -> str | BaseResponse:
 
 @bp.route("/documents/<int:doc_id>/paper", methods=["GET", "POST"])
 @roles_required(*STAFF)
-def paper(doc_id: int) -> str | BaseResponse:
+def paper(doc_id: int) -> tuple[str, int] | BaseResponse:
     doc, dtype = load_document(doc_id)
     if not access.can_edit_document(current_user, doc, dtype):
         abort(403)
     open_external = [
         r for r in signing.requests(doc) if r.status == "open" and r.kind == "external"
     ]
-    form = PaperForm()
+    form, status = PaperForm(), 200
     form.requests.choices = [(r.id, f"{r.role} – {r.expected_name}") for r in open_external]
     if form.validate_on_submit():
         chosen = [r for r in open_external if r.id in form.requests.data]
@@ -320,11 +321,7 @@ def paper(doc_id: int) -> str | BaseResponse:
         upload = form.scan.data
         try:
             data = upload.read(int(current_app.config["SCAN_MAX_BYTES"]) + 1) if upload else b""
-            scan = signing.check_scan(
-                data,
-                max_bytes=int(current_app.config["SCAN_MAX_BYTES"]),
-                max_pages=int(current_app.config["SCAN_MAX_PAGES"]),
-            )
+            scan = signing.check_scan(data, runner=untrusted(), settings=current_app.config)
             signing.sign_on_paper(
                 chosen,
                 scan,
@@ -337,12 +334,14 @@ def paper(doc_id: int) -> str | BaseResponse:
             flash(_("Den inskannade blanketten är sparad."), "info")
             _finalise(doc, dtype)
             return redirect(url_for("documents.show", doc_id=doc.id))
-        except signing.SigningError as exc:
+        except (signing.SigningError, Busy) as exc:
             db.session.rollback()
             form.scan.errors = [exc.message]
-    return render_template(
+            status = 503 if isinstance(exc, Busy) else 200
+    page = render_template(
         "signing/paper.html", document=doc, dtype=dtype, form=form, requests=open_external
     )
+    return page, status
 
 
 def _file(data: bytes, mimetype: str, filename: str, *, inline: bool = False) -> Response:
