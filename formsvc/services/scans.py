@@ -212,9 +212,9 @@ def rewrite_pdf(pdf: pikepdf.Pdf) -> bytes:
             if key not in _PAGE_KEYS:
                 del page.obj[key]
     for obj in out.objects:
-        if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
-            for key in _ACTIVE_KEYS.intersection(obj.keys()):
-                del obj[key]
+        for node in dictionaries(obj):
+            for key in _ACTIVE_KEYS.intersection(node.keys()):
+                del node[key]
     buffer = io.BytesIO()
     # streams are written as they came (already size-checked): no costly re-compression
     out.save(
@@ -224,6 +224,26 @@ def rewrite_pdf(pdf: pikepdf.Pdf) -> bytes:
         fix_metadata_version=False,
     )
     return buffer.getvalue()
+
+
+def dictionaries(obj: object) -> Iterator[pikepdf.Dictionary | pikepdf.Stream]:
+    """*obj* and the dictionaries nested in it directly (indirect ones are objects of their own)."""
+    todo = [obj]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, pikepdf.Dictionary | pikepdf.Stream):
+            yield node
+            children = [value for _key, value in node.items()]
+        elif isinstance(node, pikepdf.Array):
+            children = list(node)
+        else:
+            continue
+        todo.extend(
+            c
+            for c in children
+            if isinstance(c, pikepdf.Dictionary | pikepdf.Stream | pikepdf.Array)
+            and not c.is_indirect
+        )
 
 
 def clean_scan(
