@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from sqlalchemy import event
@@ -42,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "or set FORMSVC_SECRET_KEY"
         )
 
+    app.config["PUBLIC_BASE_URL"] = public_base_url(app.config.get("PUBLIC_BASE_URL"))
     configure_hasher(app.config["ARGON2_PROFILE"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
@@ -72,6 +74,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     views.register(app)
     cli.register(app)
     return app
+
+
+def public_base_url(value: object) -> str | None:
+    """'scheme://host[:port]' without a trailing slash, or None; anything else refuses to start."""
+    if value in (None, ""):
+        return None
+    parts = urlsplit(str(value).strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise RuntimeError(
+            f"PUBLIC_BASE_URL must look like https://host or https://host:port, not {value!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _keyring(app: Flask) -> KeyringFile | None:

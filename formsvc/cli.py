@@ -280,6 +280,14 @@ def serve(host: str, port: int, threads: int) -> None:
     # full scans (measured: finalising a signed document 490 -> 381 ms, bench/finalise.py)
     gc.collect()
     gc.freeze()
+    if not current_app.config.get("PUBLIC_BASE_URL"):
+        # mailed links point here; behind a proxy or on another host, set PUBLIC_BASE_URL
+        from formsvc import public_base_url
+
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared
+        shown = f"[{shown}]" if ":" in shown else shown
+        current_app.config["PUBLIC_BASE_URL"] = public_base_url(f"http://{shown}:{port}")
+        click.echo(f"Länkar i e-post pekar på {current_app.config['PUBLIC_BASE_URL']}.")
     click.echo(f"formsvc: http://{host}:{port}/")
     sys.stdout.flush()
     waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads)

@@ -41,6 +41,13 @@ def defaults(instance_path: str) -> dict[str, object]:
         "RETENTION_YEARS_BY_TYPE": {},
         # Signing (docs/adr/004-signing-evidence.md)
         "SIGN_LINK_DAYS": 14,  # a personal link expires after this many days
+        # a signed link opens the signer's receipt, copy and withdrawal this many days after the
+        # document was completed (sealed), then ends; the caseworker can still help
+        "SIGNED_LINK_DAYS": 90,
+        # Where signers reach the service, e.g. "https://blanketter.stockholm.se": mailed links are
+        # built from it, never from the request's Host header. `flask serve` sets it to its own
+        # address when unset; without it no link is sent.
+        "PUBLIC_BASE_URL": None,
         "OTP_TTL_MINUTES": 10,  # a one-time code by e-mail is valid this long
         "OTP_MAX_ATTEMPTS": 5,  # wrong codes before a new code must be sent
         "OTP_MAX_SENDS": 5,  # codes per personal link

@@ -94,6 +94,8 @@ def base_config(tmp: Path, converter_root: Path, db_url: str) -> dict[str, Any]:
         "CONVERTER_BASE_PORT": CONVERTER_PORT,
         "CONVERTER_PROFILE_ROOT": str(converter_root),
         "CONVERTER_TIMEOUT": 120.0,
+        # mailed links are built from this, never from the request (the test client's host)
+        "PUBLIC_BASE_URL": "http://localhost",
     }
 
 
@@ -266,6 +268,7 @@ def live_server(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)

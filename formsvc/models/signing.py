@@ -60,6 +60,9 @@ class SignatureRequest(db.Model):
     typed_name: Mapped[str | None] = mapped_column(String(200))
     signature_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
     scan_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
+    #: the signer's own sealed copy: the final document whose evidence page shows only this
+    #: signer's technical details (address, browser); the archive copy keeps everyone's
+    copy_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
     statements: Mapped[list[str] | None] = mapped_column(JSON)
     decline_reason: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -66,6 +66,8 @@ class Evidence:
     finalised_at: datetime  #: when the last signature completed it
     signers: tuple[EvidenceSigner, ...]  #: in signing order
     events: tuple[EvidenceEvent, ...]  #: the document's history, oldest first
+    #: set on a signer's own copy (their role): other people's addresses and browsers are left out
+    copy_for: str | None = None
 
 
 def _clean(value: object) -> str:
@@ -160,6 +162,20 @@ def evidence_pdf(ev: Evidence) -> bytes:
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
+
+    if ev.copy_for:
+        pdf.ln(1)
+        pdf.multi_cell(
+            0,
+            _LINE,
+            _(
+                "Exemplar för %(role)s. Andra personers IP-adresser och webbläsare visas bara "
+                "i arkivexemplaret.",
+                role=_clean(ev.copy_for),
+            ),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
 
     pdf.heading(_("Dokument"))
     pdf.row(_("Organisation"), ev.organisation)

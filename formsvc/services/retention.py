@@ -141,7 +141,7 @@ def _purge(item: Due, store: FileStore) -> int:
     ).all()
     files = {doc.frozen_pdf_sha256, doc.sealed_pdf_sha256}
     for r in reqs:
-        files |= {r.signature_sha256, r.scan_sha256}
+        files |= {r.signature_sha256, r.scan_sha256, r.copy_sha256}
     files.discard(None)
     reference = doc.reference
     db.session.execute(delete(SignatureRequest).where(SignatureRequest.document_id == doc.id))
@@ -188,7 +188,9 @@ def _unreferenced(sha: str, *, but_for: int) -> bool:
             Document.id != but_for,
         ),
         select(SignatureRequest.id).where(
-            (SignatureRequest.signature_sha256 == sha) | (SignatureRequest.scan_sha256 == sha)
+            (SignatureRequest.signature_sha256 == sha)
+            | (SignatureRequest.scan_sha256 == sha)
+            | (SignatureRequest.copy_sha256 == sha)
         ),
         select(TemplateVersion.id).where(TemplateVersion.file_sha256 == sha),
     ]

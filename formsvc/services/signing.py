@@ -290,7 +290,13 @@ def find_by_token(token: str) -> SignatureRequest | None:
 
 
 def link_state(req: SignatureRequest, now: datetime | None = None) -> str:
-    """'open', 'expired', 'signed', 'declined' or 'voided' for a personal link's page."""
+    """'open', 'expired', 'signed', 'ended', 'declined' or 'voided' for a personal link's page.
+
+    A signed link keeps opening the signer's receipt, copy and withdrawal until its
+    token_expires_at (SIGNED_LINK_DAYS after signing, then after completion): 'ended' after."""
+    if req.status == "signed":
+        ended = req.token_expires_at is not None and (now or utcnow()) >= req.token_expires_at
+        return "ended" if ended else "signed"
     if req.status != "open":
         return req.status
     if req.token_expires_at is None or (now or utcnow()) >= req.token_expires_at:
@@ -300,7 +306,7 @@ def link_state(req: SignatureRequest, now: datetime | None = None) -> str:
 
 def code_allowed(req: SignatureRequest) -> bool:
     """A code may be sent to sign (open, unexpired link) or to open a receipt (signed)."""
-    return link_state(req) == "open" or req.status == "signed"
+    return link_state(req) in ("open", "signed")
 
 
 def send_code(
@@ -534,6 +540,8 @@ def sign(
             status="signed",
             method=method,
             signed_at=utcnow(),
+            # from now on the link only opens the receipt and copy, for a limited time
+            token_expires_at=utcnow() + timedelta(days=int(settings["SIGNED_LINK_DAYS"])),
             signed_name=name,
             typed_name=typed,
             signature_sha256=image_sha,
@@ -847,10 +855,13 @@ def finalise_if_complete(
     if claimed.rowcount != 1:
         return False
     try:
-        sealed = build_final_pdf(
+        final = build_final_pdf(
             doc, dtype, store=store, converter=converter, sealer=sealer, settings=settings
         )
-        stored = store.put(sealed, "application/pdf")
+        stored = store.put(final.archive, "application/pdf")
+        copies = {
+            rid: store.put(pdf, "application/pdf").sha256 for rid, pdf in final.copies.items()
+        }
         db.session.flush()
         try:
             lifecycle.transition(
@@ -859,7 +870,12 @@ def finalise_if_complete(
                 actor=None,
                 from_=DocumentStatus.AWAITING_SIGNATURES,
                 action="seal",
-                details={"version": doc.version, "pdf_sha256": stored.sha256},
+                details={
+                    "version": doc.version,
+                    "pdf_sha256": stored.sha256,
+                    # each link signer's own copy: request id -> SHA-256
+                    "copies": {str(rid): sha for rid, sha in copies.items()},
+                },
                 values={
                     "sealed_pdf_sha256": stored.sha256,
                     "sealed_at": utcnow(),
@@ -873,6 +889,7 @@ def finalise_if_complete(
             # withdrawn while it was being sealed (a withdrawn consent never becomes active)
             db.session.rollback()
             return False
+        _after_completion(doc, copies, settings)
         db.session.commit()
         return True
     except BaseException:
@@ -906,6 +923,14 @@ def signature_marks(doc: Document, store: FileStore) -> dict[str, SignatureMark]
     return marks
 
 
+@dataclass(frozen=True)
+class FinalPdfs:
+    """The sealed archive copy and each link signer's own sealed copy (request id -> PDF)."""
+
+    archive: bytes
+    copies: dict[int, bytes]
+
+
 def build_final_pdf(
     doc: Document,
     dtype: DocumentType,
@@ -914,19 +939,89 @@ def build_final_pdf(
     converter: ConverterPool,
     sealer: Sealer,
     settings: Mapping[str, Any],
+) -> FinalPdfs:
+    """Render with the signatures, convert to PDF/A-2b once, then append an evidence page and
+    seal: once with everyone's technical details (the archive copy), and once per signer who
+    signed by personal link with only their own (the copy their link downloads)."""
+    pdf = _signed_document_pdf(doc, dtype, store=store, converter=converter)
+
+    def sealed(evidence: Evidence) -> bytes:
+        return _seal(append_pages(pdf, evidence_pdf(evidence)), sealer, settings)
+
+    return FinalPdfs(
+        archive=sealed(evidence_for(doc, dtype, settings)),
+        copies={
+            r.id: sealed(evidence_for(doc, dtype, settings, copy_for=r))
+            for r in requests(doc)
+            if r.status == "signed" and r.method == "link"
+        },
+    )
+
+
+def _signed_document_pdf(
+    doc: Document, dtype: DocumentType, *, store: FileStore, converter: ConverterPool
 ) -> bytes:
-    """Render with the signatures, convert to PDF/A-2b, append the evidence page, seal once."""
+    """The document with its signatures, as PDF/A-2b (before the evidence page and the seal)."""
     ri = documents.render_input(doc, today=_local(doc.sent_at or utcnow()).date())
     ri = _with_signatures(ri, signature_marks(doc, store))
     template = template_bytes(doc.template_version, store)
-    pdf = converter.convert(render_docx(template, dtype.build_context(ri)), pdfa=True)
-    pdf = append_pages(pdf, evidence_pdf(evidence_for(doc, dtype, settings)))
+    return converter.convert(render_docx(template, dtype.build_context(ri)), pdfa=True)
+
+
+def _seal(pdf: bytes, sealer: Sealer, settings: Mapping[str, Any]) -> bytes:
     return sealer.seal(
         pdf,
         reason=str(settings.get("SEAL_REASON") or ""),
         location=str(settings.get("SEAL_LOCATION") or ""),
         timestamp_url=settings.get("SEAL_TIMESTAMP_URL") or None,
     )
+
+
+def signer_copy(
+    req: SignatureRequest,
+    dtype: DocumentType,
+    *,
+    store: FileStore,
+    converter: ConverterPool,
+    sealer: Sealer,
+    settings: Mapping[str, Any],
+) -> str:
+    """The SHA-256 of *req*'s own sealed copy of its completed document.
+
+    Made at completion for every link signer; made here, once, for a signer without one (a
+    document completed before copies existed, or an in-person signer who also had a link)."""
+    if req.copy_sha256:
+        return req.copy_sha256
+    doc = req.document
+    pdf = _signed_document_pdf(doc, dtype, store=store, converter=converter)
+    evidence = evidence_for(doc, dtype, settings, copy_for=req)
+    sealed = _seal(append_pages(pdf, evidence_pdf(evidence)), sealer, settings)
+    sha = store.put(sealed, "application/pdf").sha256
+    db.session.flush()
+    made = db.session.execute(
+        update(SignatureRequest)
+        .where(SignatureRequest.id == req.id, SignatureRequest.copy_sha256.is_(None))
+        .values(copy_sha256=sha)
+    )
+    if made.rowcount == 1:
+        _log("signer_copy", doc, None, None, {"request": req.id, "pdf_sha256": sha})
+    db.session.commit()
+    db.session.refresh(req)
+    return req.copy_sha256 or sha
+
+
+def _after_completion(doc: Document, copies: dict[int, str], settings: Mapping[str, Any]) -> None:
+    """Record each link signer's copy; their link now ends SIGNED_LINK_DAYS after completion."""
+    ends = utcnow() + timedelta(days=int(settings["SIGNED_LINK_DAYS"]))
+    for r in requests(doc):
+        if r.status != "signed":
+            continue
+        values: dict[str, Any] = {"token_expires_at": ends}
+        if r.id in copies:
+            values["copy_sha256"] = copies[r.id]
+        db.session.execute(
+            update(SignatureRequest).where(SignatureRequest.id == r.id).values(**values)
+        )
 
 
 def _with_signatures(ri: Any, marks: dict[str, SignatureMark]) -> Any:
@@ -948,8 +1043,21 @@ EVENT_TEXTS = {
 }
 
 
-def evidence_for(doc: Document, dtype: DocumentType, settings: Mapping[str, Any]) -> Evidence:
-    """The evidence page's content, from the requests and the audit log of this version."""
+def evidence_for(
+    doc: Document,
+    dtype: DocumentType,
+    settings: Mapping[str, Any],
+    *,
+    copy_for: SignatureRequest | None = None,
+) -> Evidence:
+    """The evidence page's content, from the requests and the audit log of this version.
+
+    For *copy_for*'s own copy, only that signer's address and browser are printed (a guardian
+    does not learn where the other guardian signed from); the archive copy keeps all."""
+
+    def own(request_id: object) -> bool:
+        return copy_for is None or request_id == copy_for.id
+
     reqs = [r for r in requests(doc) if r.status == "signed"]
     events = db.session.scalars(
         select(AuditEvent)
@@ -970,7 +1078,7 @@ def evidence_for(doc: Document, dtype: DocumentType, settings: Mapping[str, Any]
         template=f"{doc.type_slug} v{tv.version} (sha256 {tv.file_sha256})",
         sent_at=_aware(doc.sent_at or utcnow()),
         sent_by=doc.sent_by.full_name if doc.sent_by else "",
-        finalised_at=datetime.now(UTC),
+        finalised_at=_aware(doc.sealed_at) if doc.sealed_at else datetime.now(UTC),
         signers=tuple(
             EvidenceSigner(
                 role=r.role,
@@ -979,8 +1087,8 @@ def evidence_for(doc: Document, dtype: DocumentType, settings: Mapping[str, Any]
                 outcome="signed",
                 signed_at=_aware(r.signed_at or utcnow()),
                 verification=r.verification or "",
-                ip=r.ip,
-                user_agent=r.user_agent,
+                ip=r.ip if own(r.id) else None,
+                user_agent=r.user_agent if own(r.id) else None,
                 witness=r.actor.full_name if r.actor and r.method == "in_person" else None,
                 statements=tuple(r.statements or ()),
                 has_image=bool(r.signature_sha256),
@@ -993,14 +1101,15 @@ def evidence_for(doc: Document, dtype: DocumentType, settings: Mapping[str, Any]
         events=tuple(
             EvidenceEvent(
                 at=_aware(e.created_at),
-                text=_event_text(e),
+                text=_event_text(e, with_ip=own(e.details.get("request"))),
             )
             for e in events
         ),
+        copy_for=copy_for.role if copy_for else None,
     )
 
 
-def _event_text(e: AuditEvent) -> str:
+def _event_text(e: AuditEvent, *, with_ip: bool = True) -> str:
     base = str(EVENT_TEXTS.get(e.action, e.action))
     who = e.details.get("role") or e.actor_label
     parts = [base]
@@ -1008,7 +1117,7 @@ def _event_text(e: AuditEvent) -> str:
         parts.append(f"– {who}")
     if e.details.get("to"):
         parts.append(_("till %(to)s", to=e.details["to"]))
-    if e.ip:
+    if e.ip and with_ip:
         parts.append(f"({e.ip})")
     return " ".join(parts)
 
@@ -1059,15 +1168,23 @@ class SealedRecord:
     sealed_at: datetime
     signers: list[SignatureRequest]
     document: Document  #: the sealed document, whose state today /verify also tells
+    copy_for: str | None = None  #: a signer's own copy: that signer's role
 
 
 def sealed_record(sha256: str) -> SealedRecord | None:
-    """The document whose sealed PDF has exactly this SHA-256, if any."""
+    """The document whose sealed PDF (archive copy or a signer's copy) has this SHA-256."""
+    copy_for = None
     doc = db.session.scalar(select(Document).where(Document.sealed_pdf_sha256 == sha256))
+    if doc is None:
+        req = db.session.scalar(
+            select(SignatureRequest).where(SignatureRequest.copy_sha256 == sha256).limit(1)
+        )
+        if req is not None:
+            doc, copy_for = req.document, req.role
     if doc is None or doc.sealed_at is None:
         return None
     signed = [r for r in requests(doc) if r.status == "signed"]
-    return SealedRecord(doc.reference, _title(doc), doc.sealed_at, signed, doc)
+    return SealedRecord(doc.reference, _title(doc), doc.sealed_at, signed, doc, copy_for)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -48,7 +48,10 @@ def register(app: Flask) -> None:
         staff,
         statistics,
     )
+    from formsvc.views._common import IdConverter
 
+    # before any rule is added: every <int:…> of every blueprint gets the id range check
+    app.url_map.converters["int"] = IdConverter
     # the lock first: its check runs before any other request hook of the views
     modules = (lock, auth, main, account, participants, documents, signing, public, staff, admin)
     for module in (*modules, statistics, security, audit_log):

@@ -8,8 +8,9 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request
+from flask import abort, current_app, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.routing import IntegerConverter
 
 from formsvc.doctypes import DocumentType
 from formsvc.services.audit import Origin
@@ -19,6 +20,23 @@ from formsvc.services.untrusted import EXTENSION_KEY as _UNTRUSTED
 from formsvc.services.untrusted import Runner
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Every id column is a 32-bit integer (PostgreSQL `integer`): a larger number names no row.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number no row can have is 404, not a database error."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def id_arg(source: Any, name: str) -> int | None:
+    """An id from a query string or form: None when missing, not a number, or out of range."""
+    value = source.get(name, type=int)
+    return value if value is not None and 0 < value <= MAX_ID else None
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
@@ -84,3 +102,18 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+class NoPublicAddress(Exception):
+    """PUBLIC_BASE_URL is not set: a link mailed now would carry whatever Host the request had."""
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute address for a mailed link, from the configured PUBLIC_BASE_URL only.
+
+    The request's Host header is never used: a forged Host would otherwise put an attacker's
+    address into a genuine mail from the city."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        raise NoPublicAddress()
+    return f"{base}{url_for(endpoint, **values)}"

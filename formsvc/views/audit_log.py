@@ -7,15 +7,15 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from formsvc.services import audit
-from formsvc.views._common import roles_required
+from formsvc.views._common import id_arg, roles_required
 
 bp = Blueprint("audit_log", __name__)
 PAGE = 100
 
 
 def _page(object_types: tuple[str, ...], district_id: int | None) -> str:
-    before = request.args.get("before", type=int)
-    doc = request.args.get("document", type=int)
+    before = id_arg(request.args, "before")
+    doc = id_arg(request.args, "document")
     events = audit.trail(
         district_id=district_id,
         object_types=object_types,

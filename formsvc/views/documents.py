@@ -25,7 +25,15 @@ from formsvc.models import Document, DocumentRevision, Participant, User
 from formsvc.models.document import DocumentStatus
 from formsvc.services import access, consents, documents, facts, signing
 from formsvc.services.conversion import ConversionError
-from formsvc.views._common import converter, doc_type, origin, registry, roles_required, store
+from formsvc.views._common import (
+    converter,
+    doc_type,
+    id_arg,
+    origin,
+    registry,
+    roles_required,
+    store,
+)
 from formsvc.views.signing_forms import EmailForm
 
 bp = Blueprint("documents", __name__)
@@ -270,7 +278,7 @@ def index() -> str:
     filters = documents.Filters(
         type_slug=args.get("type") if args.get("type") in registry() else None,
         status=args.get("status") if args.get("status") in STATUS_LABELS else None,
-        participant_id=args.get("participant", type=int),
+        participant_id=id_arg(args, "participant"),
         date_from=_date(args.get("from")),
         date_to=_date(args.get("to")),
         signer=(args.get("signer") or "").strip()[:200] or None,

@@ -23,7 +23,7 @@ from formsvc.forms.staff import ConfirmForm, ParticipantForm
 from formsvc.models import Participant, User
 from formsvc.services import access, archive, consents, documents, participants, retention, signing
 from formsvc.services.identity import IdentityError
-from formsvc.views._common import origin, registry, roles_required, store
+from formsvc.views._common import id_arg, origin, registry, roles_required, store
 from formsvc.views.documents import STATUS_LABELS
 
 bp = Blueprint("participants", __name__, url_prefix="/participants")
@@ -132,7 +132,7 @@ def assignments(pid: int) -> BaseResponse:
     p = _load(pid)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    user_id = request.form.get("user_id", type=int)
+    user_id = id_arg(request.form, "user_id")
     user = db.session.get(User, user_id) if user_id else None
     if user is None or user.district_id != p.district_id:
         abort(404)

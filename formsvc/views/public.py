@@ -101,7 +101,7 @@ def _page(req: SignatureRequest, token: str, **kw: object) -> str:
         else None,
         can_withdraw=doc.type_slug == "consent"
         and doc.status in consents.WITHDRAWABLE
-        and req.status == "signed"
+        and state == "signed"
         and _current(req),
         **kw,
     )
@@ -261,13 +261,30 @@ def copy_pdf(token: str) -> Response:
     doc = req.document
     if (
         not _verified(req)
-        or req.status != "signed"
+        or signing.link_state(req) != "signed"  # not signed, or the link has ended
         or not _current(req)
         or not doc.sealed_pdf_sha256
     ):
         abort(404)
-    _log_read(req, "sealed_pdf")
-    return _send(store().get(doc.sealed_pdf_sha256), f"{doc.reference}-signerad.pdf", inline=False)
+    try:
+        sha = signing.signer_copy(
+            req,
+            registry()[doc.type_slug],
+            store=store(),
+            converter=converter(),
+            sealer=get_sealer(current_app),
+            settings=current_app.config,
+        )
+    except (ConversionError, SealError, OSError):
+        current_app.logger.exception("making the signer's copy of document %s failed", doc.id)
+        db.session.rollback()
+        return Response(
+            render_template("signing/copy_unavailable.html", token=token),
+            status=503,
+            headers={"Cache-Control": "no-store", "Retry-After": "60"},
+        )
+    _log_read(req, "signer_copy")
+    return _send(store().get(sha), f"{doc.reference}-signerad.pdf", inline=False)
 
 
 @bp.post("/s/<token>/withdraw")
@@ -277,7 +294,7 @@ def withdraw(token: str) -> BaseResponse:
     doc = req.document
     if (
         not _verified(req)
-        or req.status != "signed"
+        or signing.link_state(req) != "signed"  # not signed, or the link has ended
         or not _current(req)
         or doc.type_slug != "consent"
     ):

@@ -30,7 +30,16 @@ from formsvc.services.mail import MailError
 from formsvc.services.sealing import get_sealer
 from formsvc.services.untrusted import Busy
 from formsvc.views import lock
-from formsvc.views._common import converter, origin, registry, roles_required, store, untrusted
+from formsvc.views._common import (
+    NoPublicAddress,
+    converter,
+    origin,
+    public_url,
+    registry,
+    roles_required,
+    store,
+    untrusted,
+)
 from formsvc.views.documents import load_document
 from formsvc.views.signing_forms import (
     DeclineForm,
@@ -107,7 +116,7 @@ def send_link(doc_id: int, rid: int) -> str | BaseResponse | tuple[str, int]:
                 req,
                 form.email.data,
                 settings=current_app.config,
-                link_for=lambda t: url_for("public.link", token=t, _external=True),
+                link_for=lambda t: public_url("public.link", token=t),
                 actor=current_user,
                 origin=origin(),
             )
@@ -119,6 +128,15 @@ def send_link(doc_id: int, rid: int) -> str | BaseResponse | tuple[str, int]:
         except MailError as exc:  # say so, keep the address
             db.session.rollback()
             form.email.errors = [exc.message]
+        except NoPublicAddress:
+            db.session.rollback()
+            current_app.logger.error("PUBLIC_BASE_URL is not set: no personal link was sent")
+            form.email.errors = [
+                _(
+                    "Tjänstens publika adress är inte inställd, så ingen länk skickades. "
+                    "Kontakta administratören (PUBLIC_BASE_URL)."
+                )
+            ]
     flash(_("Länken kunde inte skickas. Se felet vid e-postadressen."), "error")
     from formsvc.views.documents import show
 
