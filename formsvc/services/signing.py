@@ -1101,7 +1101,12 @@ def evidence_for(
         events=tuple(
             EvidenceEvent(
                 at=_aware(e.created_at),
-                text=_event_text(e, with_ip=own(e.details.get("request"))),
+                # a signer's copy shows an address only where that signer acted
+                text=_event_text(
+                    e,
+                    with_ip=copy_for is None
+                    or (e.actor_id is None and own(e.details.get("request"))),
+                ),
             )
             for e in events
         ),
@@ -1115,7 +1120,8 @@ def _event_text(e: AuditEvent, *, with_ip: bool = True) -> str:
     parts = [base]
     if who:
         parts.append(f"– {who}")
-    if e.details.get("to"):
+    if e.action in ("link_sent", "code_sent") and e.details.get("to"):
+        # the masked address a link or code went to (a status change's "to" is a status)
         parts.append(_("till %(to)s", to=e.details["to"]))
     if e.ip and with_ip:
         parts.append(f"({e.ip})")

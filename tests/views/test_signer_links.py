@@ -95,8 +95,11 @@ def test_each_link_signer_gets_a_sealed_copy_with_only_their_own_technical_detai
     store = app.extensions["formsvc.store"]
     archive = pdf_text(store.get(sent.sealed_pdf_sha256))
     # the archive copy keeps everyone's address and browser
-    for detail in ("198.51.100.7", "203.0.113.9", "TelefonA/1.0", "TelefonB/2.0"):
+    for detail in ("198.51.100.7", "203.0.113.9", "TelefonA/1.0", "TelefonB/2.0", "127.0.0.1"):
         assert detail in archive, detail
+    # the history says what happened in words, never a status name
+    assert "awaiting_signatures" not in archive
+    assert "Personlig länk skickad – caseworker till a***@example.se" in archive
 
     trust = trusted_certificates(app)
     for signer, token, req, own, other in (
@@ -111,6 +114,7 @@ def test_each_link_signer_gets_a_sealed_copy_with_only_their_own_technical_detai
         text = pdf_text(resp.data)
         assert own["REMOTE_ADDR"] in text and own["HTTP_USER_AGENT"].split()[0] in text
         assert other["REMOTE_ADDR"] not in text, "another signer's address in a signer's copy"
+        assert "127.0.0.1" not in text  # nor the staff's (who sent the links, witnessed Johan)
         assert other["HTTP_USER_AGENT"].split()[0] not in text
         assert f"Exemplar för {req.role}" in " ".join(text.split())
         # the same document, names and signatures: only technical details differ
