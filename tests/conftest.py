@@ -125,20 +125,27 @@ def config(
     tmp_path: Path, migrated_db: str, converter_root: Path, seal_pkcs12: bytes
 ) -> dict[str, Any]:
     """The plain mapping the app under test is built from; tests may extend it before `app`."""
-    seal = tmp_path / "seal" / "seal.p12"
+    return fresh_config(tmp_path, migrated_db, converter_root, seal_pkcs12)
+
+
+def fresh_config(
+    tmp: Path, migrated_db: str, converter_root: Path, seal_pkcs12: bytes
+) -> dict[str, Any]:
+    """The `config` fixture's mapping in *tmp*: its own seal file and, on SQLite, database."""
+    seal = tmp / "seal" / "seal.p12"
     seal.parent.mkdir(mode=0o700)
     seal.write_bytes(seal_pkcs12)
     if BACKEND == "sqlite":
-        copy = tmp_path / "formsvc.sqlite"
+        copy = tmp / "formsvc.sqlite"
         shutil.copy(migrated_db.removeprefix("sqlite:///"), copy)
         url = f"sqlite:///{copy}"
     else:
         url = migrated_db
-    return base_config(tmp_path, converter_root, url)
+    return base_config(tmp, converter_root, url)
 
 
-@pytest.fixture
-def app(config: dict[str, Any]) -> Iterator[Flask]:
+def build_app(config: dict[str, Any]) -> Flask:
+    """The app under test, built from *config*, for a test that holds its app context open."""
     app = create_app(config)
 
     # the test's app context outlives each request, and Flask-Login caches the user on it:
@@ -148,15 +155,25 @@ def app(config: dict[str, Any]) -> Iterator[Flask]:
         g.pop("_login_user", None)
 
     app.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
+    return app
 
+
+def empty_database() -> None:
+    """Leave the database empty for the next test (PostgreSQL is shared by the whole run)."""
+    db.session.remove()
+    if BACKEND == "postgresql":
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+    db.engine.dispose()
+
+
+@pytest.fixture
+def app(config: dict[str, Any]) -> Iterator[Flask]:
+    app = build_app(config)
     with app.app_context():
         yield app
-        db.session.remove()
-        if BACKEND == "postgresql":
-            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-        db.engine.dispose()
+        empty_database()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import email.policy
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any
 
@@ -89,6 +90,13 @@ class SmtpServer:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A real SMTP server on 127.0.0.1 and a free port, collecting what it receives."""
+    with serving() as server:
+        yield server
+
+
+@contextmanager
+def serving() -> Iterator[SmtpServer]:
+    """The `smtp_server` fixture's server, for a fixture of a wider scope."""
     collector = _Collector()
     # server_hostname: without it aiosmtpd asks DNS for this machine's name (slow offline);
     # enable_SMTPUTF8 is the Controller's default, said out loud, so UTF-8 mail is accepted
