@@ -15,6 +15,7 @@ state whatever ran before it.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import tempfile
@@ -437,6 +438,17 @@ class Maker:
         resp = client.post(f"/s/{token}/verify", data={"code": found.group(1)})
         assert resp.status_code == 302, resp.get_data(as_text=True)
 
+    def paper(self, doc: Document, req: SignatureRequest) -> None:
+        """The caseworker uploads a scan of *req*'s signature on paper, as on the page."""
+        client = self.app.test_client()
+        client.post("/login", data={"username": "caseworker", "password": PASSWORD})
+        resp = client.post(
+            f"/documents/{doc.id}/paper",
+            data={"requests": [str(req.id)], "scan": (io.BytesIO(png_scan()), "skanning.png")},
+            content_type="multipart/form-data",
+        )
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+
     def talk(self) -> tuple[Document, Flow]:
         dtype = self.app.extensions["formsvc.registry"]["security_talk"]
         doc = documents.create(
@@ -482,14 +494,7 @@ class Maker:
         signer_signed = app.test_client()
         self.open_with_code(signer_signed, tokens["signed"])
         _sign_by_link(signer_signed, app, tokens["signed"], sealed_reqs[1])
-        signing.sign_on_paper(
-            [sealed_reqs[0]],
-            signing.check_scan(png_scan(), max_bytes=10**7, max_pages=5),
-            names={},
-            actor=caseworker,
-            store=self.store,
-            dtype=flow.dtype,
-        )
+        self.paper(sealed, sealed_reqs[0])
         flow.sign(sealed_reqs[2], "Johan Öberg")
         assert flow.finalise()
         signer_open = app.test_client()
