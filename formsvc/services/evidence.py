@@ -41,11 +41,15 @@ class EvidenceSigner:
     witness: str | None  #: staff name who witnessed (in person)
     statements: tuple[str, ...]  #: consent statements ticked
     has_image: bool  #: a drawn signature image is in the document
-    scan_sha256: str | None  #: SHA-256 of an uploaded paper signature scan
+    #: SHA-256 of the stored paper scan: the file rewritten without active content, which is
+    #: what staff download and the archive holds (services/scans.py)
+    scan_sha256: str | None
     #: what the signer typed, when it differs from *name* in a tolerated way (case, accents …)
     typed_name: str | None = None
     #: the designated signer's personnummer/samordningsnummer (masked if protected), if known
     id_number: str | None = None
+    #: SHA-256 of the paper scan as it was uploaded, before it was rewritten
+    scan_received_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,16 @@ def evidence_pdf(ev: Evidence) -> bytes:
             _("Finns i dokumentet") if signer.has_image else _("Ingen"),
         )
         if signer.scan_sha256:
-            pdf.row(_("Skannad underskrift (SHA-256)"), signer.scan_sha256, mono=True)
+            pdf.row(_("Skannad blankett, sparad (SHA-256)"), signer.scan_sha256, mono=True)
+        if signer.scan_received_sha256 and signer.scan_received_sha256 != signer.scan_sha256:
+            pdf.row(
+                _("Skannad blankett, mottagen (SHA-256)"),
+                _(
+                    "%(sha)s (sparad utan skript, bilagor och formulär)",
+                    sha=signer.scan_received_sha256,
+                ),
+                mono=True,
+            )
 
     pdf.heading(_("Händelser"))
     if not ev.events:

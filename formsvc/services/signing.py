@@ -1069,6 +1069,13 @@ def evidence_for(
         )
         .order_by(AuditEvent.id)
     )
+    events = list(events)
+    # a paper signature's event keeps the hash of the scan as uploaded (the row: as stored)
+    received = {
+        e.details.get("request"): e.details.get("scan_received_sha256")
+        for e in events
+        if e.action == "sign" and e.details.get("scan_received_sha256")
+    }
     tv = doc.template_version
     return Evidence(
         organisation=str(settings.get("ORGANISATION_NAME", "")),
@@ -1093,6 +1100,7 @@ def evidence_for(
                 statements=tuple(r.statements or ()),
                 has_image=bool(r.signature_sha256),
                 scan_sha256=r.scan_sha256,
+                scan_received_sha256=received.get(r.id) if r.scan_sha256 else None,
                 typed_name=r.typed_name,
                 id_number=r.expected_id,
             )
