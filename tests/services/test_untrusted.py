@@ -77,11 +77,10 @@ def test_the_cpu_limit_stops_a_costly_check_with_a_clear_refusal(
     slow_pdf: tuple[bytes, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     runner = untrusted.start(2, Limits())
-    started = time.monotonic()
     with caplog.at_level(logging.DEBUG), pytest.raises(Refused) as refused:
-        _verify_all(runner, *slow_pdf, Limits(cpu_seconds=1, wall_seconds=60))
-    assert "för mycket beräkning" in refused.value.message
-    assert time.monotonic() - started < 30  # killed after about 1 s of CPU, not 30
+        # not niced here and a generous clock: on a busy machine the CPU limit still comes first
+        _verify_all(runner, *slow_pdf, Limits(cpu_seconds=1, wall_seconds=300, nice=0))
+    assert "för mycket beräkning" in refused.value.message  # killed after 1 s of CPU, not 30
     # exactly one line, from the runner: nothing of pyHanko's own output
     assert [r.name for r in caplog.records] == ["formsvc.services.untrusted"]
     assert len(caplog.text) < 500

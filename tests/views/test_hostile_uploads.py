@@ -248,4 +248,5 @@ def test_beyond_the_parse_slots_verify_answers_503_try_again(
     finally:
         running.join(120)
     assert first[-1].status_code == 200
-    assert "för mycket beräkning" in first[-1].text
+    # stopped by a limit: its CPU time, or the clock on a machine busy with other work
+    assert "för mycket beräkning" in first[-1].text or "för lång tid" in first[-1].text
