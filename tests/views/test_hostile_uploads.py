@@ -17,7 +17,6 @@ import pikepdf
 import pytest
 import requests
 from flask import Flask
-from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
 
@@ -26,26 +25,20 @@ from formsvc.models import AuditEvent, Document, SignatureRequest
 from formsvc.services import signing
 from formsvc.services.sealing import Sealer
 from tests import hostile
-from tests.conftest import SEAL_PASSPHRASE, Auth, World
+from tests.conftest import SEAL_PASSPHRASE
 from tests.helpers import pdf_text
 from tests.services.test_evidence import one_line
-from tests.views.test_signing import send, starting_today
+from tests.views import test_signing
 from tests.views.test_signing_concurrency import session_for
+
+#: The fixture: a consent (three signers) sent for signing by the caseworker.
+sent = test_signing.sent
 
 ACTIVE_PDFS = {
     "javascript": hostile.javascript_pdf,
     "embedded files": hostile.embedded_file_pdf,
     "form and link": hostile.form_pdf,
 }
-
-
-@pytest.fixture
-def sent(
-    app: Flask, client: FlaskClient, auth: Auth, world: World, consent_doc: Document
-) -> Document:
-    auth.login("caseworker")
-    send(client, starting_today(app, world, consent_doc))
-    return consent_doc
 
 
 def upload_scan(
