@@ -59,9 +59,14 @@ def record(
     origin: Origin | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction; the chain is serialised per database."""
-    if db.engine.dialect.name == "postgresql":
-        # one writer at a time appends to the chain; released at commit/rollback
-        db.session.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+    # one writer at a time reads the head and appends, until its commit or rollback
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+    elif conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+        # pysqlite opens a transaction only at the first write, so an open one already holds
+        # SQLite's write lock; otherwise take it now, before reading the head (docs/adr/012)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
     prev = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     origin = origin or Origin()
     ev = AuditEvent(
