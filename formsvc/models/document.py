@@ -97,8 +97,10 @@ class Document(db.Model):
         ForeignKey("stored_file.sha256"), index=True
     )
     sealed_at: Mapped[datetime | None] = mapped_column()
-    #: set by the one worker finalising; a stale claim is taken over by `flask reseal`
+    #: set by the one worker finalising; a stale claim, or one whose holder has died, is taken
+    #: over (by `flask reseal` or the finalise button); the holder is services.holders' name
     finalise_claimed_at: Mapped[datetime | None] = mapped_column()
+    finalise_claimed_by: Mapped[str | None] = mapped_column(String(200))
     #: a legal hold stops retention (gallring) from deleting it
     legal_hold: Mapped[bool] = mapped_column(default=False)
 

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from formsvc.doctypes import DocumentType, SignatureMark, SignerSlot
 from formsvc.extensions import db
@@ -28,7 +28,7 @@ from formsvc.forms._base import text_problem
 from formsvc.models import AuditEvent, Document, SignatureRequest, User
 from formsvc.models._base import utcnow
 from formsvc.models.document import DocumentStatus
-from formsvc.services import access, audit, documents, lifecycle, mail, scans, untrusted
+from formsvc.services import access, audit, documents, holders, lifecycle, mail, scans, untrusted
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.evidence import (
     Evidence,
@@ -163,6 +163,7 @@ def send(
                 "sealed_pdf_sha256": None,
                 "sealed_at": None,
                 "finalise_claimed_at": None,
+                "finalise_claimed_by": None,
             },
             where=(Document.version == doc.version,),
         )
@@ -833,26 +834,10 @@ def finalise_if_complete(
 ) -> bool:
     """Seal the document once when all signatures are in; True if this call sealed it.
 
-    Concurrent callers race for a claim (a conditional UPDATE); only the winner renders and seals.
-    A claim older than FINALISE_STALE_MINUTES (a crashed worker) may be taken over.
+    Concurrent callers race for a claim (see claim_finalise); only the winner renders and seals.
     """
-    db.session.refresh(doc)
-    if doc.status != "awaiting_signatures" or doc.sealed_pdf_sha256 or not all_signed(doc):
-        return False
     now = now or utcnow()
-    stale = now - timedelta(minutes=int(settings["FINALISE_STALE_MINUTES"]))
-    claimed = db.session.execute(
-        update(Document)
-        .where(
-            Document.id == doc.id,
-            Document.status == "awaiting_signatures",
-            Document.sealed_pdf_sha256.is_(None),
-            or_(Document.finalise_claimed_at.is_(None), Document.finalise_claimed_at < stale),
-        )
-        .values(finalise_claimed_at=now)
-    )
-    db.session.commit()
-    if claimed.rowcount != 1:
+    if not claim_finalise(doc, settings, now):
         return False
     try:
         final = build_final_pdf(
@@ -880,6 +865,7 @@ def finalise_if_complete(
                     "sealed_pdf_sha256": stored.sha256,
                     "sealed_at": utcnow(),
                     "finalise_claimed_at": None,
+                    "finalise_claimed_by": None,
                     "updated_at": utcnow(),
                 },
                 where=(Document.sealed_pdf_sha256.is_(None),),
@@ -896,11 +882,48 @@ def finalise_if_complete(
         db.session.rollback()
         db.session.execute(
             update(Document)
-            .where(Document.id == doc.id, Document.finalise_claimed_at == now)
-            .values(finalise_claimed_at=None)
+            .where(
+                Document.id == doc.id,
+                Document.finalise_claimed_at == now,
+                Document.finalise_claimed_by == holders.this_process(),
+            )
+            .values(finalise_claimed_at=None, finalise_claimed_by=None)
         )
         db.session.commit()
         raise
+
+
+def claim_finalise(doc: Document, settings: Mapping[str, Any], now: datetime) -> bool:
+    """Claim the sealing of *doc* for this process if it is complete and nobody else holds it.
+
+    A conditional UPDATE, so one caller wins. A claim is taken over when it is older than
+    FINALISE_STALE_MINUTES, or at once when its holder is a process on this host that has died
+    (killed, crashed): compare-and-set on exactly the claim seen, so two takers cannot both win.
+    """
+    db.session.refresh(doc)
+    if doc.status != "awaiting_signatures" or doc.sealed_pdf_sha256 or not all_signed(doc):
+        return False
+    stale = now - timedelta(minutes=int(settings["FINALISE_STALE_MINUTES"]))
+    free = [Document.finalise_claimed_at.is_(None), Document.finalise_claimed_at < stale]
+    if doc.finalise_claimed_at is not None and holders.is_dead(doc.finalise_claimed_by):
+        free.append(
+            and_(
+                Document.finalise_claimed_at == doc.finalise_claimed_at,
+                Document.finalise_claimed_by == doc.finalise_claimed_by,
+            )
+        )
+    claimed = db.session.execute(
+        update(Document)
+        .where(
+            Document.id == doc.id,
+            Document.status == "awaiting_signatures",
+            Document.sealed_pdf_sha256.is_(None),
+            or_(*free),
+        )
+        .values(finalise_claimed_at=now, finalise_claimed_by=holders.this_process())
+    )
+    db.session.commit()
+    return claimed.rowcount == 1
 
 
 def signature_marks(doc: Document, store: FileStore) -> dict[str, SignatureMark]:
@@ -1144,13 +1167,20 @@ def reseal_pending(
     sealer: Sealer,
     settings: Mapping[str, Any],
 ) -> list[tuple[Document, str | None]]:
-    """Finalise every document left complete but unsealed; (document, error or None) each."""
+    """Finalise every document left complete but unsealed; (document, error or None) each.
+
+    A document whose claim is held by a live process (or a fresh claim of another host) is left.
+    """
     stale = utcnow() - timedelta(minutes=int(settings["FINALISE_STALE_MINUTES"]))
     candidates = db.session.scalars(
         select(Document).where(
             Document.status == "awaiting_signatures",
             Document.sealed_pdf_sha256.is_(None),
-            or_(Document.finalise_claimed_at.is_(None), Document.finalise_claimed_at < stale),
+            or_(
+                Document.finalise_claimed_at.is_(None),
+                Document.finalise_claimed_at < stale,
+                Document.finalise_claimed_by.is_not(None),  # its holder may have died
+            ),
         )
     ).all()
     results: list[tuple[Document, str | None]] = []

@@ -1,1 +1,1 @@
-"""Slower tests: many parallel HTTP requests, real processes killed mid-work (run by `make test`)."""
+"""Slower tests: parallel HTTP requests, real processes killed mid-work (run by `make test`)."""
