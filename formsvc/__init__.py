@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from formsvc import doctypes, legal_texts
 from formsvc.config import defaults
@@ -19,7 +19,7 @@ from formsvc.models.user import configure_hasher
 from formsvc.services import untrusted
 from formsvc.services.conversion import ConverterSettings
 from formsvc.services.keys import KeyringFile
-from formsvc.services.storage import FileStore
+from formsvc.services.storage import FileStore, private_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.config["PUBLIC_BASE_URL"] = public_base_url(app.config.get("PUBLIC_BASE_URL"))
     configure_hasher(app.config["ARGON2_PROFILE"])
+    _private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     limiter.init_app(app)  # before CSRF, so refused posts still count against the limit
@@ -96,6 +97,15 @@ def public_base_url(value: object) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _private_sqlite(uri: str) -> None:
+    """A SQLite database file is created owner-only (0600) before SQLite would make it 0644."""
+    url = make_url(uri)
+    name = url.database or ""
+    in_memory = name in ("", ":memory:") or url.query.get("mode") == "memory"
+    if url.get_backend_name() == "sqlite" and not in_memory and not name.startswith("file:"):
+        private_file(Path(name))
+
+
 def _keyring(app: Flask) -> KeyringFile | None:
     if not app.config["STORAGE_ENCRYPTION"]:
         return None
@@ -111,7 +121,8 @@ def _keyring(app: Flask) -> KeyringFile | None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # foreign keys are off by default in SQLite; WAL lets readers work during a write
+    # foreign keys are off by default in SQLite; the journal stays SQLite's default (DELETE);
+    # audit appends take the write lock themselves (services/audit.record)
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA foreign_keys=ON")

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from formsvc.services.storage import write_atomically
+
 
 class _Handler:
     def __init__(self, folder: Path) -> None:
@@ -23,9 +25,8 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{abs(hash(raw)) % 10**6:06d}.eml"
-        path.write_bytes(raw)
+        write_atomically(path, raw, 0o600)  # links and one-time codes: the owner's eyes only
         body = msg.get_body(preferencelist=("plain",))
         click.echo(f"\n--- e-post till {msg['To']}: {msg['Subject']} (sparad i {path})")
         click.echo(body.get_content() if body else "")

@@ -47,7 +47,7 @@ from sqlalchemy.pool import NullPool
 from formsvc.extensions import db
 from formsvc.models import StoredFile
 from formsvc.services import audit
-from formsvc.services.storage import write_atomically
+from formsvc.services.storage import private_dir, private_file, write_atomically
 
 FORMAT = "formsvc-backup-1"
 MANIFEST = "manifest.json"
@@ -203,7 +203,7 @@ def _prepare_destination(dest: Path) -> None:
             )
         dest.chmod(0o700)
     else:
-        dest.mkdir(parents=True, mode=0o700)  # personal data: readable by the operator only
+        private_dir(dest)  # personal data: readable by the operator only
 
 
 @contextmanager
@@ -218,7 +218,7 @@ def _snapshot(workdir: Path) -> Iterator[Connection]:
     elif engine.dialect.name == "sqlite":
         # pysqlite runs SELECTs outside a transaction, so reading table after table could mix
         # states; the online backup API copies the database as of one moment instead
-        copy = workdir / ".snapshot.sqlite"
+        copy = private_file(workdir / ".snapshot.sqlite")
         raw = engine.raw_connection()
         try:
             target = sqlite3.connect(copy)
@@ -335,8 +335,10 @@ class _HashingWriter:
         self._size = 0
 
     def __enter__(self) -> _HashingWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("xb")  # never overwrite anything in a backup
+        private_dir(self.path.parent)
+        # never overwrite anything in a backup; personal data: the owner only
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh = os.fdopen(fd, "wb")
         return self
 
     def write(self, data: bytes) -> None:

@@ -406,7 +406,7 @@ def _unoserver_pythonpath(root: Path) -> str:
     if not dists:
         return str(site)
     shim = root / "pythonpath"
-    shim.mkdir(exist_ok=True)
+    shim.mkdir(mode=0o700, exist_ok=True)
     wanted = {package.name: package, dists[-1].name: dists[-1]}
     for entry in shim.iterdir():
         if entry.is_symlink() and entry.name not in wanted:
@@ -505,6 +505,7 @@ class _Worker:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # own process group: close() kills soffice.bin too
+                    umask=0o077,  # its profile and temporary files: the owner's eyes only
                 )
             except OSError as exc:
                 raise _StartError(f"cannot run {self.settings.python}: {exc}") from exc

@@ -46,6 +46,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from formsvc.services import scans
+from formsvc.services.storage import private_dir
 from formsvc.services.untrusted import N_, Output, Refused, Runner
 
 logger = logging.getLogger(__name__)
@@ -508,6 +509,7 @@ def _replace_atomically(path: Path, text: str) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
     os.replace(tmp, path)
 
 
@@ -554,8 +556,7 @@ def install_pkcs12(app: Flask, data: bytes, passphrase: str) -> str:
         raise SealError(_("Servern saknar lösenord för sigillet (SEAL_PKCS12_PASSPHRASE)."))
     if isinstance(instance_pass, str):
         instance_pass = instance_pass.encode()
-    seal_dir = _seal_dir(app)
-    seal_dir.mkdir(parents=True, exist_ok=True)
+    seal_dir = private_dir(_seal_dir(app))
     seal_dir.chmod(0o700)
 
     try:
@@ -579,11 +580,10 @@ def install_pkcs12(app: Flask, data: bytes, passphrase: str) -> str:
     sealer = Sealer.from_pkcs12(target, instance_pass)
 
     if previous is not None and previous.sha256 != sealer.certificate.sha256:
-        trusted_dir = seal_dir / "trusted"
-        trusted_dir.mkdir(mode=0o700, exist_ok=True)
+        trusted_dir = private_dir(seal_dir / "trusted")
         pem_path = trusted_dir / f"{previous.sha256.hex()}.pem"
         if not pem_path.exists():
-            pem_path.write_bytes(pem.armor("CERTIFICATE", previous.dump()))
+            _write_private(pem_path, pem.armor("CERTIFICATE", previous.dump()))
     _replace_atomically(seal_dir / "active.txt", target.name + "\n")
     logger.info("installed seal certificate %s as %s", sealer.subject, target.name)
     return sealer.subject

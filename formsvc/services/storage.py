@@ -127,18 +127,47 @@ def _open(blob: bytes, sha256: str, keys: KeySource | None) -> bytes:
         raise StoredFileError(sha256, "authentication failed (altered or renamed)") from None
 
 
-def write_atomically(path: Path, blob: bytes, mode: int | None = None) -> None:
+def private_dir(path: Path) -> Path:
+    """Create *path* and any missing parents readable by the owner only (0700); returns it.
+
+    Instance data is personal data: folders 0700 and files 0600 whatever the process umask.
+    """
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened: set it
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure *path* exists readable by the owner only (0600), e.g. before SQLite opens it
+    (SQLite would create it 0644; its -journal, -wal and -shm files copy the file's mode)."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for companion in (path, *(Path(f"{path}{s}") for s in ("-journal", "-wal", "-shm"))):
+        try:
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(0o600)  # an older install's world-readable file
+        except FileNotFoundError:
+            pass
+    return path
+
+
+def write_atomically(path: Path, blob: bytes, mode: int = 0o600) -> None:
     """Temp file + fsync + rename + fsync of the folder: the name holds the old or the new bytes
-    (*mode*, e.g. 0o600, is set before the rename, so the name never shows wider rights)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (*mode* is set before the rename, so the name never shows wider rights)."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -54,7 +54,10 @@ with app.app_context():
 
 @pytest.fixture
 def complete(
-    app: Flask, client: FlaskClient, sent: Document, broken_converter: Flask
+    app: Flask,
+    client: FlaskClient,
+    sent: Document,  # noqa: F811 - the imported fixture
+    broken_converter: Flask,  # noqa: F811 - the imported fixture
 ) -> Document:
     """Every signature in, nothing sealed, no claim: the last signature's seal failed."""
     reqs = signing.requests(sent)
