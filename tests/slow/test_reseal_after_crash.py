@@ -23,13 +23,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from formsvc.extensions import db
 from formsvc.models import Document
 from formsvc.services import holders, signing
-from tests.conftest import PASSWORD
-from tests.views.test_signing import sign_in_person
 from tests.views.test_signing_concurrency import (  # noqa: F401 - fixtures
     broken_converter,
     count,
-    form_for,
     sent,
+    sign_all_but_the_seal_fails,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,15 +58,7 @@ def complete(
     broken_converter: Flask,  # noqa: F811 - the imported fixture
 ) -> Document:
     """Every signature in, nothing sealed, no claim: the last signature's seal failed."""
-    reqs = signing.requests(sent)
-    for req, name in zip(reqs[:2], ["Åsa Öberg", "Maria Öberg"], strict=True):
-        assert sign_in_person(client, app, sent, req, name).status_code == 200
-    broken = broken_converter.test_client()
-    broken.post("/login", data={"username": "caseworker", "password": PASSWORD})
-    broken.post(
-        f"/documents/{sent.id}/signatures/{reqs[2].id}/in-person",
-        data=form_for(app, sent, reqs[2], "Johan Öberg"),
-    )
+    sign_all_but_the_seal_fails(app, client, sent, broken_converter)
     db.session.expire_all()
     doc = db.session.get(Document, sent.id)
     assert signing.all_signed(doc) and doc.sealed_pdf_sha256 is None

@@ -124,6 +124,21 @@ def broken_converter(make_app: Any) -> Flask:
     )
 
 
+def sign_all_but_the_seal_fails(
+    app: Flask, client: FlaskClient, sent: Document, broken: Flask
+) -> Any:
+    """Two signers sign; the third signs through *broken*, so sealing fails. The last response."""
+    reqs = signing.requests(sent)
+    for req, name in zip(reqs[:2], ["Åsa Öberg", "Maria Öberg"], strict=True):
+        assert sign_in_person(client, app, sent, req, name).status_code == 200
+    third = broken.test_client()
+    third.post("/login", data={"username": "caseworker", "password": PASSWORD})
+    return third.post(
+        f"/documents/{sent.id}/signatures/{reqs[2].id}/in-person",
+        data=form_for(app, sent, reqs[2], "Johan Öberg"),
+    )
+
+
 def test_a_failure_between_signature_and_seal_loses_nothing_and_reseal_finishes_once(
     app: Flask,
     client: FlaskClient,
@@ -131,15 +146,7 @@ def test_a_failure_between_signature_and_seal_loses_nothing_and_reseal_finishes_
     sent: Document,
     broken_converter: Flask,
 ) -> None:
-    reqs = signing.requests(sent)
-    for req, name in zip(reqs[:2], ["Åsa Öberg", "Maria Öberg"], strict=True):
-        assert sign_in_person(client, app, sent, req, name).status_code == 200
-    broken = broken_converter.test_client()
-    broken.post("/login", data={"username": "caseworker", "password": PASSWORD})
-    resp = broken.post(
-        f"/documents/{sent.id}/signatures/{reqs[2].id}/in-person",
-        data=form_for(app, sent, reqs[2], "Johan Öberg"),
-    )
+    resp = sign_all_but_the_seal_fails(app, client, sent, broken_converter)
     assert resp.status_code == 200
     assert "inget har gått förlorat" in resp.get_data(as_text=True)
     db.session.expire_all()
@@ -162,15 +169,7 @@ def test_a_failure_between_signature_and_seal_loses_nothing_and_reseal_finishes_
 def test_reseal_takes_over_a_stale_claim_but_not_a_fresh_one(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, sent: Document, broken_converter: Flask
 ) -> None:
-    reqs = signing.requests(sent)
-    for req, name in zip(reqs[:2], ["Åsa Öberg", "Maria Öberg"], strict=True):
-        sign_in_person(client, app, sent, req, name)
-    broken = broken_converter.test_client()
-    broken.post("/login", data={"username": "caseworker", "password": PASSWORD})
-    broken.post(
-        f"/documents/{sent.id}/signatures/{reqs[2].id}/in-person",
-        data=form_for(app, sent, reqs[2], "Johan Öberg"),
-    )
+    sign_all_but_the_seal_fails(app, client, sent, broken_converter)
     # a worker that died while holding the claim (killed, not an exception)
     db.session.execute(
         update(Document).where(Document.id == sent.id).values(finalise_claimed_at=utcnow())
