@@ -606,3 +606,22 @@ def test_get_pool_returns_one_started_pool_per_settings(tmp_path: Path) -> None:
     again = get_pool(settings(DEAD_POOL_PORT + 2))
     assert again is not found[0]  # a closed pool is replaced
     again.close()
+
+
+@needs_lo
+def test_libreoffice_leaves_its_files_to_the_owner_only(
+    pool: ConverterPool, profile_root: Path, small_docx: bytes
+) -> None:
+    # under instance/lo-profiles: whatever the umask of the service, LibreOffice runs with 077
+    pool.convert(small_docx)
+    wider = []
+    for path in [profile_root, *profile_root.rglob("*")]:
+        if path.is_symlink():  # the pythonpath shim's links to unoserver: a link has no mode
+            continue
+        try:
+            mode = path.lstat().st_mode & 0o777
+        except FileNotFoundError:  # a temporary file LibreOffice removed meanwhile
+            continue
+        if mode & 0o077:
+            wider.append(f"{path.relative_to(profile_root)} {mode:o}")
+    assert wider == []
