@@ -171,6 +171,23 @@ def png(size: tuple[int, int], mode: str = "RGB") -> bytes:
     return out.getvalue()
 
 
+def png_bomb(side: int = 40_000) -> bytes:
+    """A one-bit PNG of side × side white pixels: ~200 kB, 1.6 GB once Pillow decodes it."""
+    row = b"\x00" + b"\xff" * (side // 8)
+    deflate = zlib.compressobj(9)
+    idat = b"".join(deflate.compress(row) for _ in range(side)) + deflate.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
 def jpeg_with_exif(size: tuple[int, int] = (1200, 1600)) -> bytes:
     """A JPEG scan carrying EXIF data (camera, position) that must not be kept."""
     img = Image.new("RGB", size, "white")

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import io
 import secrets
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -393,12 +394,20 @@ def check_code(
 # --------------------------------------------------------------------------- sign / decline
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def clean_signature(png: bytes | None, max_bytes: int) -> bytes | None:
     """A drawn signature re-encoded as a plain PNG, or None; raises SigningError if not an image."""
     if not png:
         return None
     if len(png) > max_bytes:
         raise SigningError(_("Den ritade underskriften är för stor. Rensa och rita igen."))
+    # the pixel limit from the PNG header, before Pillow looks at it: a 200 kB PNG can unpack to
+    # gigabytes, and Pillow's own guard only warns up to 179 million pixels
+    width, height = struct.unpack(">II", png[16:24]) if len(png) >= 24 else (0, 0)
+    if png[:8] != _PNG_SIGNATURE or png[12:16] != b"IHDR" or width > 4000 or height > 2000:
+        raise SigningError(_("Den ritade underskriften kunde inte läsas. Rita igen."))
     try:
         with PILImage.open(io.BytesIO(png)) as img:
             if img.format != "PNG" or img.width > 4000 or img.height > 2000:

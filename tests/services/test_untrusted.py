@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -49,23 +47,6 @@ def _verify_all(runner: untrusted.Runner, pdf: bytes, trust: str, limits: Limits
     )
 
 
-def png_bomb(side: int = 40_000) -> bytes:
-    """A one-bit PNG of side × side white pixels: ~200 kB, 1.6 GB once Pillow decodes it."""
-    row = b"\x00" + b"\xff" * (side // 8)
-    deflate = zlib.compressobj(9)
-    idat = b"".join(deflate.compress(row) for _ in range(side)) + deflate.flush()
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-    )
-
-
 def test_a_scan_is_rewritten_in_the_child_and_comes_back_clean() -> None:
     runner = untrusted.start(2, Limits())
     out = runner.run(scans.clean_scan, hostile.javascript_pdf(), max_pixels=10**7, **SCAN)
@@ -97,7 +78,7 @@ def test_the_wall_clock_limit_stops_a_check_that_takes_too_long(
 
 def test_the_memory_limit_stops_a_decompression_bomb_image() -> None:
     runner = untrusted.start(2, Limits())
-    bomb = png_bomb()
+    bomb = hostile.png_bomb()
     assert len(bomb) < 1024 * 1024
     with pytest.raises(Refused) as refused:
         # no pixel limit: only the child's memory limit stands between the bomb and the server

@@ -106,6 +106,27 @@ def test_a_jpeg_scan_is_re_encoded_upright_without_its_exif(
     assert b"EvilCam" not in got.content
 
 
+def test_a_drawn_signature_that_unpacks_to_gigabytes_is_refused_clearly(
+    app: Flask, live_server: str, sent: Document
+) -> None:
+    req = signing.requests(sent)[0]
+    dtype = app.extensions["formsvc.registry"]["consent"]
+    bomb = hostile.png_bomb()  # ~200 kB, 1.6 billion pixels
+    resp = session_for(live_server, "caseworker").post(
+        f"{live_server}/documents/{sent.id}/signatures/{req.id}/in-person",
+        data={
+            "s-name": "Åsa Öberg",
+            "s-statements": list(signing.statements_for(req, dtype)),
+            "s-signature_png": test_signing.data_url(bomb),
+        },
+        timeout=60,
+    )
+    assert resp.status_code == 200
+    assert "Den ritade underskriften kunde inte läsas" in resp.text
+    db.session.expire_all()
+    assert db.session.get(SignatureRequest, req.id).status == "open"
+
+
 REFUSED = {
     "flate bomb (1 GB of zeros)": (hostile.flate_bomb_pdf, "x.pdf", "komprimeringsbomb"),
     "144-megapixel PNG": (lambda: hostile.png((12_000, 12_000), "1"), "x.png", "bildpunkter"),
