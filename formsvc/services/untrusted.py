@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import multiprocessing
@@ -42,7 +43,9 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib import import_module
+from multiprocessing import forkserver, popen_forkserver, process, reduction, spawn, util
 from multiprocessing.connection import Connection
+from multiprocessing.context import set_spawning_popen
 from typing import Any
 
 from flask_babel import gettext
@@ -122,7 +125,6 @@ class Runner:
     def __init__(self, *, concurrency: int, limits: Limits) -> None:
         self.limits = limits
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
-        self._context = multiprocessing.get_context("forkserver")
 
     def run(
         self,
@@ -151,8 +153,8 @@ class Runner:
             self._slots.release()
 
     def _run(self, what: str, data: bytes, limits: Limits, params: dict[str, Any]) -> Output:
-        receive, send = self._context.Pipe(duplex=False)
-        child = self._context.Process(
+        receive, send = multiprocessing.Pipe(duplex=False)
+        child = _Child(
             target=_child_main,
             args=(send, what, data, params, limits),
             name="formsvc-untrusted",
@@ -171,16 +173,52 @@ class Runner:
                 raise _death(child.exitcode) from None
         finally:
             receive.close()
-            if child.is_alive():
-                child.kill()
-            child.join(5)
-            with contextlib.suppress(ValueError):  # a child that could not be reaped
-                child.close()
+            if child.pid is not None:  # it started
+                if child.is_alive():
+                    child.kill()
+                child.join(5)
+                with contextlib.suppress(ValueError):  # a child that could not be reaped
+                    child.close()
         if "refused" in header:
             raise Refused(str(header["refused"]), **dict(header.get("params") or {}))
         if "error" in header:
             raise _failure(str(header["error"]))
         return Output(header.get("value"), payload)
+
+
+class _Launcher(popen_forkserver.Popen):
+    """The fork server's launcher (Python 3.11's `_launch`), minus the parent's __main__.
+
+    multiprocessing re-runs the parent's main script in every child (e.g. the `flask` or
+    `waitress-serve` script); a child here needs only the function it runs, so that step is
+    left out: no start-up cost, and no surprise from a script without a __main__ guard.
+    """
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        parent_w = os.dup(w)  # the child watches it to notice the parent is gone
+        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _Child(process.BaseProcess):
+    _start_method = "forkserver"
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> _Launcher:  # noqa: N802 - multiprocessing's name
+        return _Launcher(process_obj)
 
 
 def _death(exitcode: int | None) -> Refused:

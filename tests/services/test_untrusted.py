@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -109,3 +112,26 @@ def test_only_module_level_functions_of_formsvc_run_in_the_child() -> None:
     runner = untrusted.start(1, Limits())
     with pytest.raises(ValueError, match="not a module-level function"):
         runner.run(hostile.plain_pdf, b"")  # type: ignore[arg-type]
+
+
+def test_the_child_does_not_run_the_servers_main_script_again(tmp_path: Path) -> None:
+    # e.g. `flask serve` or a deployment script without an `if __name__ == "__main__"` guard:
+    # multiprocessing would re-run it in every child (slow, or a fork bomb)
+    script = tmp_path / "serve.py"
+    script.write_text(
+        "from formsvc.services import scans, untrusted\n"
+        "from tests import hostile\n"
+        "runner = untrusted.start(1, untrusted.Limits())\n"
+        "out = runner.run(scans.clean_scan, hostile.plain_pdf(), max_pages=1, max_objects=100,\n"
+        "                 max_unpacked=10**6, max_pixels=10**6)\n"
+        "print('pages', out.value['pages'])\n"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "PYTHONPATH": root},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout.decode().split() == ["pages", "1"], result.stderr.decode()[-2000:]
