@@ -77,6 +77,35 @@ PDF_EXPORT_FILTER = "writer_pdf_Export"
 _HEALTH_TIMEOUT = 5.0
 _KILL_GRACE = 5.0
 
+#: A port nothing listens on (discard): LibreOffice is told to reach the net only through it.
+DEAD_PROXY_PORT = 9
+# Settings written into every LibreOffice profile before it starts (docs/adr/010). A template
+# should never reach out (the upload check refuses it), but if one does, LibreOffice must not:
+# linked images (http:// and file://) are blocked as "untrusted referer links", every protocol
+# goes through a proxy that does not exist, links are never updated and no macro runs.
+_LOCKDOWN = {
+    "/org.openoffice.Office.Common/Security/Scripting": {
+        "BlockUntrustedRefererLinks": "true",
+        "DisableMacrosExecution": "true",
+        "MacroSecurityLevel": "3",
+    },
+    "/org.openoffice.Inet/Settings": {
+        "ooInetProxyType": "1",  # 1 = manual: ours, never the system's or none
+        "ooInetNoProxy": "",  # no host bypasses it
+        **{f"ooInet{proto}ProxyName": "127.0.0.1" for proto in ("HTTP", "HTTPS", "FTP")},
+        **{f"ooInet{proto}ProxyPort": str(DEAD_PROXY_PORT) for proto in ("HTTP", "HTTPS", "FTP")},
+    },
+    "/org.openoffice.Office.Writer/Content/Update": {
+        "Link": "0",  # 0 = never update links (sw linkenum NEVER)
+        "Field": "false",
+    },
+}
+#: Environment for LibreOffice: libcurl would otherwise honour a proxy set for the service.
+_DEAD_PROXY_ENV = {
+    name: f"http://127.0.0.1:{DEAD_PROXY_PORT}"
+    for name in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy")
+} | {"no_proxy": ""}
+
 
 class ConversionError(Exception):
     """A conversion failed; .message is a clear Swedish sentence for the user."""
@@ -239,6 +268,41 @@ def _terminate_group(proc: subprocess.Popen[bytes], grace: float = _KILL_GRACE) 
 
 
 # ---------------------------------------------------------------------------------------------
+# Profile lockdown
+
+
+def lock_down_profile(profile_dir: Path) -> None:
+    """Write the no-network, no-links, no-macros settings into a LibreOffice profile."""
+    items = [
+        f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse">'
+        f'<value>{value}</value></prop></item>'
+        for path, props in _LOCKDOWN.items()
+        for name, value in props.items()
+    ]
+    xcu = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<oor:items xmlns:oor="http://openoffice.org/2001/registry" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        + "\n".join(items)
+        + "\n</oor:items>\n"
+    )
+    user = profile_dir / "user"
+    user.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Written on every start: LibreOffice rewrites this file on exit, and we want ours back.
+    (user / "registrymodifications.xcu").write_text(xcu, encoding="utf-8")
+
+
+def _soffice_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for LibreOffice: as given, with every proxy pointing nowhere."""
+    env = dict(os.environ if base is None else base)
+    for name in list(env):
+        if name.lower() in _DEAD_PROXY_ENV:
+            del env[name]
+    return env | _DEAD_PROXY_ENV
+
+
+# ---------------------------------------------------------------------------------------------
 # Input checks and PDF options
 
 
@@ -299,6 +363,7 @@ def convert_oneshot(
         source = work / "dokument.docx"
         source.write_bytes(docx)
         outdir = work / "out"
+        lock_down_profile(work / "profile")
         cmd = [
             executable,
             "--headless",
@@ -320,6 +385,7 @@ def convert_oneshot(
             proc = subprocess.Popen(
                 cmd,
                 cwd=work,
+                env=_soffice_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -391,7 +457,7 @@ def _server_env(pythonpath: str) -> dict[str, str]:
     """Environment for the Debian python: our PYTHONPATH, nothing that points at another python."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONSTARTUP")}
     env["PYTHONPATH"] = pythonpath
-    return env
+    return _soffice_env(env)
 
 
 def _unoserver_pythonpath(root: Path) -> str:
@@ -468,6 +534,7 @@ class _Worker:
             self._kill_stale()
             self._wait_ports_free()
             self.profile_dir.mkdir(mode=0o700, exist_ok=True)
+            lock_down_profile(self.profile_dir)
             shutil.rmtree(self.temp_dir, ignore_errors=True)  # leftovers of a killed conversion
             self.temp_dir.mkdir(mode=0o700)
             host = self.settings.host
