@@ -275,7 +275,7 @@ def lock_down_profile(profile_dir: Path) -> None:
     """Write the no-network, no-links, no-macros settings into a LibreOffice profile."""
     items = [
         f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse">'
-        f'<value>{value}</value></prop></item>'
+        f"<value>{value}</value></prop></item>"
         for path, props in _LOCKDOWN.items()
         for name, value in props.items()
     ]

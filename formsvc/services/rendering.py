@@ -153,17 +153,21 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Refuse arithmetic that would build a huge value, before it is built."""
-        if operator == "**" and isinstance(left, int) and isinstance(right, int):
-            if abs(left) > 1 and right * max(abs(left).bit_length(), 1) > MAX_INT_BITS:
-                raise _too_big()
+        ints = isinstance(left, int) and isinstance(right, int)
+        if (
+            operator == "**"
+            and ints
+            and abs(left) > 1
+            and right * abs(left).bit_length() > MAX_INT_BITS
+        ):
+            raise _too_big()
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                    if len(seq) * times > MAX_VALUE:
-                        raise _too_big()
-            if isinstance(left, int) and isinstance(right, int):
-                if left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                sequence = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sequence and len(seq) * times > MAX_VALUE:
                     raise _too_big()
+            if ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise _too_big()
         if operator == "%" and isinstance(left, str):
             _check_format(left)
         return _sized(super().call_binop(context, operator, left, right))

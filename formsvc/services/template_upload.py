@@ -11,8 +11,15 @@ from formsvc.doctypes import DocumentType, sample_input
 from formsvc.extensions import db
 from formsvc.models import TemplateVersion, User
 from formsvc.services import audit, template_safety
-from formsvc.services.rendering import TemplateError, render_docx, template_variables
+from formsvc.services.conversion import (
+    ConversionError,
+    ConversionTimeout,
+    ConverterPool,
+    ConverterUnavailable,
+)
+from formsvc.services.rendering import TemplateError, template_variables
 from formsvc.services.storage import FileStore
+from formsvc.services.template_trial import DEFAULT_LIMITS, TrialFailed, TrialLimits, render_bounded
 from formsvc.services.templates import DOCX_MIME
 
 MAX_UPLOAD = 5 * 1024 * 1024  #: bytes of the .docx itself
@@ -25,8 +32,15 @@ class UploadRefused(ValueError):
     """The upload was refused; str(err) says why, in Swedish, naming the variable or tag."""
 
 
-def check(dtype: DocumentType, data: bytes) -> None:
-    """Refuse anything that is not a safe .docx this type's form can fill."""
+def check(
+    dtype: DocumentType,
+    data: bytes,
+    *,
+    converter: ConverterPool | None = None,
+    limits: TrialLimits = DEFAULT_LIMITS,
+) -> None:
+    """Refuse anything that is not a safe .docx this type's form can fill (and, given a
+    converter, turn into a PDF)."""
     if len(data) > MAX_UPLOAD:
         raise UploadRefused(f"Filen är för stor: högst {MAX_UPLOAD // (1024 * 1024)} MB.")
     try:
@@ -48,9 +62,32 @@ def check(dtype: DocumentType, data: bytes) -> None:
             f"Mallen använder {names}, som formuläret inte har. Variabler som finns: {known}."
         )
     try:
-        render_docx(data, context)
-    except TemplateError as exc:
+        filled = render_bounded(data, context, limits)
+    except TrialFailed as exc:
         raise UploadRefused(exc.message) from None
+    if converter is not None:
+        _trial_conversion(converter, filled)
+
+
+def _trial_conversion(converter: ConverterPool, filled: bytes) -> None:
+    """Convert the template filled with sample data, as every document of the type will be."""
+    try:
+        converter.convert(filled)
+    except ConverterUnavailable:
+        raise UploadRefused(
+            "PDF-omvandlingen (LibreOffice) fungerar inte på servern just nu, så mallen kan "
+            "inte provas. Försök igen senare."
+        ) from None
+    except ConversionTimeout:
+        raise UploadRefused(
+            "Mallen fylldes i med exempeldata, men omvandlingen till PDF tog för lång tid. "
+            "Mallen kan inte användas."
+        ) from None
+    except ConversionError:
+        raise UploadRefused(
+            "Mallen fylldes i med exempeldata, men LibreOffice kunde inte omvandla den till PDF. "
+            "Mallen kan inte användas."
+        ) from None
 
 
 def _check_package(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
@@ -72,10 +109,17 @@ def _check_package(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> No
 
 
 def upload(
-    dtype: DocumentType, data: bytes, *, actor: User, store: FileStore, filename: str = ""
+    dtype: DocumentType,
+    data: bytes,
+    *,
+    actor: User,
+    store: FileStore,
+    converter: ConverterPool,
+    filename: str = "",
+    limits: TrialLimits = DEFAULT_LIMITS,
 ) -> TemplateVersion:
-    """Check *data* and make it the type's active template version."""
-    check(dtype, data)
+    """Check *data*, fill it with sample data and convert it; then make it the active version."""
+    check(dtype, data, converter=converter, limits=limits)
     stored = store.put(data, DOCX_MIME)
     latest = db.session.scalar(
         select(func.max(TemplateVersion.version)).where(TemplateVersion.type_slug == dtype.slug)
@@ -113,8 +157,18 @@ def upload(
     return tv
 
 
-def activate(tv: TemplateVersion, *, actor: User) -> None:
-    """Make an earlier version the one new documents use."""
+def activate(
+    tv: TemplateVersion,
+    dtype: DocumentType,
+    *,
+    actor: User,
+    store: FileStore,
+    converter: ConverterPool,
+    limits: TrialLimits = DEFAULT_LIMITS,
+) -> None:
+    """Make an earlier version the one new documents use; an uploaded one is checked again."""
+    if tv.source == "upload":  # it may predate today's checks, or the form may have changed
+        check(dtype, store.get(tv.file_sha256), converter=converter, limits=limits)
     for other in db.session.scalars(
         select(TemplateVersion).where(
             TemplateVersion.type_slug == tv.type_slug, TemplateVersion.active.is_(True)

@@ -29,8 +29,9 @@ from formsvc.forms.staff import (
 )
 from formsvc.models import ChecklistItem, District, TemplateVersion, User
 from formsvc.services import audit, checklists, sealing, template_upload, users
+from formsvc.services.template_trial import TrialLimits
 from formsvc.services.templates import DOCX_MIME
-from formsvc.views._common import doc_type, origin, registry, roles_required, store
+from formsvc.views._common import converter, doc_type, origin, registry, roles_required, store
 from formsvc.views.signing_forms import SealForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -197,7 +198,9 @@ def template_upload_view(slug: str) -> str | Response:
                 data,
                 actor=current_user,
                 store=store(),
+                converter=converter(),
                 filename=upload.filename or "",
+                limits=_trial_limits(),
             )
         except template_upload.UploadRefused as exc:
             db.session.rollback()
@@ -223,9 +226,30 @@ def template_activate(slug: str, version: int) -> Response:
     tv = _template_version(slug, version)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    template_upload.activate(tv, actor=current_user)
-    flash(_("Version %(v)d används nu för nya dokument.", v=version), "info")
+    try:
+        template_upload.activate(
+            tv,
+            doc_type(slug),
+            actor=current_user,
+            store=store(),
+            converter=converter(),
+            limits=_trial_limits(),
+        )
+    except template_upload.UploadRefused as exc:
+        db.session.rollback()
+        flash(_("Version %(v)d kan inte användas: %(why)s", v=version, why=str(exc)), "error")
+    else:
+        flash(_("Version %(v)d används nu för nya dokument.", v=version), "info")
     return redirect(url_for(".templates"))
+
+
+def _trial_limits() -> TrialLimits:
+    cfg = current_app.config
+    return TrialLimits(
+        cpu_seconds=int(cfg["TEMPLATE_TRIAL_CPU_SECONDS"]),
+        memory_mb=int(cfg["TEMPLATE_TRIAL_MEMORY_MB"]),
+        wall_seconds=float(cfg["TEMPLATE_TRIAL_SECONDS"]),
+    )
 
 
 @bp.route("/templates/<slug>/v<int:version>.docx")
