@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         timeout=float(app.config["CONVERTER_TIMEOUT"]),
         python=str(app.config["CONVERTER_PYTHON"]),
         soffice=str(app.config["CONVERTER_SOFFICE"]),
+        isolate_network=bool(app.config["CONVERTER_ISOLATE_NETWORK"]),
     )
     app.extensions[untrusted.EXTENSION_KEY] = untrusted.start(
         int(app.config["UNTRUSTED_CONCURRENCY"]), untrusted.limits_from(app.config)

@@ -28,6 +28,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         "CONVERTER_PYTHON": "/usr/bin/python3",
         "CONVERTER_SOFFICE": "soffice",
         "CONVERTER_START_AT_BOOT": False,
+        # LibreOffice runs in an empty network namespace (unshare -rn) where the kernel allows it
+        # (docs/adr/010); without one it still has its locked-down profile
+        "CONVERTER_ISOLATE_NETWORK": True,
         # Consent (bilaga 3.2): the longest period a consent may cover, in months.
         "CONSENT_MAX_MONTHS": 12,
         # District checklist: a contact list (bilaga 1) counts as current when its "last

@@ -148,6 +148,9 @@ class ConverterSettings:
     soffice: str = "soffice"  #: executable name/path
     #: must be loopback: the unoserver and UNO ports are unauthenticated
     host: str = "127.0.0.1"
+    #: run LibreOffice in a network namespace of its own (``unshare -rn``) where the machine
+    #: supports it, so it can reach no address at all (docs/adr/010)
+    isolate_network: bool = True
 
     def __post_init__(self) -> None:
         """Refuse settings that would expose LibreOffice or cannot work."""
@@ -302,6 +305,64 @@ def _soffice_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env | _DEAD_PROXY_ENV
 
 
+_NETNS_OK: dict[str, bool] = {}
+_NETNS_LOCK = threading.Lock()
+
+
+def network_isolation_works(unshare: str = "unshare") -> bool:
+    """True if this machine lets us start a process in a new, empty network namespace."""
+    with _NETNS_LOCK:
+        if unshare not in _NETNS_OK:
+            executable = shutil.which(unshare)
+            ok = False
+            if executable is not None:
+                try:
+                    done = subprocess.run(
+                        [executable, "-rn", "--", "true"],
+                        stdin=subprocess.DEVNULL,
+                        capture_output=True,
+                        timeout=10,
+                        check=False,
+                    )
+                    ok = done.returncode == 0
+                except (OSError, subprocess.TimeoutExpired):
+                    ok = False
+            if not ok:
+                logger.warning(
+                    "Network namespaces are not available (unshare -rn); LibreOffice runs "
+                    "without one, protected by its locked-down profile only"
+                )
+            _NETNS_OK[unshare] = ok
+        return _NETNS_OK[unshare]
+
+
+def _isolated(cmd: list[str]) -> list[str]:
+    """*cmd* run as "root" of a new user namespace with a new network namespace: no network."""
+    unshare = shutil.which("unshare") or "unshare"
+    return [unshare, "--user", "--map-root-user", "--net", "--", *cmd]
+
+
+# Runs unoserver inside the empty network namespace: brings up its loopback (LibreOffice and
+# unoserver talk over it) and serves XML-RPC on a socket bound *outside*, inherited as fd argv[1].
+_NETNS_UNOSERVER = """\
+import fcntl, socket, struct, sys
+probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack("16sH", fcntl.ioctl(probe, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
+fcntl.ioctl(probe, 0x8914, struct.pack("16sH", b"lo", flags | 1))  # SIOCSIFFLAGS: lo up
+probe.close()
+listener = socket.socket(fileno=int(sys.argv[1]))
+import unoserver.server as server
+def bind(self):
+    self.socket.close()
+    self.socket = listener
+    self.server_address = listener.getsockname()
+server.XMLRPCServer.server_bind = bind
+server.XMLRPCServer.server_activate = lambda self: None
+sys.argv = ["unoserver", *sys.argv[2:]]
+server.main()
+"""
+
+
 # ---------------------------------------------------------------------------------------------
 # Input checks and PDF options
 
@@ -351,7 +412,12 @@ def _soffice_filter_json(options: dict[str, bool | int]) -> str:
 
 
 def convert_oneshot(
-    docx: bytes, *, soffice: str = "soffice", timeout: float = 120.0, pdfa: bool = False
+    docx: bytes,
+    *,
+    soffice: str = "soffice",
+    timeout: float = 120.0,
+    pdfa: bool = False,
+    isolate_network: bool = True,
 ) -> bytes:
     """Convert with a new soffice process and its own temporary profile; slow but independent."""
     _check_docx(docx)
@@ -381,6 +447,8 @@ def convert_oneshot(
             str(outdir),
             str(source),
         ]
+        if isolate_network and network_isolation_works():
+            cmd = _isolated(cmd)
         try:
             proc = subprocess.Popen(
                 cmd,
@@ -563,6 +631,12 @@ class _Worker:
                 str(math.ceil(self.settings.timeout) + 10),
             ]
             self._tail.clear()
+            listener = None
+            if self.settings.isolate_network and network_isolation_works():
+                # The XML-RPC socket is bound here, in our network namespace, and handed in:
+                # inside its own namespace unoserver and LibreOffice can reach no address.
+                listener = self._listen()
+                cmd = _isolated([cmd[0], "-c", _NETNS_UNOSERVER, str(listener.fileno()), *cmd[3:]])
             try:
                 proc = subprocess.Popen(
                     cmd,
@@ -573,9 +647,13 @@ class _Worker:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # own process group: close() kills soffice.bin too
                     umask=0o077,  # its profile and temporary files: the owner's eyes only
+                    pass_fds=(listener.fileno(),) if listener else (),
                 )
             except OSError as exc:
                 raise _StartError(f"cannot run {self.settings.python}: {exc}") from exc
+            finally:
+                if listener is not None:
+                    listener.close()  # the child has its copy
             self._proc = proc
             assert proc.stdout is not None
             self._relay = threading.Thread(
@@ -684,6 +762,19 @@ class _Worker:
                         if time.monotonic() >= deadline:
                             raise _StartError(f"port {port} is in use: {exc}") from exc
                 time.sleep(0.2)
+
+    def _listen(self) -> socket.socket:
+        """A listening socket on our XML-RPC port, for unoserver in its own namespace."""
+        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.settings.host, self.port))
+            sock.listen(16)
+        except OSError as exc:
+            sock.close()
+            raise _StartError(f"port {self.port} is in use: {exc}") from exc
+        return sock
 
     def _relay_output(self, stream: io.BufferedReader) -> None:
         """Pass unoserver's output to our log and keep the last lines."""
@@ -886,7 +977,11 @@ class ConverterPool:
             with self._oneshot_slots:
                 assert self._soffice is not None
                 return convert_oneshot(
-                    docx, soffice=self._soffice, timeout=self.settings.timeout, pdfa=pdfa
+                    docx,
+                    soffice=self._soffice,
+                    timeout=self.settings.timeout,
+                    pdfa=pdfa,
+                    isolate_network=self.settings.isolate_network,
                 )
         with self._checkout() as worker:
             return self._convert_on(worker, bytes(docx), pdfa)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
 import socket
 import threading
@@ -510,6 +511,20 @@ def _reaching_out(url: str, local_png: Path, local_txt: Path) -> bytes:
     return _repack(buf.getvalue(), edit)
 
 
+def _libreoffice_network_namespaces(app: Flask) -> set[str]:
+    """The network namespaces of the app's running soffice.bin processes (from /proc)."""
+    root = app.extensions["formsvc.converter_settings"].profile_root
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if args[0].endswith(b"soffice.bin") and any(root.encode() in a for a in args):
+                found.add(os.readlink(f"/proc/{pid}/ns/net"))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.mark.parametrize("how", ["pool", "oneshot"])
 def test_libreoffice_fetches_nothing_and_embeds_no_local_file(
     app: Flask, tmp_path: Path, how: str
@@ -528,6 +543,9 @@ def test_libreoffice_fetches_nothing_and_embeds_no_local_file(
     finally:
         listener.close()
     assert listener.connections == []
+    if how == "pool":  # and, on a kernel that allows it, it could not have: no network at all
+        assert _libreoffice_network_namespaces(app) - {os.readlink("/proc/self/ns/net")}
+        assert os.readlink("/proc/self/ns/net") not in _libreoffice_network_namespaces(app)
     assert "Omvandlas utan att hämta något." in pdf_text(pdf)
     assert MARKER_TEXT not in pdf_text(pdf)
     assert [img for page in PdfReader(io.BytesIO(pdf)).pages for img in page.images] == []
