@@ -137,9 +137,9 @@ def _relationships(part: str, tree: etree._ElementTree) -> dict[str, _Rel]:
     """The relationships a .rels part declares; refuse any external one that is not a link."""
     found: dict[str, _Rel] = {}
     for el in _elements(tree):
-        if etree.QName(el).localname != "Relationship":
+        if _local(el.tag) != "Relationship":
             continue
-        attrs = {etree.QName(k).localname.lower(): v for k, v in el.attrib.items()}
+        attrs = {_local(k).lower(): v for k, v in el.attrib.items()}
         target = attrs.get("target", "").strip()
         rel = _Rel(
             id=attrs.get("id", ""),
@@ -163,16 +163,16 @@ def _relationships(part: str, tree: etree._ElementTree) -> dict[str, _Rel]:
 
 def _check_elements(name: str, tree: etree._ElementTree, rels: dict[str, _Rel]) -> None:
     for el in _elements(tree):
-        local = etree.QName(el).localname
+        local = _local(el.tag)
         if local in _REFUSED_ELEMENTS:
             raise TemplateUnsafe(
                 f"Mallen innehåller {_REFUSED_ELEMENTS[local]} ({_show(name)}), "
                 "vilket inte är tillåtet."
             )
         for key, value in el.attrib.items():
-            qname = etree.QName(key)
-            if qname.namespace in _R_NAMESPACES:
-                if qname.localname == "link":
+            namespace, name = _split(key)
+            if namespace in _R_NAMESPACES:
+                if name == "link":
                     raise TemplateUnsafe(
                         f"Mallen innehåller en länkad bild eller fil ({_show(name)}), "
                         "vilket inte är tillåtet. Klistra in bilden i stället."
@@ -183,7 +183,7 @@ def _check_elements(name: str, tree: etree._ElementTree, rels: dict[str, _Rel]) 
                         f"Mallen hämtar en extern resurs ({_show(rel.target)}), "
                         "vilket inte är tillåtet."
                     )
-            elif qname.localname.lower() in _URL_ATTRIBUTES and not value.strip().startswith("#"):
+            elif name.lower() in _URL_ATTRIBUTES and not value.strip().startswith("#"):
                 raise TemplateUnsafe(
                     f"Mallen hämtar en extern resurs ({_show(value)}), vilket inte är tillåtet."
                 )
@@ -213,7 +213,7 @@ def _field_instructions(tree: etree._ElementTree) -> Iterator[str]:
     """Each field's instruction text; a field whose name comes from a nested field is refused."""
     stack: list[list[str] | None] = []  # None: instruction finished (after "separate")
     for el in _elements(tree):
-        local = etree.QName(el).localname
+        local = _local(el.tag)
         if local == "fldSimple":
             yield _attr(el, "instr")
         elif local == "fldChar":
@@ -244,10 +244,22 @@ def _elements(tree: etree._ElementTree) -> Iterator[etree._Element]:
     return (el for el in tree.iter() if isinstance(el.tag, str))
 
 
+def _split(tag: str) -> tuple[str, str]:
+    """'{namespace}local' -> (namespace, local); lxml's own QName is slower in this loop."""
+    if tag.startswith("{"):
+        namespace, _, local = tag[1:].partition("}")
+        return namespace, local
+    return "", tag
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
 def _attr(el: etree._Element, wanted: str) -> str:
     """An attribute by local name, whatever its prefix or namespace."""
     for key, value in el.attrib.items():
-        if etree.QName(key).localname == wanted:
+        if _local(key) == wanted:
             return value
     return ""
 
