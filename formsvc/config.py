@@ -77,11 +77,6 @@ def defaults(instance_path: str) -> dict[str, object]:
         "VERIFY_MAX_BYTES": 15 * 1024 * 1024,
         "VERIFY_MAX_PAGES": 500,
         "VERIFY_MAX_SIGNATURES": 10,
-        # An uploaded Word template is filled with sample data in a child process with these
-        # limits, then converted to PDF, before it is used (docs/adr/010-template-trust.md)
-        "TEMPLATE_TRIAL_CPU_SECONDS": 20,
-        "TEMPLATE_TRIAL_MEMORY_MB": 1024,
-        "TEMPLATE_TRIAL_SECONDS": 60.0,
         "FINALISE_STALE_MINUTES": 10,  # a finalisation claim older than this is taken over
         "REMINDER_AFTER_DAYS": 3,  # remind a signer this many days after the link was sent
         "CONSENT_EXPIRY_NOTICE_DAYS": 30,

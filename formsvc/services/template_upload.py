@@ -19,8 +19,9 @@ from formsvc.services.conversion import (
 )
 from formsvc.services.rendering import TemplateError, template_variables
 from formsvc.services.storage import FileStore
-from formsvc.services.template_trial import DEFAULT_LIMITS, TrialFailed, TrialLimits, render_bounded
+from formsvc.services.template_trial import render_sample
 from formsvc.services.templates import DOCX_MIME
+from formsvc.services.untrusted import Refused, Runner
 
 MAX_UPLOAD = 5 * 1024 * 1024  #: bytes of the .docx itself
 MAX_UNPACKED = 60 * 1024 * 1024  #: bytes once unzipped, all parts together
@@ -36,11 +37,11 @@ def check(
     dtype: DocumentType,
     data: bytes,
     *,
+    runner: Runner,
     converter: ConverterPool | None = None,
-    limits: TrialLimits = DEFAULT_LIMITS,
 ) -> None:
-    """Refuse anything that is not a safe .docx this type's form can fill (and, given a
-    converter, turn into a PDF)."""
+    """Refuse anything that is not a safe .docx this type's form can fill (in a bounded child
+    process) and, given a converter, turn into a PDF."""
     if len(data) > MAX_UPLOAD:
         raise UploadRefused(f"Filen är för stor: högst {MAX_UPLOAD // (1024 * 1024)} MB.")
     try:
@@ -62,8 +63,8 @@ def check(
             f"Mallen använder {names}, som formuläret inte har. Variabler som finns: {known}."
         )
     try:
-        filled = render_bounded(data, context, limits)
-    except TrialFailed as exc:
+        filled = render_sample(runner, data, dtype.slug)
+    except Refused as exc:
         raise UploadRefused(exc.message) from None
     if converter is not None:
         _trial_conversion(converter, filled)
@@ -114,12 +115,12 @@ def upload(
     *,
     actor: User,
     store: FileStore,
+    runner: Runner,
     converter: ConverterPool,
     filename: str = "",
-    limits: TrialLimits = DEFAULT_LIMITS,
 ) -> TemplateVersion:
     """Check *data*, fill it with sample data and convert it; then make it the active version."""
-    check(dtype, data, converter=converter, limits=limits)
+    check(dtype, data, runner=runner, converter=converter)
     stored = store.put(data, DOCX_MIME)
     latest = db.session.scalar(
         select(func.max(TemplateVersion.version)).where(TemplateVersion.type_slug == dtype.slug)
@@ -163,12 +164,12 @@ def activate(
     *,
     actor: User,
     store: FileStore,
+    runner: Runner,
     converter: ConverterPool,
-    limits: TrialLimits = DEFAULT_LIMITS,
 ) -> None:
     """Make an earlier version the one new documents use; an uploaded one is checked again."""
     if tv.source == "upload":  # it may predate today's checks, or the form may have changed
-        check(dtype, store.get(tv.file_sha256), converter=converter, limits=limits)
+        check(dtype, store.get(tv.file_sha256), runner=runner, converter=converter)
     for other in db.session.scalars(
         select(TemplateVersion).where(
             TemplateVersion.type_slug == tv.type_slug, TemplateVersion.active.is_(True)

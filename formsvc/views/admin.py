@@ -29,9 +29,16 @@ from formsvc.forms.staff import (
 )
 from formsvc.models import ChecklistItem, District, TemplateVersion, User
 from formsvc.services import audit, checklists, sealing, template_upload, users
-from formsvc.services.template_trial import TrialLimits
 from formsvc.services.templates import DOCX_MIME
-from formsvc.views._common import converter, doc_type, origin, registry, roles_required, store
+from formsvc.views._common import (
+    converter,
+    doc_type,
+    origin,
+    registry,
+    roles_required,
+    store,
+    untrusted,
+)
 from formsvc.views.signing_forms import SealForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -198,9 +205,9 @@ def template_upload_view(slug: str) -> str | Response:
                 data,
                 actor=current_user,
                 store=store(),
+                runner=untrusted(),
                 converter=converter(),
                 filename=upload.filename or "",
-                limits=_trial_limits(),
             )
         except template_upload.UploadRefused as exc:
             db.session.rollback()
@@ -232,8 +239,8 @@ def template_activate(slug: str, version: int) -> Response:
             doc_type(slug),
             actor=current_user,
             store=store(),
+            runner=untrusted(),
             converter=converter(),
-            limits=_trial_limits(),
         )
     except template_upload.UploadRefused as exc:
         db.session.rollback()
@@ -241,15 +248,6 @@ def template_activate(slug: str, version: int) -> Response:
     else:
         flash(_("Version %(v)d används nu för nya dokument.", v=version), "info")
     return redirect(url_for(".templates"))
-
-
-def _trial_limits() -> TrialLimits:
-    cfg = current_app.config
-    return TrialLimits(
-        cpu_seconds=int(cfg["TEMPLATE_TRIAL_CPU_SECONDS"]),
-        memory_mb=int(cfg["TEMPLATE_TRIAL_MEMORY_MB"]),
-        wall_seconds=float(cfg["TEMPLATE_TRIAL_SECONDS"]),
-    )
 
 
 @bp.route("/templates/<slug>/v<int:version>.docx")

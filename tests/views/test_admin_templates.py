@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from formsvc.extensions import db
 from formsvc.models import Document, TemplateVersion
 from formsvc.services import template_upload
+from formsvc.services.untrusted import EXTENSION_KEY
 from tests.conftest import Auth, World
 from tests.helpers import docx_text, post_data
 
@@ -168,4 +169,6 @@ def test_wrong_file_type_and_oversize(
     # (checked on the service: the test client leaks the spooled file of a body over 500 kB)
     dtype = app.extensions["formsvc.registry"]["consent"]
     with pytest.raises(template_upload.UploadRefused, match="för stor"):
-        template_upload.check(dtype, b"PK" + b"\0" * (6 * 1024 * 1024))
+        template_upload.check(
+            dtype, b"PK" + b"\0" * (6 * 1024 * 1024), runner=app.extensions[EXTENSION_KEY]
+        )
