@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 import zipfile
 
 from sqlalchemy import func, select
@@ -27,6 +29,9 @@ MAX_UPLOAD = 5 * 1024 * 1024  #: bytes of the .docx itself
 MAX_UNPACKED = 60 * 1024 * 1024  #: bytes once unzipped, all parts together
 MAX_PARTS = 500  #: zip entries
 MAX_RATIO = 200  #: uncompressed / compressed per entry (zip-bomb guard)
+
+
+logger = logging.getLogger(__name__)
 
 
 class UploadRefused(ValueError):
@@ -120,7 +125,17 @@ def upload(
     filename: str = "",
 ) -> TemplateVersion:
     """Check *data*, fill it with sample data and convert it; then make it the active version."""
-    check(dtype, data, runner=runner, converter=converter)
+    try:
+        check(dtype, data, runner=runner, converter=converter)
+    except UploadRefused as exc:  # one line per refused upload, never the file's content
+        logger.warning(
+            "template upload for %s refused: %s (%d bytes, sha256 %s)",
+            dtype.slug,
+            str(exc)[:200],
+            len(data),
+            hashlib.sha256(data).hexdigest()[:16],
+        )
+        raise
     stored = store.put(data, DOCX_MIME)
     latest = db.session.scalar(
         select(func.max(TemplateVersion.version)).where(TemplateVersion.type_slug == dtype.slug)
