@@ -58,6 +58,7 @@ _REFUSED_ELEMENTS = {
     "frameset": "en ramuppsättning (frameset)",
     "OLEObject": "ett OLE-objekt",
     "control": "en ActiveX-kontroll",
+    "mailMerge": "en datakälla för dokumentkoppling (mailMerge)",
 }
 #: attributes that name a URL to load (VML imagedata/fill src, o:href, SVG/xlink href)
 _URL_ATTRIBUTES = frozenset({"src", "href", "althref"})

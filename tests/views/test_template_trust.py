@@ -258,6 +258,22 @@ HOSTILE: dict[str, tuple[Callable[[Flask], bytes], str]] = {
     ),
     "altChunk of an internal part": (_body('<w:altChunk r:id="rId1"/>'), "altChunk"),
     "subDoc": (_body('<w:p><w:subDoc r:id="rId1"/></w:p>'), "underdokument"),
+    "mail merge data source": (
+        lambda app: _repack(
+            _builtin(app),
+            lambda n, d: (
+                re.sub(
+                    rb"(<w:settings[^>]*>)",
+                    rb'\1<w:mailMerge><w:mainDocumentType w:val="formLetters"/>'
+                    rb'<w:connectString w:val="Provider=MSDASQL;Server=127.0.0.1"/></w:mailMerge>',
+                    d,
+                )
+                if n == "word/settings.xml"
+                else d
+            ),
+        ),
+        "mailMerge",
+    ),
     "linked OLE object": (
         _body(
             '<w:p><w:r><w:object><o:OLEObject Type="Link" ProgID="Excel.Sheet.12" r:id="rX9" '
