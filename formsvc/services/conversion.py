@@ -293,7 +293,11 @@ def lock_down_profile(profile_dir: Path) -> None:
     user = profile_dir / "user"
     user.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Written on every start: LibreOffice rewrites this file on exit, and we want ours back.
-    (user / "registrymodifications.xcu").write_text(xcu, encoding="utf-8")
+    path = user / "registrymodifications.xcu"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # the owner's only, like the rest of the profile
+        fh.write(xcu)
 
 
 def _soffice_env(base: dict[str, str] | None = None) -> dict[str, str]:
