@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from formsvc import doctypes, legal_texts
 from formsvc.config import defaults
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     app.config["PUBLIC_BASE_URL"] = public_base_url(app.config.get("PUBLIC_BASE_URL"))
+    _transport(app)
     configure_hasher(app.config["ARGON2_PROFILE"])
     _private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
@@ -105,6 +107,22 @@ def _private_sqlite(uri: str) -> None:
     in_memory = name in ("", ":memory:") or url.query.get("mode") == "memory"
     if url.get_backend_name() == "sqlite" and not in_memory and not name.startswith("file:"):
         private_file(Path(name))
+
+
+def _transport(app: Flask) -> None:
+    """Trust as many proxies as configured for the client address, and over HTTPS send
+    cookies only over HTTPS (the HSTS header is set per response, formsvc.views)."""
+    hops, proto = int(app.config["PROXY_FIX_X_FOR"]), int(app.config["PROXY_FIX_X_PROTO"])
+    if hops < 0 or proto < 0:
+        raise RuntimeError("PROXY_FIX_X_FOR and PROXY_FIX_X_PROTO must be 0 or more")
+    if hops or proto:
+        # without it X-Forwarded-For is ignored: a client could name any address it likes
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=proto, x_host=0, x_port=0, x_prefix=0
+        )
+    if app.config["PREFERRED_URL_SCHEME"] == "https":
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
 
 
 def _keyring(app: Flask) -> KeyringFile | None:

@@ -20,7 +20,7 @@ from formsvc.doctypes import sample_input
 from formsvc.extensions import db
 from formsvc.forms._base import data_to_formdata
 from formsvc.models import District
-from formsvc.services import documents, users
+from formsvc.services import documents, throttle, users
 from formsvc.services.conversion import ConversionError, get_pool
 from formsvc.services.rendering import TemplateError, render_docx
 
@@ -165,6 +165,14 @@ def user_reset_password(username: str, password: str | None) -> None:
     except users.UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Nytt lösenord för {username}: {new}")
+
+
+@user_cli.command("unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Lift a lockout after too many wrong passwords."""
+    was = throttle.unlock(_user(username), actor=None)
+    click.echo(f"{username}: spärren är hävd." if was else f"{username} var inte spärrad.")
 
 
 def _dtype(slug: str):  # noqa: ANN202

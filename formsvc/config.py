@@ -100,14 +100,28 @@ def defaults(instance_path: str) -> dict[str, object]:
         # Security
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": False,  # set True behind HTTPS
+        # served over HTTPS (PREFERRED_URL_SCHEME="https"): Secure cookies and HSTS are turned on
+        "PREFERRED_URL_SCHEME": "http",
+        "SESSION_COOKIE_SECURE": False,  # forced True when PREFERRED_URL_SCHEME is "https"
+        "HSTS_MAX_AGE": 365 * 24 * 3600,  # Strict-Transport-Security, sent only over "https"
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "RATELIMIT_STORAGE_URI": "memory://",
         # a sliding window: a fixed one lets twice the limit through around its boundary
         "RATELIMIT_STRATEGY": "moving-window",
-        "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
+        # Password attempts (login, password change, unlock, staff signing), counted in the
+        # database so every instance sees the same (docs/adr/011-login-throttling.md)
+        "LOGIN_ACCOUNT_FAILURES": 5,  # failures for one user name before it is locked
+        "LOGIN_LOCKOUT_SECONDS": 60,  # its first lockout; each further failure doubles it …
+        "LOGIN_LOCKOUT_MAX_SECONDS": 3600,  # … up to this
+        "LOGIN_FAILURE_MEMORY_SECONDS": 24 * 3600,  # a name's failures forgotten after this quiet
+        "LOGIN_ADDRESS_FAILURES": 30,  # failures from one address within the window below …
+        "LOGIN_ADDRESS_WINDOW_SECONDS": 900,  # … lock that address for this long
+        # Behind a reverse proxy: how many proxies in front of the app set X-Forwarded-For;
+        # 0 = none, the header is ignored (anyone could send it). Nginx in front: 1.
+        "PROXY_FIX_X_FOR": 0,
+        "PROXY_FIX_X_PROTO": 0,  # the same for X-Forwarded-Proto (https seen by the proxy)
         "ARGON2_PROFILE": "RFC_9106_LOW_MEMORY",
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
         # Language: Swedish is the source language, English the second.

@@ -90,7 +90,6 @@ def base_config(tmp: Path, converter_root: Path, db_url: str) -> dict[str, Any]:
         "STORAGE_DIR": str(tmp / "files"),
         "WTF_CSRF_ENABLED": False,
         "ARGON2_PROFILE": "CHEAPEST",
-        "LOGIN_RATE_LIMIT": "1000 per minute",
         "CONVERTER_BASE_PORT": CONVERTER_PORT,
         "CONVERTER_PROFILE_ROOT": str(converter_root),
         "CONVERTER_TIMEOUT": 120.0,

@@ -7,6 +7,7 @@ from formsvc.models.document import Document, DocumentRevision, TemplateVersion
 from formsvc.models.participant import Participant, ParticipantAssignment
 from formsvc.models.signing import SentReminder, SignatureRequest
 from formsvc.models.stored_file import StoredFile
+from formsvc.models.throttle import LoginThrottle
 from formsvc.models.user import User
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "District",
     "Document",
     "DocumentRevision",
+    "LoginThrottle",
     "Participant",
     "ParticipantAssignment",
     "SentReminder",

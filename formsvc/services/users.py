@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from formsvc.config import ROLES
 from formsvc.extensions import db
 from formsvc.models import District, User
-from formsvc.services import audit
+from formsvc.services import audit, throttle
+from formsvc.services.audit import Origin
 
 #: The seven SIG districts of Stockholm (PRODUCT.md).
 SIG_DISTRICTS = (
@@ -118,15 +119,24 @@ def reset_password(user: User, *, actor: User | None, password: str | None = Non
     user.set_password(new)
     user.must_change_password = True
     user.end_sessions()
+    throttle.forget(user)  # a locked-out user logs in with the new password at once
     _log("password_reset", user, actor, {})
     db.session.commit()
     return new
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    """The user changes their own password."""
-    if not user.check_password(current):
-        raise UserError("Det nuvarande lösenordet stämmer inte.")
+def change_password(
+    user: User, current: str, new: str, *, origin: Origin, policy: throttle.Policy
+) -> None:
+    """The user changes their own password; the current one is checked within the limits on
+    password attempts (throttle.PasswordRefused when wrong or locked)."""
+    throttle.require_password(
+        user,
+        current,
+        origin=origin,
+        policy=policy,
+        failure=throttle.Failure.of_user("password_change_failed", user),
+    )
     problem = password_problem(new)
     if problem:
         raise UserError(problem)

@@ -98,8 +98,14 @@ def register(app: Flask) -> None:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        if current_user.is_authenticated:
-            resp.headers.setdefault("Cache-Control", "no-store")
+        if request.endpoint != "static":
+            # every page but the stylesheets and scripts: signer and staff pages carry personal
+            # data, and a page without any is not worth the risk of forgetting one that has
+            resp.headers["Cache-Control"] = "no-store"
+        if app.config["PREFERRED_URL_SCHEME"] == "https":
+            resp.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={int(app.config['HSTS_MAX_AGE'])}"
+            )
         return resp
 
     def error_page(code: int, title: str, text: str) -> tuple[str, int]:

@@ -9,10 +9,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.routing import IntegerConverter
 
 from formsvc.doctypes import DocumentType
+from formsvc.services import throttle
 from formsvc.services.audit import Origin
 from formsvc.services.conversion import ConverterPool, get_pool
 from formsvc.services.storage import FileStore
@@ -56,8 +59,28 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
 
 def origin() -> Origin:
-    """The request's address and browser, for the audit log."""
+    """The request's address (behind a proxy: as PROXY_FIX_X_FOR trusts it) and browser."""
     return Origin(ip=request.remote_addr or "", user_agent=request.user_agent.string[:300])
+
+
+def password_policy() -> throttle.Policy:
+    """The limits on password attempts, from the settings."""
+    return throttle.Policy.from_settings(current_app.config)
+
+
+def locked_message(outcome: throttle.Outcome) -> str:
+    """What a locked user name or address is told; the same whether the account exists or not."""
+    wait = ngettext("%(num)d minut", "%(num)d minuter", outcome.minutes)
+    if outcome.by_address:
+        return _(
+            "För många misslyckade inloggningar från din adress. Försök igen om %(wait)s.",
+            wait=wait,
+        )
+    return _(
+        "För många felaktiga lösenord för det här användarnamnet. Inga fler försök prövas "
+        "förrän om %(wait)s. En administratör kan häva spärren.",
+        wait=wait,
+    )
 
 
 def registry() -> dict[str, DocumentType]:

@@ -8,18 +8,32 @@ from flask_login import current_user, login_required, login_user
 from werkzeug.wrappers import Response
 
 from formsvc.forms.staff import PasswordChangeForm
-from formsvc.services import users
+from formsvc.services import throttle, users
+from formsvc.views._common import locked_message, origin, password_policy
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
-def password() -> str | Response:
+def password() -> str | Response | tuple[str, int]:
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            users.change_password(current_user, form.current.data, form.new.data)
+            users.change_password(
+                current_user._get_current_object(),
+                form.current.data,
+                form.new.data,
+                origin=origin(),
+                policy=password_policy(),
+            )
+        except throttle.PasswordRefused as refused:
+            wrong = _("Det nuvarande lösenordet stämmer inte.")
+            form.current.errors.append(
+                locked_message(refused.outcome) if refused.outcome.retry_after else wrong
+            )
+            if refused.outcome.refused:
+                return render_template("account/password.html", form=form), 429
         except users.UserError as exc:
             form.new.errors.append(str(exc))
         else:

@@ -28,7 +28,7 @@ from formsvc.forms.staff import (
     UserForm,
 )
 from formsvc.models import ChecklistItem, District, TemplateVersion, User
-from formsvc.services import audit, checklists, sealing, template_upload, users
+from formsvc.services import audit, checklists, sealing, template_upload, throttle, users
 from formsvc.services.templates import DOCX_MIME
 from formsvc.views._common import (
     converter,
@@ -72,7 +72,11 @@ def _district_id(form: UserForm) -> int | None:
 def user_list() -> str:
     rows = db.session.scalars(db.select(User).order_by(User.username)).all()
     return render_template(
-        "admin/users.html", users=rows, role_labels=ROLE_LABELS, confirm=ConfirmForm()
+        "admin/users.html",
+        users=rows,
+        role_labels=ROLE_LABELS,
+        confirm=ConfirmForm(),
+        locked=throttle.locked_names(),
     )
 
 
@@ -137,6 +141,18 @@ def user_reset(uid: int) -> str | Response:
         abort(400)
     new = users.reset_password(user, actor=current_user)
     return render_template("admin/reset_done.html", user=user, password=new)
+
+
+@bp.route("/users/<int:uid>/unlock", methods=["POST"])
+@roles_required("admin")
+def user_unlock(uid: int) -> Response:
+    """Lift a lockout after too many wrong passwords."""
+    user = db.session.get(User, uid) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    throttle.unlock(user, actor=current_user, origin=origin())
+    flash(_("Spärren för %(name)s är hävd.", name=user.username), "info")
+    return redirect(url_for(".user_list"))
 
 
 @bp.route("/districts", methods=["GET", "POST"])

@@ -2,47 +2,56 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from formsvc.extensions import db, limiter
+from formsvc.extensions import db
 from formsvc.forms.staff import LoginForm
 from formsvc.models import User
-from formsvc.services import audit, users
-from formsvc.views._common import origin, safe_next
+from formsvc.services import audit, throttle, users
+from formsvc.views._common import locked_message, origin, password_policy, safe_next
 
 bp = Blueprint("auth", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = users.find(form.username.data)
-        ok = user is not None and user.active and user.check_password(form.password.data)
-        if user is None:
-            User.burn_verification(form.password.data)
-        _log_login(user, form.username.data, ok)
-        if ok:
+        outcome = throttle.check_password(
+            user,
+            form.username.data,
+            form.password.data,
+            origin=origin(),
+            policy=password_policy(),
+            failure=throttle.Failure.of_user("login_failed", user),
+        )
+        if outcome.ok and user is not None:
+            _log_login(user)
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
-        flash(_("Fel användarnamn eller lösenord, eller så är kontot inaktiverat."), "error")
+        if not outcome.refused:
+            flash(_("Fel användarnamn eller lösenord, eller så är kontot inaktiverat."), "error")
+        if outcome.retry_after:
+            flash(locked_message(outcome), "error")
+        if outcome.refused:
+            return render_template("auth/login.html", form=form), 429
     return render_template("auth/login.html", form=form)
 
 
-def _log_login(user: User | None, typed: str, ok: bool) -> None:
+def _log_login(user: User) -> None:
     audit.record(
-        "login" if ok else "login_failed",
-        actor_id=user.id if user else None,
-        actor_label=user.username if user else typed[:80],
+        "login",
+        actor_id=user.id,
+        actor_label=user.username,
         object_type="user",
-        object_id=user.id if user else None,
-        district_id=user.district_id if user else None,
+        object_id=user.id,
+        district_id=user.district_id,
         origin=origin(),
     )
     db.session.commit()

@@ -4,7 +4,7 @@ When staff open the in-person signing page, the session is locked to that one si
 request. While locked, the server answers every other page (back button, typed address, old
 bookmarks) with a redirect to the unlock page; only that signer's page (and its thank-you page),
 the PDF they read, static files and logging out get through. Leaving needs the staff member's
-password again, rate-limited like the login.
+password again, under the same limits on password attempts as the login.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -25,11 +24,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from formsvc.extensions import db, limiter
-from formsvc.forms.staff import UnlockForm
+from formsvc.extensions import db
+from formsvc.forms.staff import WRONG_PASSWORD, UnlockForm
 from formsvc.models import Document, SignatureRequest
-from formsvc.services import audit
-from formsvc.views._common import origin
+from formsvc.services import audit, throttle
+from formsvc.views._common import locked_message, origin, password_policy
 
 bp = Blueprint("lock", __name__)
 
@@ -83,24 +82,36 @@ def refuse_while_locked() -> Response | None:
 
 
 @bp.route("/unlock", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-def unlock() -> str | Response:
+def unlock() -> str | Response | tuple[str, int]:
     lock = held()
     if lock is None or not current_user.is_authenticated:
         return redirect(url_for("main.index"))
     doc = db.session.get(Document, lock.get("doc"))
+    district_id = doc.district_id if doc else None
     form = UnlockForm()
+    back = url_for("signing.in_person", doc_id=lock.get("doc"), rid=lock.get("req"))
     if form.validate_on_submit():
-        if current_user.check_password(form.password.data):
+        outcome = throttle.check_password(
+            current_user._get_current_object(),
+            current_user.username,
+            form.password.data,
+            origin=origin(),
+            policy=password_policy(),
+            failure=throttle.Failure(
+                "in_person_unlock_failed", "document", lock.get("doc"), district_id
+            ),
+        )
+        if outcome.ok:
             session.pop(KEY, None)
-            _log("in_person_unlock", lock.get("doc"), doc.district_id if doc else None, {})
+            _log("in_person_unlock", lock.get("doc"), district_id, {})
             flash(_("Underskriftsläget är avslutat."), "info")
             if doc is None:
                 return redirect(url_for("main.index"))
             return redirect(url_for("documents.show", doc_id=doc.id))
-        _log("in_person_unlock_failed", lock.get("doc"), doc.district_id if doc else None, {})
-        form.password.errors = [_("Fel lösenord. Enheten är fortfarande låst till underskriften.")]
-    back = url_for("signing.in_person", doc_id=lock.get("doc"), rid=lock.get("req"))
+        wrong = [] if outcome.refused else [str(WRONG_PASSWORD)]
+        form.password.errors = wrong + ([locked_message(outcome)] if outcome.retry_after else [])
+        if outcome.refused:
+            return render_template("signing/unlock.html", form=form, back=back), 429
     return render_template("signing/unlock.html", form=form, back=back)
 
 

@@ -20,11 +20,11 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.doctypes import DocumentType, FormContext
-from formsvc.extensions import db, limiter
+from formsvc.extensions import db
 from formsvc.forms._base import data_to_formdata
 from formsvc.forms.consent_withdrawal import ScopeForm
 from formsvc.models import Document, SignatureRequest, StoredFile
-from formsvc.services import access, audit, consents, documents, signing
+from formsvc.services import access, audit, consents, documents, signing, throttle
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
 from formsvc.services.sealing import get_sealer
@@ -33,7 +33,9 @@ from formsvc.views import lock
 from formsvc.views._common import (
     NoPublicAddress,
     converter,
+    locked_message,
     origin,
+    password_policy,
     public_url,
     registry,
     roles_required,
@@ -165,9 +167,8 @@ def _sign_page(
             )
             return render_template("signing/done.html", document=doc, req=req, locked=not staff)
         if request.method == "POST" and "d-reason" not in request.form and form.validate():
-            if staff and not current_user.check_password(form.password.data):
-                _log("sign_password_failed", doc, {})
-                form.password.errors = [_("Fel lösenord.")]
+            if staff and not (checked := _staff_password(doc, form.password.data, {})).ok:
+                form.password.errors = _password_errors(checked)
             else:
                 given = signing.Given(
                     name=form.name.data,
@@ -219,7 +220,6 @@ def in_person(doc_id: int, rid: int) -> str | BaseResponse:
 
 @bp.route("/documents/<int:doc_id>/signatures/<int:rid>/staff", methods=["GET", "POST"])
 @roles_required(*STAFF)
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def as_staff(doc_id: int, rid: int) -> str | BaseResponse:
     doc, dtype = load_document(doc_id)
     req = _request(doc, rid)
@@ -253,7 +253,6 @@ def _form_problems(doc: Document, dtype: DocumentType, data: dict[str, Any]) -> 
 
 @bp.route("/documents/<int:doc_id>/decide", methods=["GET", "POST"])
 @roles_required("manager")
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def decide(doc_id: int) -> str | BaseResponse:
     """The manager records the decision and signs it in one step."""
     doc, dtype = load_document(doc_id)
@@ -274,9 +273,9 @@ def decide(doc_id: int) -> str | BaseResponse:
     if request.method == "POST" and all([decision.validate(), form.validate()]):
         values = dtype.decision.to_data(decision, current_user.full_name)
         problems = _form_problems(doc, dtype, {**doc.data, **values})
-        if not current_user.check_password(form.password.data):
-            _log("sign_password_failed", doc, {"decide": True})
-            form.password.errors = [_("Fel lösenord.")]
+        checked = _staff_password(doc, form.password.data, {"decide": True})
+        if not checked.ok:
+            form.password.errors = _password_errors(checked)
         elif problems:
             for problem in problems:
                 flash(problem, "error")
@@ -369,6 +368,25 @@ def _file(data: bytes, mimetype: str, filename: str, *, inline: bool = False) ->
         mimetype=mimetype,
         headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
     )
+
+
+def _staff_password(doc: Document, password: str, details: dict[str, Any]) -> throttle.Outcome:
+    """The staff member's own password, within the limits on password attempts."""
+    return throttle.check_password(
+        current_user._get_current_object(),
+        current_user.username,
+        password,
+        origin=origin(),
+        policy=password_policy(),
+        failure=throttle.Failure(
+            "sign_password_failed", "document", doc.id, doc.district_id, details
+        ),
+    )
+
+
+def _password_errors(outcome: throttle.Outcome) -> list[str]:
+    wrong = [] if outcome.refused else [_("Fel lösenord.")]
+    return wrong + ([locked_message(outcome)] if outcome.retry_after else [])
 
 
 def _log(action: str, doc: Document, details: dict[str, Any]) -> None:

@@ -99,7 +99,7 @@ def test_password_change_errors_are_swedish(client: FlaskClient, auth: Auth, wor
     assert "inte likadana" in html
 
 
-STRICT = {"LOGIN_RATE_LIMIT": "3 per minute", "WTF_CSRF_ENABLED": True}
+STRICT = {"LOGIN_ACCOUNT_FAILURES": 3, "WTF_CSRF_ENABLED": True}
 
 
 def test_login_attempts_are_rate_limited(make_app: Any, world: World) -> None:
@@ -117,7 +117,7 @@ def test_login_attempts_are_rate_limited(make_app: Any, world: World) -> None:
         "/login", data={"username": "caseworker", "password": PASSWORD, "csrf_token": token}
     )
     assert resp.status_code == 429  # even the right password waits
-    assert "För många försök" in resp.get_data(as_text=True)
+    assert "För många felaktiga lösenord" in resp.get_data(as_text=True)
 
 
 def _csrf_token(client: FlaskClient) -> str:

@@ -173,7 +173,7 @@ def test_logging_out_ends_the_lock_and_the_next_login_needs_the_password(
 def test_unlock_is_rate_limited_and_needs_a_csrf_token(
     make_app: Any, world: World, consent_doc: Document
 ) -> None:
-    strict = make_app(LOGIN_RATE_LIMIT="3 per minute", WTF_CSRF_ENABLED=True)
+    strict = make_app(LOGIN_ACCOUNT_FAILURES=3, WTF_CSRF_ENABLED=True)
     client = strict.test_client()
     html = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
