@@ -42,3 +42,16 @@ def consent(
         store=app.extensions["formsvc.store"],
         status=status,
     )
+
+
+def security_talk(app: Flask, manager: User, employee: User) -> Document:
+    """A security talk (bilaga 2.0, the type's sample) by *manager* about *employee*: both sign
+    as staff with their passwords."""
+    dtype = app.extensions["formsvc.registry"]["security_talk"]
+    return documents.create(
+        dtype,
+        dtype.sample(),
+        actor=manager,
+        employee=employee,
+        store=app.extensions["formsvc.store"],
+    )

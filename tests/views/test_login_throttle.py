@@ -20,7 +20,8 @@ from werkzeug.serving import make_server
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document
-from formsvc.services import documents, users
+from formsvc.services import users
+from tests import factories
 from tests.conftest import PASSWORD, World
 from tests.views.test_signing import send
 
@@ -267,14 +268,7 @@ def test_guessing_the_current_password_is_limited_audited_and_locks_the_login(
 def test_a_wrong_staff_signing_password_counts_with_the_logins(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
-    dtype = app.extensions["formsvc.registry"]["security_talk"]
-    doc = documents.create(
-        dtype,
-        dtype.sample(),
-        actor=world.users["manager"],
-        employee=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
-    )
+    doc = factories.security_talk(app, world.users["manager"], world.users["caseworker"])
     assert login(client, "manager").status_code == 302
     manager_req, _ = send(client, doc)
     for _ in range(4):  # someone guesses the manager's password at the login page
