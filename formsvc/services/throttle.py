@@ -151,9 +151,10 @@ def check_password(
         _failed(user, username, failure, {"refused": "locked"}, origin, address, now, policy)
         db.session.commit()
         return Outcome(ok=False, refused=True, retry_after=until - now)
-    ok = user is not None and user.active and user.check_password(password)
+    # an unknown or deactivated name costs one verification too, so timing tells nothing
+    ok = user.check_password(password) and user.active if user else False
     if user is None:
-        User.burn_verification(password)  # an unknown name takes as long as a known one
+        User.burn_verification(password)
     if ok:
         db.session.execute(delete(_T).where(_T.c.key == account))
         db.session.commit()

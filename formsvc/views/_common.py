@@ -77,8 +77,8 @@ def locked_message(outcome: throttle.Outcome) -> str:
             wait=wait,
         )
     return _(
-        "För många felaktiga lösenord för det här användarnamnet. Inga fler försök prövas "
-        "förrän om %(wait)s. En administratör kan häva spärren.",
+        "För många felaktiga lösenord för det här användarnamnet. Försök igen om %(wait)s, "
+        "eller be en administratör att häva spärren.",
         wait=wait,
     )
 
