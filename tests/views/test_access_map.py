@@ -239,6 +239,7 @@ ACCESS: dict[str, Staff | Public | Token] = {
     "admin.user_new": Staff(frozenset({"admin"})),
     "admin.user_edit": Staff(frozenset({"admin"}), {"uid": "$analyst"}),
     "admin.user_reset": Staff(frozenset({"admin"}), {"uid": "$analyst"}),
+    "admin.user_unlock": Staff(frozenset({"admin"}), {"uid": "$analyst"}),
     "admin.districts": Staff(frozenset({"admin"})),
     "admin.district_edit": Staff(frozenset({"admin"}), {"did": "$other_district"}),
     "admin.templates": Staff(frozenset({"admin"})),
