@@ -141,12 +141,13 @@ class RenderInput:
 
 
 def signer_lines(ri: RenderInput, slots: list[SignerSlot]) -> list[dict[str, Any]]:
-    """The template's ``signers``: role, name, signature image (or "") and date per slot."""
+    """The template's ``signers``: key, role, name, signature image (or "") and date per slot."""
     lines = []
     for slot in slots:
         mark = ri.signatures.get(slot.key)
         lines.append(
             {
+                "key": slot.key,
                 "role": slot.role,
                 "name": mark.name if mark else slot.name,
                 "signature": Image(mark.image, width_mm=45) if mark and mark.image else "",

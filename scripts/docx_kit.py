@@ -29,6 +29,7 @@ OUT_DIR = Path(__file__).resolve().parent.parent / "formsvc" / "templates_docx"
 FONT = "Arial"  # LibreOffice substitutes the metric-compatible Liberation Sans
 BLACK = RGBColor(0, 0, 0)
 GREY = RGBColor(0x59, 0x59, 0x59)
+WHITE = RGBColor(0xFF, 0xFF, 0xFF)
 LABEL_FILL = "F2F2F2"
 HEADER_FILL = "E7E6E6"
 PAGE_WIDTH, PAGE_HEIGHT = Mm(210), Mm(297)
@@ -37,7 +38,7 @@ CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN_SIDE  # 170 mm
 # Fixed zip timestamps and core dates: rebuilding an unchanged template gives identical bytes.
 FIXED_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
-# A run is (text, options); options: bold, italic, size (pt), grey.
+# A run is (text, options); options: bold, italic, size (pt), grey, white.
 Run = tuple[str, dict[str, object]]
 
 
@@ -184,6 +185,8 @@ def add_runs(paragraph: Paragraph, runs: Iterable[Run | str]) -> Paragraph:
             run.font.size = Pt(opts["size"])
         if opts.get("grey"):
             run.font.color.rgb = GREY
+        if opts.get("white"):
+            run.font.color.rgb = WHITE
     return paragraph
 
 
@@ -391,6 +394,11 @@ def letterhead(
 # --------------------------------------------------------------------------- signatures
 
 
+#: formsvc/services/signature_places.py reads it: slot key, then the place's width x height in mm
+#: from the marker's left edge and baseline (the signature row: 170 mm wide, 13 mm high).
+SIGNATURE_PLACE_MARKER = "[[sig:{{ signer.key }}:170x12]]"
+
+
 def signature_block(doc: DocumentObject) -> None:
     """One signer: role, a signature line, 'Ort och datum', the printed name (one loop body)."""
     widths = [Mm(95), Mm(10), Mm(65)]
@@ -401,7 +409,9 @@ def signature_block(doc: DocumentObject) -> None:
     # The drawn signature (an image, or "") and the signing date go above the lines.
     table.rows[1].height = Mm(13)
     table.rows[1].height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
-    cell_text(sign, "{{ signer.signature }}")
+    # After the image, the signature place's marker (ADR 012): white 1 pt text that the service
+    # finds in the PDF to know where this signer signs; the place spans the whole row.
+    cell_text(sign, "{{ signer.signature }}", (SIGNATURE_PLACE_MARKER, {"size": 1, "white": True}))
     cell_text(place, "{{ signer.signed }}")
     for cell in (sign, place):
         cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM

@@ -91,9 +91,27 @@ def consent_context() -> dict[str, Any]:
             {"role": "Vårdnadshavare", "statements": ["Jag godkänner medgivandet om mitt barn."]},
         ],
         "signers": [
-            {"role": "Deltagare", "name": "Åsa Öberg", "signature": "", "signed": ""},
-            {"role": "Vårdnadshavare 1", "name": "Per Öberg", "signature": "", "signed": ""},
-            {"role": "Vårdnadshavare 2", "name": "Maria Öberg", "signature": "", "signed": ""},
+            {
+                "key": "participant",
+                "role": "Deltagare",
+                "name": "Åsa Öberg",
+                "signature": "",
+                "signed": "",
+            },
+            {
+                "key": "guardian1",
+                "role": "Vårdnadshavare 1",
+                "name": "Per Öberg",
+                "signature": "",
+                "signed": "",
+            },
+            {
+                "key": "guardian2",
+                "role": "Vårdnadshavare 2",
+                "name": "Maria Öberg",
+                "signature": "",
+                "signed": "",
+            },
         ],
     }
 
