@@ -1,0 +1,167 @@
+"""Signatures drawn onto the frozen PDF without re-rendering it (issue 12, ADR 012).
+
+The frozen PDF is kept byte for byte: the marks are added in an incremental update (pyHanko's
+IncrementalPdfFileWriter), so the output starts with exactly the frozen bytes and the original
+revision, and its SHA-256, can be recovered from the result. Each mark is drawn by fpdf2 on a
+blank page of the same size (embedded DejaVu subset, as the evidence page), imported as a form
+XObject and painted over the page after the page's own content, which is wrapped in q … Q so
+its graphics state cannot shift the marks.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fpdf import FPDF
+from PIL import Image
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from formsvc.services.signature_places import Place
+
+__all__ = ["Mark", "OverlayError", "original_revision", "overlay_marks"]
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+MM = 72 / 25.4
+#: The drawn signature gets at most this much of the place's width (the templates' 45 mm).
+IMAGE_MAX_WIDTH = 45 * MM
+GAP = 3 * MM
+NAME_SIZE, SIGNED_SIZE, MIN_SIZE = 9.0, 7.5, 4.0
+# C0 controls except tab and newline, DEL, C1 controls and lone surrogates (unencodable in a PDF)
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class OverlayError(Exception):
+    """The marks could not be added (a slot without a place, a broken image or PDF)."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a signer's place shows once they have signed."""
+
+    name: str  #: the name the signature is attributed to
+    signed: str  #: e.g. "e-signerad med kod (sms), 2026-12-07"
+    image: bytes | None = None  #: drawn signature (PNG), if any
+
+
+def overlay_marks(frozen: bytes, places: Mapping[str, Place], marks: Mapping[str, Mark]) -> bytes:
+    """*frozen* with each mark drawn in its slot's place, appended as an incremental update."""
+    missing = sorted(set(marks) - set(places))
+    if missing:
+        raise OverlayError(f"no signature place for {', '.join(missing)}")
+    if not marks:
+        return frozen
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(frozen), strict=False)
+        by_page: dict[int, list[tuple[Place, Mark]]] = {}
+        for slot, mark in marks.items():
+            by_page.setdefault(places[slot].page, []).append((places[slot], mark))
+        for page_ix, items in sorted(by_page.items()):
+            page_ref, _ = writer.find_page_for_modification(page_ix)
+            box = [float(v) for v in page_ref.get_object()["/MediaBox"]]
+            drawn = PdfFileReader(io.BytesIO(_draw(box, items)), strict=False)
+            xobject = writer.import_page_as_xobject(drawn, page_ix=0)
+            resources = generic.DictionaryObject(
+                {pdf_name("/XObject"): generic.DictionaryObject({pdf_name("/FsvcMarks"): xobject})}
+            )
+            before = writer.add_object(generic.StreamObject(stream_data=b"q\n"))
+            writer.add_stream_to_page(page_ix, before, prepend=True)
+            paint = b"\nQ\nq 1 0 0 1 %.4f %.4f cm /FsvcMarks Do Q\n" % (box[0], box[1])
+            after = writer.add_object(generic.StreamObject(stream_data=paint))
+            writer.add_stream_to_page(page_ix, after, resources=resources)
+        out = io.BytesIO()
+        writer.write(out)
+    except OverlayError:
+        raise
+    except Exception as exc:  # pyHanko, fpdf2 and Pillow raise many kinds
+        raise OverlayError(f"the marks could not be added: {type(exc).__name__}: {exc}") from exc
+    return out.getvalue()
+
+
+def original_revision(pdf: bytes) -> bytes:
+    """The first revision of *pdf* (up to and including its first %%EOF line): the frozen PDF."""
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        end = reader.xrefs.get_xref_container_info(0).end_location
+    except Exception as exc:
+        raise OverlayError(f"not a readable PDF: {type(exc).__name__}: {exc}") from exc
+    eof = pdf.find(b"%%EOF", end)
+    if eof < 0:
+        raise OverlayError("the first revision has no end")
+    eof += len(b"%%EOF")
+    for newline in (b"\r\n", b"\n", b"\r"):
+        if pdf.startswith(newline, eof):
+            return pdf[: eof + len(newline)]
+    return pdf[:eof]
+
+
+def _clean(text: str) -> str:
+    return _UNPRINTABLE.sub("", text)
+
+
+def _draw(box: list[float], items: list[tuple[Place, Mark]]) -> bytes:
+    """One page the size of *box* with each mark laid out in its place (points, PDF space)."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    pdf = FPDF(unit="pt", format=(width, height))
+    pdf.set_margins(0, 0, 0)
+    pdf.set_auto_page_break(False)
+    pdf.alias_nb_pages(None)  # a name such as "{nb}" prints as typed
+    pdf.add_font("DejaVu", "", FONT_DIR / "DejaVuSans.ttf")
+    try:
+        pdf.add_page()
+        _lay_out(pdf, height, box, items)
+        return bytes(pdf.output())
+    finally:
+        for font in pdf.fonts.values():  # fpdf2 reads the font file lazily and keeps it open
+            if getattr(font, "ttfont", None) is not None:
+                font.ttfont.close()
+
+
+def _lay_out(pdf: FPDF, height: float, box: list[float], items: list[tuple[Place, Mark]]) -> None:
+    """Draw each mark in its place on the current page."""
+    for place, mark in items:
+        # fpdf2 measures from the top left; the place is in PDF space relative to the box
+        left, right = place.x0 - box[0], place.x1 - box[0]
+        top, bottom = height - (place.y1 - box[1]), height - (place.y0 - box[1])
+        text_left = left
+        if mark.image:
+            room_w, room_h = min(IMAGE_MAX_WIDTH, (right - left) / 2), bottom - top
+            with Image.open(io.BytesIO(mark.image)) as img:
+                img_w, img_h = img.size
+            scale = min(room_w / img_w, room_h / img_h)
+            w, h = img_w * scale, img_h * scale
+            pdf.image(io.BytesIO(mark.image), x=left, y=bottom - h, w=w, h=h)
+            text_left = left + room_w + GAP
+        room = right - text_left
+        lines = [(_clean(mark.name), NAME_SIZE), (_clean(mark.signed), SIGNED_SIZE)]
+        # two lines, bottom-aligned just above the signature line
+        baseline = bottom - 2
+        for text, size in reversed(lines):
+            size = _fit(pdf, text, size, room)
+            pdf.set_font("DejaVu", "", size)
+            pdf.text(text_left, baseline, _truncate(pdf, text, room))
+            baseline -= size * 1.25
+
+
+def _fit(pdf: FPDF, text: str, size: float, room: float) -> float:
+    """The largest size down to MIN_SIZE at which *text* fits in *room* points."""
+    pdf.set_font("DejaVu", "", size)
+    natural = pdf.get_string_width(text)
+    if natural <= room or not natural:
+        return size
+    return max(MIN_SIZE, size * room / natural)
+
+
+def _truncate(pdf: FPDF, text: str, room: float) -> str:
+    """*text*, cut with an ellipsis if it is still wider than *room* at the current size."""
+    if pdf.get_string_width(text) <= room:
+        return text
+    while text and pdf.get_string_width(text + "…") > room:
+        text = text[:-1]
+    return text + "…"
