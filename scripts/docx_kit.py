@@ -409,7 +409,7 @@ def signature_block(doc: DocumentObject) -> None:
     # The drawn signature (an image, or "") and the signing date go above the lines.
     table.rows[1].height = Mm(13)
     table.rows[1].height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
-    # After the image, the signature place's marker (ADR 012): white 1 pt text that the service
+    # After the image, the signature place's marker (ADR 013): white 1 pt text that the service
     # finds in the PDF to know where this signer signs; the place spans the whole row.
     cell_text(sign, "{{ signer.signature }}", (SIGNATURE_PLACE_MARKER, {"size": 1, "white": True}))
     cell_text(place, "{{ signer.signed }}")

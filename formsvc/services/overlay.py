@@ -1,4 +1,4 @@
-"""Signatures drawn onto the frozen PDF without re-rendering it (issue 12, ADR 012).
+"""Signatures drawn onto the frozen PDF without re-rendering it (issue 12, ADR 013).
 
 The frozen PDF is kept byte for byte: the marks are added in an incremental update (pyHanko's
 IncrementalPdfFileWriter), so the output starts with exactly the frozen bytes and the original

@@ -1,4 +1,4 @@
-"""Where each signer signs, read from the frozen PDF itself (ADR 012).
+"""Where each signer signs, read from the frozen PDF itself (ADR 013).
 
 The Word templates put a marker in each signer's signature row: white 1 pt text
 ``[[sig:<slot key>:<width>x<height>]]`` (width and height in mm). LibreOffice keeps it as text, so

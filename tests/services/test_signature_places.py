@@ -1,4 +1,4 @@
-"""Signature places found in the frozen PDF: every signed type, real LibreOffice (ADR 012)."""
+"""Signature places found in the frozen PDF: every signed type, real LibreOffice (ADR 013)."""
 
 from __future__ import annotations
 
