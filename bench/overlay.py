@@ -77,11 +77,11 @@ def main() -> None:
     print(
         f"consent sample, {len(places)} signers, {len(frozen)} bytes frozen, median of {args.runs}"
     )
-    print(f"{'find_places':<34}{places_ms:8.1f} ms")
-    print(f"{'overlay_marks':<34}{overlay_ms:8.1f} ms")
-    print(f"{'find_places + overlay_marks':<34}{both_ms:8.1f} ms")
-    print(f"{'one warm LibreOffice conversion':<34}{convert_ms:8.1f} ms")
-    print(f"{'ratio (places + overlay) / conversion':<34}{both_ms / convert_ms:8.2f}")
+    print(f"{'find_places':<40}{places_ms:8.1f} ms")
+    print(f"{'overlay_marks':<40}{overlay_ms:8.1f} ms")
+    print(f"{'find_places + overlay_marks':<40}{both_ms:8.1f} ms")
+    print(f"{'one warm LibreOffice conversion':<40}{convert_ms:8.1f} ms")
+    print(f"{'ratio (places + overlay) / conversion':<40}{both_ms / convert_ms:8.2f}")
 
 
 if __name__ == "__main__":
