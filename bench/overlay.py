@@ -10,13 +10,12 @@ finalise path does to put signatures in). Prints them side by side with the rati
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 
-from PIL import Image, ImageDraw
+from finalise import drawn  # bench/finalise.py, next to this file
 
 from formsvc import doctypes
 from formsvc.services.conversion import ConverterSettings, get_pool
@@ -33,14 +32,6 @@ def median_ms(fn: Callable[[], object], runs: int) -> float:
         fn()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
-
-
-def drawn() -> bytes:
-    img = Image.new("RGBA", (600, 200), (0, 0, 0, 0))
-    ImageDraw.Draw(img).line([(20, 150), (200, 40), (380, 160), (580, 50)], fill="#1a237e", width=6)
-    out = io.BytesIO()
-    img.save(out, format="PNG")
-    return out.getvalue()
 
 
 def main() -> None:
