@@ -20,7 +20,7 @@ from sqlalchemy import select
 from formsvc.doctypes import RegistryError, check
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document
-from formsvc.services import documents, signing
+from formsvc.services import documents, signing, untrusted
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import pdf_text
 from tests.views.test_signing import png_scan, send
@@ -112,7 +112,8 @@ def test_the_service_refuses_on_every_path_also_paper(
     auth.login("manager")
     (req,) = send(client, doc)
     dtype = app.extensions["formsvc.registry"]["threat_assessment"]
-    scan = signing.check_scan(png_scan(), max_bytes=10**7, max_pages=5)
+    runner = app.extensions[untrusted.EXTENSION_KEY]
+    scan = signing.check_scan(png_scan(), runner=runner, settings=app.config)
     with pytest.raises(signing.SigningError, match="Beslut om åtgärder"):
         signing.sign_on_paper(
             [req],
