@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.routing import IntegerConverter
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
@@ -43,8 +44,8 @@ def staff_urls(app: Flask, doc: Document, other_req: SignatureRequest, pid: int)
             continue
         args = {}
         for name in rule.arguments:
-            conv = type(rule._converters[name]).__name__  # noqa: SLF001 - the rule's own types
-            args[name] = values.get(name, 1) if conv == "IntegerConverter" else "x"
+            conv = rule._converters[name]  # noqa: SLF001 - the rule's own types
+            args[name] = values.get(name, 1) if isinstance(conv, IntegerConverter) else "x"
         if rule.endpoint == "signing.frozen_pdf":  # the locked document's PDF is open; others not
             args["doc_id"] = doc.id + 1000
         with app.test_request_context():
