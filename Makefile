@@ -61,7 +61,7 @@ templates: venv
 # Extract and update the English catalogue after changing user-visible strings.
 messages: venv
 	mkdir -p build
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k "pgettext:1c,2" -o build/messages.pot formsvc
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k N_ -k "pgettext:1c,2" -o build/messages.pot formsvc
 	$(VENV)/bin/pybabel update -i build/messages.pot -d formsvc/translations
 
 clean:
