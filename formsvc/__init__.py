@@ -18,6 +18,7 @@ from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 from formsvc.models.user import configure_hasher
 from formsvc.services import untrusted
+from formsvc.services.checkpoints import Anchor
 from formsvc.services.conversion import ConverterSettings
 from formsvc.services.keys import KeyringFile
 from formsvc.services.storage import FileStore, private_file
@@ -72,6 +73,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[untrusted.EXTENSION_KEY] = untrusted.start(
         int(app.config["UNTRUSTED_CONCURRENCY"]), untrusted.limits_from(app.config)
     )
+
+    app.extensions["formsvc.anchor"] = _anchor(app)
 
     from formsvc import cli, views
 
@@ -135,6 +138,18 @@ def _keyring(app: Flask) -> KeyringFile | None:
         raise RuntimeError(
             f"the storage keyring {path} is missing: run `make setup` (writes "
             "instance/storage-keys.json), or set STORAGE_KEYRING_PATH"
+        ) from None
+
+
+def _anchor(app: Flask) -> Anchor | None:
+    if not app.config["AUDIT_CHECKPOINTS"]:
+        return None
+    try:
+        return Anchor(app.config)
+    except FileNotFoundError:
+        raise RuntimeError(
+            f"the audit key {app.config['AUDIT_KEY_PATH']} is missing: run `make setup` (writes "
+            "instance/audit/audit-key.pem), or set AUDIT_KEY_PATH"
         ) from None
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 from formsvc import cli_backup, cli_storage
 from formsvc.config import ROLES
@@ -367,37 +368,87 @@ def reseal_command() -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain and compare every document with what the log recorded (its data, its
-    sealed PDF and that PDF's seal); report what does not match (exit code 1)."""
-    from formsvc.services import audit, documents
+    """Check every row, link and signed checkpoint of the log (database and exported file), and
+    compare documents and signatures with the events that made them; exit 1 on any problem."""
+    from formsvc.services import audit, checkpoints, documents
     from formsvc.services.sealing import trusted_certificates, verify
 
     store = current_app.extensions["formsvc.store"]
-    trust = trusted_certificates(current_app)
-    checked, broken = audit.verify()
     failed = False
-    if broken is None:
-        click.echo(f"Loggen är hel: {checked} händelser kontrollerade.")
+    anchor = audit.anchor()
+    if anchor is None:
+        checked, broken = audit.verify()
+        click.echo(_("Kontrollpunkter är avstängda (AUDIT_CHECKPOINTS): bara kedjan kontrolleras."))
+        if broken is not None:
+            failed = True
+            click.echo(
+                _(
+                    "Loggen är bruten vid händelse %(id)d (%(action)s).",
+                    id=broken.id,
+                    action=broken.action,
+                ),
+                err=True,
+            )
     else:
-        failed = True
-        click.echo(
-            f"Loggen är bruten vid händelse {broken.id} ({broken.created_at:%Y-%m-%d %H:%M:%S} "
-            f"UTC, {broken.action}, {broken.object_type} {broken.object_id or ''}): den har "
-            "ändrats, eller en händelse före den har ändrats eller tagits bort. "
-            f"{checked} händelser före den är hela.",
-            err=True,
-        )
+        report = checkpoints.verify_log(anchor)
+        for problem in report.problems:
+            click.echo(f"FEL [{problem.kind}]: {problem.text}", err=True)
+        for note in report.notes:
+            click.echo(note)
+        if report.problems:
+            failed = True
+        else:
+            click.echo(
+                _(
+                    "Loggen är hel: %(n)d händelser och %(c)d signerade kontrollpunkter stämmer "
+                    "(%(f)d i exportfilen); %(u)d händelser efter den senaste kontrollpunkten.",
+                    n=report.events,
+                    c=report.checkpoints,
+                    f=report.exported,
+                    u=report.unanchored,
+                )
+            )
+    trust = trusted_certificates(current_app)
     docs, findings = audit.verify_documents(
         store.get, lambda pdf: verify(pdf, trust).ok, documents.data_digest
     )
-    for f in findings:
-        click.echo(f"Dokument {f.document_id}: {f.problem}", err=True)
-    if findings:
+    signatures, sig_findings = audit.verify_signatures(store.get)
+    for f in [*findings, *sig_findings]:
+        click.echo(f"FEL [document]: Dokument {f.document_id}: {f.problem}", err=True)
+    if findings or sig_findings:
         failed = True
     else:
-        click.echo(f"Dokumenten stämmer med loggen: {docs} kontrollerade.")
+        click.echo(
+            _(
+                "Dokumenten och underskrifterna stämmer med loggen: %(d)d dokument och %(s)d "
+                "underskrifter kontrollerade.",
+                d=docs,
+                s=signatures,
+            )
+        )
     if failed:
+        click.echo(_("Granskningsloggen är INTE hel: se felen ovan."), err=True)
         sys.exit(1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the log's head now and export it (e.g. daily from cron)."""
+    from formsvc.services import audit, checkpoints
+
+    anchor = audit.anchor()
+    if anchor is None:
+        raise click.ClickException(_("Kontrollpunkter är avstängda (AUDIT_CHECKPOINTS)."))
+    cp = checkpoints.checkpoint_now(anchor, "flask audit checkpoint")
+    click.echo(
+        _(
+            "Kontrollpunkt %(seq)d: %(n)d händelser, senaste %(id)d, signerad med nyckel %(key)s.",
+            seq=cp.seq,
+            n=cp.count,
+            id=cp.head_id,
+            key=cp.key,
+        )
+    )
 
 
 @click.command("retention")

@@ -86,6 +86,18 @@ def defaults(instance_path: str) -> dict[str, object]:
         "SEAL_TIMESTAMP_URL": None,
         "SEAL_REASON": "Försegling av signerat dokument",
         "SEAL_LOCATION": "Stockholm",
+        # Audit checkpoints (docs/adr/008-audit-checkpoints.md): the chain's head is signed with
+        # this Ed25519 key, which is never in the database; `make setup` creates it
+        "AUDIT_CHECKPOINTS": True,
+        "AUDIT_KEY_PATH": str(inst / "audit" / "audit-key.pem"),
+        # public keys (*.pem) of earlier audit keys whose checkpoints still verify
+        "AUDIT_TRUSTED_KEYS_DIR": str(inst / "audit" / "trusted"),
+        # a checkpoint at every signature and seal, and after this many events in between
+        "AUDIT_CHECKPOINT_EVERY": 100,
+        # every checkpoint is appended here after its commit (copy it off the server); None: off
+        "AUDIT_CHECKPOINT_FILE": str(inst / "audit" / "checkpoints.jsonl"),
+        # and mailed here, if set (e.g. an archive mailbox the database's admins cannot edit)
+        "AUDIT_CHECKPOINT_EMAIL": None,
         # Mail (personal links, one-time codes, reminders)
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": 25,

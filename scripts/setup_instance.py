@@ -1,4 +1,4 @@
-"""Create instance/: a secret key, a demo sealing certificate and the storage keyring.
+"""Create instance/: a secret key, a demo sealing certificate, the storage keyring, the audit key.
 
 Never overwrites what exists.
 """
@@ -9,7 +9,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from formsvc.services import keys, sealing
+from formsvc.services import checkpoints, keys, sealing
 from formsvc.services.storage import private_dir, write_atomically
 
 
@@ -54,12 +54,24 @@ def write_storage_keyring(instance: Path) -> None:
     print(f"wrote {path}")
 
 
+def write_audit_key(instance: Path) -> None:
+    """The key that signs the audit log's checkpoints (docs/adr/008); never in the database."""
+    path = instance / "audit" / "audit-key.pem"
+    if path.exists():  # a new key would make every earlier checkpoint "signed by another key"
+        return
+    key_id = checkpoints.create_key(path)
+    public = path.with_name("audit-key.pub.pem")
+    write_atomically(public, checkpoints.public_pem(checkpoints.load_key(path)), 0o600)
+    print(f"wrote {path} (key id {key_id}); keep a copy of {public} outside this server")
+
+
 def main(instance: Path) -> None:
     # personal data lives here: folders 0700 and files 0600 (the app keeps to that too)
     private_dir(instance).chmod(0o700)
     write_config(instance)
     write_demo_seal(instance)
     write_storage_keyring(instance)
+    write_audit_key(instance)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.models import District, Document, Participant, User
 from formsvc.services import documents, users
+from formsvc.services.checkpoints import create_key
 from formsvc.services.conversion import close_all_pools
 from formsvc.services.keys import create_keyring
 from tests.smtp import smtp_server  # noqa: F401 - the SMTP fixture, for every test module
@@ -76,7 +77,13 @@ def base_config(tmp: Path, converter_root: Path, db_url: str) -> dict[str, Any]:
     keyring = tmp / "storage-keys.json"
     if not keyring.exists():  # a fresh key per test: files are encrypted as in production
         create_keyring(keyring)
+    audit_key = tmp / "audit" / "audit-key.pem"
+    if not audit_key.exists():  # a fresh audit key per test, outside the database
+        create_key(audit_key)
     return {
+        "AUDIT_KEY_PATH": str(audit_key),
+        "AUDIT_TRUSTED_KEYS_DIR": str(tmp / "audit" / "trusted"),
+        "AUDIT_CHECKPOINT_FILE": str(tmp / "audit" / "checkpoints.jsonl"),
         "STORAGE_KEYRING_PATH": str(keyring),
         "SEAL_PKCS12_PATH": str(tmp / "seal" / "seal.p12"),
         "SEAL_PKCS12_PASSPHRASE": SEAL_PASSPHRASE,

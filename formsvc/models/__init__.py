@@ -1,6 +1,6 @@
 """SQLAlchemy models; see docs/adr/001-data-model.md for the why."""
 
-from formsvc.models.audit import AuditEvent
+from formsvc.models.audit import AuditCheckpoint, AuditEvent
 from formsvc.models.checklist import ChecklistItem
 from formsvc.models.district import District
 from formsvc.models.document import Document, DocumentRevision, TemplateVersion
@@ -11,6 +11,7 @@ from formsvc.models.throttle import LoginThrottle
 from formsvc.models.user import User
 
 __all__ = [
+    "AuditCheckpoint",
     "AuditEvent",
     "ChecklistItem",
     "District",

@@ -32,3 +32,25 @@ class AuditEvent(db.Model):
 @event.listens_for(AuditEvent, "before_delete")
 def _refuse_change(_mapper: object, _conn: object, target: AuditEvent) -> None:
     raise RuntimeError(f"audit event {target.id} is append-only")
+
+
+class AuditCheckpoint(db.Model):
+    """A signed statement of the chain head: "the log had *event_count* events, ending in
+    *head_hash*, at *created_at*". Signed with the audit key, which is not in the database
+    (docs/adr/008-audit-checkpoints.md); also appended to the exported checkpoint file."""
+
+    #: 1, 2, 3 … without gaps: numbered under the chain's append lock, never by a sequence
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column()
+    event_count: Mapped[int] = mapped_column()  #: events in the chain up to and with the head
+    head_id: Mapped[int] = mapped_column(index=True)  #: AuditEvent.id of the head
+    head_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(20))  #: "sign", "seal", "interval", "manual"
+    key_id: Mapped[str] = mapped_column(String(64))  #: which audit key signed it
+    signature: Mapped[str] = mapped_column(String(200))  #: Ed25519, base64
+
+
+@event.listens_for(AuditCheckpoint, "before_update")
+@event.listens_for(AuditCheckpoint, "before_delete")
+def _refuse_checkpoint_change(_mapper: object, _conn: object, target: AuditCheckpoint) -> None:
+    raise RuntimeError(f"audit checkpoint {target.seq} is append-only")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from flask import current_app, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 
 from formsvc.extensions import db
-from formsvc.models import AuditEvent
+from formsvc.models import AuditEvent, SignatureRequest
 from formsvc.models._base import utcnow
 
 GENESIS = "0" * 64
@@ -85,7 +88,20 @@ def record(
     ev.hash = _digest(ev.prev_hash, ev)
     db.session.add(ev)
     db.session.flush()
+    _anchor_after(ev)
     return ev
+
+
+def anchor() -> Any:
+    """The app's checkpoint writer (services/checkpoints.Anchor), or None when turned off."""
+    return current_app.extensions.get("formsvc.anchor") if has_app_context() else None
+
+
+def _anchor_after(ev: AuditEvent) -> None:
+    # still under the append lock taken above: the checkpoint's head is this event
+    writer = anchor()
+    if writer is not None:
+        writer.after_append(ev)
 
 
 def verify() -> tuple[int, AuditEvent | None]:
@@ -184,3 +200,190 @@ def verify_documents(read_file: Any, check_seal: Any, digest: Any) -> tuple[int,
                         Finding(doc.id, "Den förseglade PDF-filen är skadad eller ändrad.")
                     )
     return checked, findings
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def signature_facts(
+    signed_at: datetime, image_sha256: str | None, statements: list[str]
+) -> dict[str, Any]:
+    """What a `sign` event records so a signature row can be compared with it later."""
+    return {
+        "signed_at": signed_at.isoformat(),
+        "signature_sha256": image_sha256,
+        "statements_sha256": _statements_digest(statements),
+    }
+
+
+def _statements_digest(statements: list[str] | None) -> str:
+    raw = json.dumps(list(statements or []), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def sign_events(document_id: int | None = None) -> dict[int, list[AuditEvent]]:
+    """Request id -> its `sign` events, oldest first (of one document, or all)."""
+    q = select(AuditEvent).where(AuditEvent.object_type == "document", AuditEvent.action == "sign")
+    if document_id is not None:
+        q = q.where(AuditEvent.object_id == str(document_id))
+    out: dict[int, list[AuditEvent]] = {}
+    for ev in db.session.scalars(q.order_by(AuditEvent.id)):
+        details = ev.details if isinstance(ev.details, dict) else {}
+        if isinstance(details.get("request"), int):
+            out.setdefault(details["request"], []).append(ev)
+    return out
+
+
+def signature_mismatch(req: SignatureRequest, ev: AuditEvent) -> list[str]:
+    """The fields in which a signed request row differs from the `sign` event that made it.
+
+    Events written before these details were logged lack some keys; those are not compared.
+    """
+    d = ev.details if isinstance(ev.details, dict) else {}
+    wrong = []
+    if ev.object_id != str(req.document_id) or d.get("slot") != req.slot:
+        wrong.append("dokument/plats")
+    if d.get("method") != req.method:
+        wrong.append("metod")
+    if d.get("name") != req.signed_name:
+        wrong.append("namn")
+    if "typed" in d and d.get("typed") != req.typed_name:
+        wrong.append("skrivet namn")
+    if "signed_at" in d and d["signed_at"] != (
+        req.signed_at.isoformat() if req.signed_at else None
+    ):
+        wrong.append("tidpunkt")
+    if "signature_sha256" in d:
+        if d["signature_sha256"] != req.signature_sha256:
+            wrong.append("ritad underskrift")
+    elif "drawn" in d and bool(d["drawn"]) != bool(req.signature_sha256):
+        wrong.append("ritad underskrift")
+    if (req.method == "paper" or "scan_sha256" in d) and d.get("scan_sha256") != req.scan_sha256:
+        wrong.append("skanning")
+    statements = d.get("statements_sha256")
+    if statements and req.method != "paper" and statements != _statements_digest(req.statements):
+        wrong.append("intyganden")
+    return wrong
+
+
+def signature_problem(
+    req: SignatureRequest, events: list[AuditEvent], keys: Any | None
+) -> str | None:
+    """Why a signed request row cannot be trusted, or None: it must match its `sign` event, and
+    that event must be intact and (when *keys* are given) anchored by a signed checkpoint."""
+    from formsvc.services import checkpoints
+
+    if not events:
+        return _(
+            "Underskriften för %(role)s (begäran %(id)d) har ingen händelse i granskningsloggen: "
+            "raden har lagts in eller ändrats utanför tjänsten.",
+            role=req.role,
+            id=req.id,
+        )
+    ev = events[-1]
+    wrong = signature_mismatch(req, ev)
+    if wrong:
+        return _(
+            "Underskriften för %(role)s (begäran %(id)d) stämmer inte med granskningsloggen "
+            "(%(fields)s).",
+            role=req.role,
+            id=req.id,
+            fields=", ".join(wrong),
+        )
+    if _digest(ev.prev_hash, ev) != ev.hash or (
+        keys is not None and not checkpoints.anchored(ev, keys)
+    ):
+        return _(
+            "Händelsen som registrerade underskriften för %(role)s (begäran %(id)d) är ändrad "
+            "eller saknar en signerad kontrollpunkt.",
+            role=req.role,
+            id=req.id,
+        )
+    return None
+
+
+def untrusted_signatures(document_id: int, version: int) -> list[str]:
+    """Problems with the signed requests of one document version (empty: all match the log)."""
+    writer = anchor()
+    keys = writer.trusted_keys() if writer is not None else None
+    events = sign_events(document_id)
+    reqs = db.session.scalars(
+        select(SignatureRequest)
+        .where(
+            SignatureRequest.document_id == document_id,
+            SignatureRequest.document_version == version,
+            SignatureRequest.status == "signed",
+        )
+        .order_by(SignatureRequest.id)
+    )
+    return [p for r in reqs if (p := signature_problem(r, events.get(r.id, []), keys))]
+
+
+def verify_signatures(read_file: Any) -> tuple[int, list[Finding]]:
+    """Compare every signed request row with its `sign` event, and check that the drawn image
+    and the scan it names can still be read (*read_file(sha) -> bytes* raises OSError)."""
+    events = sign_events()
+    findings: list[Finding] = []
+    checked = 0
+    for req in db.session.scalars(
+        select(SignatureRequest)
+        .where(SignatureRequest.status == "signed")
+        .order_by(SignatureRequest.id)
+    ):
+        checked += 1
+        problem = signature_problem(req, events.get(req.id, []), None)
+        if problem:
+            findings.append(Finding(req.document_id, problem))
+        for sha, what in (
+            (req.signature_sha256, _("ritade underskriften")),
+            (req.scan_sha256, _("skanningen")),
+        ):
+            if not sha:
+                continue
+            try:
+                read_file(sha)
+            except OSError:
+                findings.append(
+                    Finding(
+                        req.document_id,
+                        _(
+                            "Filen med %(what)s för begäran %(id)d saknas eller har ändrats.",
+                            what=what,
+                            id=req.id,
+                        ),
+                    )
+                )
+    return checked, findings
+
+
+def sealed_problem(document_id: int, version: int, sealed_sha256: str | None) -> str | None:
+    """Why the document's sealed PDF must not be handed out, or None: the row must name the file
+    its latest `seal` event recorded, and that event must be intact and anchored."""
+    from formsvc.services import checkpoints
+
+    if not sealed_sha256:
+        return None
+    ev = db.session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "document",
+            AuditEvent.object_id == str(document_id),
+            AuditEvent.action == "seal",
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    refused = _(
+        "Den förseglade filen stämmer inte med granskningsloggen och lämnas inte ut. "
+        "Kontakta systemförvaltaren (flask audit verify)."
+    )
+    if ev is None or not isinstance(ev.details, dict):
+        return refused
+    if ev.details.get("pdf_sha256") != sealed_sha256 or ev.details.get("version") != version:
+        return refused
+    writer = anchor()
+    if _digest(ev.prev_hash, ev) != ev.hash:
+        return refused
+    if writer is not None and not checkpoints.anchored(ev, writer.trusted_keys()):
+        return refused
+    return None

@@ -543,13 +543,14 @@ def sign(
     png = clean_signature(given.signature_png, int(settings["SIGNATURE_MAX_BYTES"]))
     image_sha = store.put(png, "image/png").sha256 if png else None
     db.session.flush()
+    signed_at = utcnow()
     done = db.session.execute(
         update(SignatureRequest)
         .where(SignatureRequest.id == req.id, SignatureRequest.status == "open")
         .values(
             status="signed",
             method=method,
-            signed_at=utcnow(),
+            signed_at=signed_at,
             # from now on the link only opens the receipt and copy, for a limited time
             token_expires_at=utcnow() + timedelta(days=int(settings["SIGNED_LINK_DAYS"])),
             signed_name=name,
@@ -570,7 +571,14 @@ def sign(
         "sign",
         req,
         origin,
-        {"method": method, "name": name, "typed": typed, "drawn": bool(png)},
+        {
+            "method": method,
+            "name": name,
+            "typed": typed,
+            "drawn": bool(png),
+            # what `audit verify` and the seal compare the signature row with (audit.py)
+            **audit.signature_facts(signed_at, image_sha, list(wanted)),
+        },
         actor=actor,
     )
     db.session.commit()
@@ -781,13 +789,14 @@ def sign_on_paper(
         if problem:
             raise SigningError(problem)
         name = attributed_name(req, typed, actor if req.kind == "staff" else None)
+        signed_at = utcnow()
         result = db.session.execute(
             update(SignatureRequest)
             .where(SignatureRequest.id == req.id, SignatureRequest.status == "open")
             .values(
                 status="signed",
                 method="paper",
-                signed_at=utcnow(),
+                signed_at=signed_at,
                 signed_name=name,
                 typed_name=typed,
                 scan_sha256=stored.sha256,
@@ -815,6 +824,7 @@ def sign_on_paper(
                 # the stored (rewritten) file, as on the request row; and the bytes received
                 "scan_sha256": stored.sha256,
                 "scan_received_sha256": scan.received_sha256,
+                **audit.signature_facts(signed_at, None, []),
             },
             actor=actor,
         )
@@ -912,6 +922,7 @@ def claim_finalise(doc: Document, settings: Mapping[str, Any], now: datetime) ->
     db.session.refresh(doc)
     if doc.status != "awaiting_signatures" or doc.sealed_pdf_sha256 or not all_signed(doc):
         return False
+    refuse_untrusted_signatures(doc)  # a signature the audit log does not back is never sealed
     stale = now - timedelta(minutes=int(settings["FINALISE_STALE_MINUTES"]))
     free = [Document.finalise_claimed_at.is_(None), Document.finalise_claimed_at < stale]
     if doc.finalise_claimed_at is not None and holders.is_dead(doc.finalise_claimed_by):
@@ -933,6 +944,25 @@ def claim_finalise(doc: Document, settings: Mapping[str, Any], now: datetime) ->
     )
     db.session.commit()
     return claimed.rowcount == 1
+
+
+class SealRefused(SigningError):
+    """A signature row does not match an intact, anchored signing event: nothing is sealed."""
+
+
+def refuse_untrusted_signatures(doc: Document) -> None:
+    """Raise SealRefused (and log why) unless every signature of the version matches the log.
+
+    A row written into the database by hand, without the signing that creates its `sign` event
+    and checkpoint, must never get the organisation's seal (docs/adr/008).
+    """
+    problems = audit.untrusted_signatures(doc.id, doc.version)
+    if not problems:
+        return
+    db.session.rollback()
+    _log("seal_refused", doc, None, None, {"version": doc.version, "problems": problems[:5]})
+    db.session.commit()
+    raise SealRefused(" ".join([*problems, _("Dokumentet förseglas inte.")]))
 
 
 def signature_marks(doc: Document, store: FileStore) -> dict[str, SignatureMark]:

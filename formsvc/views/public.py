@@ -256,7 +256,7 @@ def document_pdf(token: str) -> Response:
 
 @bp.get("/s/<token>/copy.pdf")
 @limiter.limit(_limit)
-def copy_pdf(token: str) -> Response:
+def copy_pdf(token: str) -> Response | tuple[str, int]:
     req = _req(token)
     doc = req.document
     if (
@@ -266,6 +266,9 @@ def copy_pdf(token: str) -> Response:
         or not doc.sealed_pdf_sha256
     ):
         abort(404)
+    refused = audit.sealed_problem(doc.id, doc.version, doc.sealed_pdf_sha256)
+    if refused:
+        return render_template("error.html", title=_("Filen lämnas inte ut"), text=refused), 409
     try:
         sha = signing.signer_copy(
             req,

@@ -74,6 +74,9 @@ def _finalise(doc: Document, dtype: DocumentType) -> None:
             settings=current_app.config,
         ):
             flash(_("Alla har skrivit under. Dokumentet är förseglat och arkiverat."), "info")
+    except signing.SealRefused as exc:  # a signature row the log does not back: never sealed
+        db.session.rollback()
+        flash(exc.message, "error")
     except Exception as exc:  # the signatures are stored; any failure here is retried by reseal
         db.session.rollback()
         current_app.logger.exception("finalising document %s failed", doc.id)
@@ -416,10 +419,14 @@ def frozen_pdf(doc_id: int) -> Response:
 
 @bp.get("/documents/<int:doc_id>/signed.pdf")
 @roles_required(*STAFF)
-def sealed_pdf(doc_id: int) -> Response:
+def sealed_pdf(doc_id: int) -> Response | tuple[str, int]:
     doc, _dtype = load_document(doc_id)
     if not doc.sealed_pdf_sha256:
         abort(404)
+    refused = audit.sealed_problem(doc.id, doc.version, doc.sealed_pdf_sha256)
+    if refused:
+        _log("download_refused", doc, {"format": "sealed_pdf", "version": doc.version})
+        return render_template("error.html", title=_("Filen lämnas inte ut"), text=refused), 409
     _log("download", doc, {"format": "sealed_pdf", "version": doc.version})
     name = f"{doc.type_slug}-{doc.id}-v{doc.version}-signerad.pdf"
     return _file(store().get(doc.sealed_pdf_sha256), "application/pdf", name)

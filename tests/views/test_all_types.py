@@ -92,8 +92,13 @@ class _app_less:
         from formsvc import create_app
 
         self.app = create_app(
-            # nothing is stored here: no keyring needed
-            {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://", "STORAGE_ENCRYPTION": False}
+            # nothing is stored or logged here: no keyring, no audit key needed
+            {
+                "SECRET_KEY": "x",
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                "STORAGE_ENCRYPTION": False,
+                "AUDIT_CHECKPOINTS": False,
+            }
         )
         self.ctx = self.app.test_request_context()
         self.ctx.push()
