@@ -375,6 +375,7 @@ def audit_verify() -> None:
 
     store = current_app.extensions["formsvc.store"]
     failed = False
+    anchored_upto: int | None = None
     anchor = audit.anchor()
     if anchor is None:
         checked, broken = audit.verify()
@@ -391,6 +392,7 @@ def audit_verify() -> None:
             )
     else:
         report = checkpoints.verify_log(anchor)
+        anchored_upto = report.anchored_upto
         for problem in report.problems:
             click.echo(f"FEL [{problem.kind}]: {problem.text}", err=True)
         for note in report.notes:
@@ -412,7 +414,7 @@ def audit_verify() -> None:
     docs, findings = audit.verify_documents(
         store.get, lambda pdf: verify(pdf, trust).ok, documents.data_digest
     )
-    signatures, sig_findings = audit.verify_signatures(store.get)
+    signatures, sig_findings = audit.verify_signatures(store.get, anchored_upto)
     for f in [*findings, *sig_findings]:
         click.echo(f"FEL [document]: Dokument {f.document_id}: {f.problem}", err=True)
     if findings or sig_findings:

@@ -55,3 +55,45 @@ def security_talk(app: Flask, manager: User, employee: User) -> Document:
         employee=employee,
         store=app.extensions["formsvc.store"],
     )
+
+
+def signed_in_person(
+    app: Flask,
+    doc: Document,
+    actor: User,
+    *,
+    seal: bool = True,
+    leave_open: int = 0,
+    drawn: bytes | None = None,
+) -> Document:
+    """Send *doc*, have its places sign in person (witnessed by *actor*; the first with the
+    *drawn* PNG; the last *leave_open* not at all) and, with *seal*, finalise it, through the
+    same services the signing views call."""
+    from formsvc.services.conversion import get_pool
+    from formsvc.services.sealing import get_sealer
+
+    dtype = app.extensions["formsvc.registry"][doc.type_slug]
+    store = app.extensions["formsvc.store"]
+    converter = get_pool(app.extensions["formsvc.converter_settings"])
+    reqs = signing.send(doc, dtype, actor=actor, store=store, converter=converter)
+    for i, req in enumerate(reqs[: len(reqs) - leave_open]):
+        given = signing.Given(
+            name=req.expected_name,
+            statements=signing.statements_for(req, dtype),
+            signature_png=drawn if i == 0 else None,
+            ip="127.0.0.1",
+            user_agent="pytest",
+        )
+        signing.sign(
+            req, dtype, given, method="in_person", actor=actor, settings=app.config, store=store
+        )
+    if seal:
+        signing.finalise_if_complete(
+            doc,
+            dtype,
+            store=store,
+            converter=converter,
+            sealer=get_sealer(app),
+            settings=app.config,
+        )
+    return doc

@@ -319,12 +319,51 @@ def untrusted_signatures(document_id: int, version: int) -> list[str]:
     return [p for r in reqs if (p := signature_problem(r, events.get(r.id, []), keys))]
 
 
-def verify_signatures(read_file: Any) -> tuple[int, list[Finding]]:
+def verify_signatures(
+    read_file: Any, anchored_upto: int | None = None
+) -> tuple[int, list[Finding]]:
     """Compare every signed request row with its `sign` event, and check that the drawn image
-    and the scan it names can still be read (*read_file(sha) -> bytes* raises OSError)."""
+    and the scan it names can still be read (*read_file(sha) -> bytes* raises OSError).
+
+    With *anchored_upto* (from checkpoints.verify_log) a `sign` event after the newest verified
+    checkpoint is reported: the service writes a checkpoint at every signature, so such an event
+    was added to the log by hand. A `sign` event whose row is gone (and whose document was not
+    culled by retention) is reported too.
+    """
+    from formsvc.models import Document
+
     events = sign_events()
     findings: list[Finding] = []
     checked = 0
+    existing = set(db.session.scalars(select(SignatureRequest.id)))
+    purged = {
+        str(i) for i in db.session.scalars(select(Document.id).where(Document.status == "purged"))
+    }
+    for request_id, evs in sorted(events.items()):
+        last = evs[-1]
+        if request_id not in existing and last.object_id not in purged:
+            findings.append(
+                Finding(
+                    int(last.object_id or 0),
+                    _(
+                        "Underskriften i begäran %(id)d (händelse %(ev)d) finns i loggen men "
+                        "raden har tagits bort ur databasen.",
+                        id=request_id,
+                        ev=last.id,
+                    ),
+                )
+            )
+        if anchored_upto is not None and last.id > anchored_upto:
+            findings.append(
+                Finding(
+                    int(last.object_id or 0),
+                    _(
+                        "Underskriftshändelse %(ev)d saknar en signerad kontrollpunkt: den har "
+                        "lagts till i loggen utanför tjänsten.",
+                        ev=last.id,
+                    ),
+                )
+            )
     for req in db.session.scalars(
         select(SignatureRequest)
         .where(SignatureRequest.status == "signed")

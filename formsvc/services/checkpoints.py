@@ -398,6 +398,9 @@ class LogReport:
     checkpoints: int = 0  #: distinct checkpoints checked (database and file together)
     exported: int = 0  #: lines in the exported file
     unanchored: int = 0  #: events after the newest checkpoint
+    #: id of the newest event a valid checkpoint vouches for with the whole chain up to it
+    #: intact (0: none); every signature and seal event must be at or before it
+    anchored_upto: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  #: not failures
 
@@ -622,7 +625,8 @@ def _walk_chain(checkpoints: list[Checkpoint], report: LogReport) -> None:
             )
         if ev.prev_hash != prev_hash:
             found.append(_link_problem(ev, prev_id))
-        for cp in at_count.pop(position, ()):
+        matched = at_count.pop(position, [])
+        for cp in matched:
             if cp.head_hash != ev.hash or cp.head_id != ev.id:
                 found.append(
                     Problem(
@@ -640,6 +644,12 @@ def _walk_chain(checkpoints: list[Checkpoint], report: LogReport) -> None:
                         ),
                     )
                 )
+        if (
+            not found
+            and shown == 0
+            and any(cp.head_id == ev.id and cp.head_hash == ev.hash for cp in matched)
+        ):
+            report.anchored_upto = ev.id
         for problem in found:
             shown += 1
             if shown <= 50:
