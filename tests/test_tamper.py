@@ -365,11 +365,7 @@ def forge_a_signature_row_with_a_chained_event(scene: Scene) -> None:
             **audit.signature_facts(req.signed_at, None, list(req.statements or [])),
         },
     }
-    scene.sql(
-        EVENT.insert().values(
-            id=head.id + 1, prev_hash=head.hash, hash=digest(head.hash, values), **values
-        )
-    )
+    scene.sql(EVENT.insert().values(prev_hash=head.hash, hash=digest(head.hash, values), **values))
 
 
 def change_a_sealed_file_reference(scene: Scene) -> None:
