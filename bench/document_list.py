@@ -21,6 +21,7 @@ from sqlalchemy import text
 from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.services import bulk, users
+from formsvc.services.checkpoints import create_key
 from formsvc.services.keys import create_keyring
 
 INDEXES = (
@@ -41,6 +42,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
         create_keyring(Path(tmp) / "keys.json")
+        create_key(Path(tmp) / "audit-key.pem")
         app = create_app(
             {
                 "SECRET_KEY": "bench",
@@ -48,6 +50,8 @@ def main() -> None:
                 "WTF_CSRF_ENABLED": False,
                 "STORAGE_DIR": str(Path(tmp) / "files"),
                 "STORAGE_KEYRING_PATH": str(Path(tmp) / "keys.json"),
+                "AUDIT_KEY_PATH": str(Path(tmp) / "audit-key.pem"),
+                "AUDIT_CHECKPOINT_FILE": str(Path(tmp) / "checkpoints.jsonl"),
                 "ARGON2_PROFILE": "CHEAPEST",
             }
         )

@@ -26,6 +26,7 @@ from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.models import Participant
 from formsvc.services import documents, signing, users
+from formsvc.services.checkpoints import create_key
 from formsvc.services.conversion import get_pool
 from formsvc.services.evidence import append_pages, evidence_pdf
 from formsvc.services.keys import create_keyring
@@ -66,12 +67,15 @@ def main() -> None:
     (tmp / "seal").mkdir()
     (tmp / "seal" / "seal.p12").write_bytes(generate_demo_pkcs12(b"bench"))
     create_keyring(tmp / "keys.json")
+    create_key(tmp / "audit-key.pem")
     app = create_app(
         {
             "SECRET_KEY": "bench",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'bench.sqlite'}",
             "STORAGE_DIR": str(tmp / "files"),
             "STORAGE_KEYRING_PATH": str(tmp / "keys.json"),
+            "AUDIT_KEY_PATH": str(tmp / "audit-key.pem"),
+            "AUDIT_CHECKPOINT_FILE": str(tmp / "checkpoints.jsonl"),
             "SEAL_PKCS12_PATH": str(tmp / "seal" / "seal.p12"),
             "SEAL_PKCS12_PASSPHRASE": "bench",
             "CONVERTER_BASE_PORT": args.port,
