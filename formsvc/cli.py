@@ -422,8 +422,8 @@ def audit_verify() -> None:
     else:
         click.echo(
             _(
-                "Dokumenten och underskrifterna stämmer med loggen: %(d)d dokument och %(s)d "
-                "underskrifter kontrollerade.",
+                "Dokumenten stämmer med loggen: %(d)d kontrollerade, och deras %(s)d "
+                "underskrifter.",
                 d=docs,
                 s=signatures,
             )

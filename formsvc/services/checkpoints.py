@@ -616,7 +616,8 @@ def _walk_chain(checkpoints: list[Checkpoint], report: LogReport) -> None:
                 Problem(
                     "row_edited",
                     _(
-                        "Händelse %(id)d (%(at)s, %(action)s) har ändrats efter att den skrevs.",
+                        "Loggen är bruten vid händelse %(id)d (%(at)s, %(action)s): den har "
+                        "ändrats efter att den skrevs.",
                         id=ev.id,
                         at=f"{ev.created_at:%Y-%m-%d %H:%M:%S}",
                         action=ev.action,
@@ -682,7 +683,8 @@ def _link_problem(ev: AuditEvent, prev_id: int) -> Problem:
         return Problem(
             "row_inserted",
             _(
-                "Händelse %(id)d börjar en ny kedja mitt i loggen: den har lagts in i efterhand.",
+                "Loggen är bruten vid händelse %(id)d (en ny kedja börjar mitt i loggen): den "
+                "har lagts in i efterhand.",
                 id=ev.id,
             ),
         )
@@ -691,8 +693,8 @@ def _link_problem(ev: AuditEvent, prev_id: int) -> Problem:
         return Problem(
             "row_missing",
             _(
-                "Händelsen före %(id)d saknas eller har ändrats: loggen är bruten mellan "
-                "%(prev)d och %(id)d.",
+                "Loggen är bruten vid händelse %(id)d (efter %(prev)d): händelsen före den "
+                "saknas eller har ändrats.",
                 id=ev.id,
                 prev=prev_id,
             ),
@@ -700,8 +702,8 @@ def _link_problem(ev: AuditEvent, prev_id: int) -> Problem:
     return Problem(
         "reordered",
         _(
-            "Händelse %(id)d hör hemma direkt efter händelse %(other)d, inte efter %(prev)d: "
-            "händelser har flyttats eller lagts in.",
+            "Loggen är bruten vid händelse %(id)d (efter %(prev)d): den hör hemma direkt efter "
+            "händelse %(other)d; händelser har flyttats eller lagts in.",
             id=ev.id,
             other=other,
             prev=prev_id,

@@ -133,7 +133,7 @@ def test_a_sealed_document_verifies_clean_and_each_signature_and_seal_is_anchore
     assert rows[-1].reason == "seal"
     result = _verify(runner)
     assert result.exit_code == 0, result.output
-    assert "3 underskrifter kontrollerade" in result.output
+    assert "deras 3 underskrifter" in result.output
 
 
 def test_retention_purge_does_not_raise_false_alarms(
