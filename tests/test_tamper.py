@@ -319,6 +319,10 @@ def point_a_signature_at_another_image(scene: Scene) -> None:
     _set_signature(scene, "guardian1", signature_sha256=scene.sealed.frozen_pdf_sha256)
 
 
+def point_a_signers_copy_at_another_file(scene: Scene) -> None:
+    _set_signature(scene, "guardian1", copy_sha256=scene.sealed.frozen_pdf_sha256)
+
+
 def delete_a_signature_row(scene: Scene) -> None:
     scene.sql(
         "DELETE FROM signature_request WHERE document_id = :d AND slot = 'guardian2'",
@@ -440,6 +444,7 @@ TAMPERING: dict[str, tuple[Callable[[Scene], None], set[str]]] = {
     "change a signed name": (change_a_signed_name, {"document"}),
     "change a signature time": (change_a_signature_time, {"document"}),
     "point a signature at another image": (point_a_signature_at_another_image, {"document"}),
+    "point a signer's copy at another file": (point_a_signers_copy_at_another_file, {"document"}),
     "delete a signature row": (delete_a_signature_row, {"document"}),
     "forge a signature row": (forge_a_signature_row, {"document"}),
     "forge a signature row with a chained event": (

@@ -373,6 +373,17 @@ def verify_signatures(
         problem = signature_problem(req, events.get(req.id, []), None)
         if problem:
             findings.append(Finding(req.document_id, problem))
+        if req.copy_sha256 and copy_problem(req.document_id, req.id, req.copy_sha256):
+            findings.append(
+                Finding(
+                    req.document_id,
+                    _(
+                        "Undertecknarens kopia för begäran %(id)d är inte den som loggen "
+                        "registrerade.",
+                        id=req.id,
+                    ),
+                )
+            )
         for sha, what in (
             (req.signature_sha256, _("ritade underskriften")),
             (req.scan_sha256, _("skanningen")),
@@ -426,3 +437,28 @@ def sealed_problem(document_id: int, version: int, sealed_sha256: str | None) ->
     if writer is not None and not checkpoints.anchored(ev, writer.trusted_keys()):
         return refused
     return None
+
+
+def copy_problem(document_id: int, request_id: int, copy_sha256: str) -> str | None:
+    """Why a signer's own sealed copy must not be handed out, or None: the request row must name
+    the copy the `seal` event (or a later `signer_copy` event) recorded for that request."""
+    recorded: set[str] = set()
+    for action, details in db.session.execute(
+        select(AuditEvent.action, AuditEvent.details).where(
+            AuditEvent.object_type == "document",
+            AuditEvent.object_id == str(document_id),
+            AuditEvent.action.in_(("seal", "signer_copy")),
+        )
+    ):
+        if not isinstance(details, dict):
+            continue
+        if action == "seal" and isinstance(details.get("copies"), dict):
+            recorded.add(str(details["copies"].get(str(request_id), "")))
+        elif action == "signer_copy" and details.get("request") == request_id:
+            recorded.add(str(details.get("pdf_sha256", "")))
+    if copy_sha256 in recorded:
+        return None
+    return _(
+        "Den förseglade filen stämmer inte med granskningsloggen och lämnas inte ut. "
+        "Kontakta systemförvaltaren (flask audit verify)."
+    )

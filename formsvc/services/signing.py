@@ -1052,9 +1052,15 @@ def signer_copy(
 
     Made at completion for every link signer; made here, once, for a signer without one (a
     document completed before copies existed, or an in-person signer who also had a link)."""
-    if req.copy_sha256:
-        return req.copy_sha256
     doc = req.document
+    if req.copy_sha256:
+        problem = audit.copy_problem(doc.id, req.id, req.copy_sha256)
+        if problem:
+            raise SealRefused(problem)
+        return req.copy_sha256
+    problems = audit.untrusted_signatures(doc.id, doc.version)
+    if problems:  # never seal a copy of signatures the log does not back
+        raise SealRefused(" ".join([*problems, _("Dokumentet förseglas inte.")]))
     pdf = _signed_document_pdf(doc, dtype, store=store, converter=converter)
     evidence = evidence_for(doc, dtype, settings, copy_for=req)
     sealed = _seal(append_pages(pdf, evidence_pdf(evidence)), sealer, settings)

@@ -278,6 +278,9 @@ def copy_pdf(token: str) -> Response | tuple[str, int]:
             sealer=get_sealer(current_app),
             settings=current_app.config,
         )
+    except signing.SealRefused as exc:  # the rows do not match the audit log
+        db.session.rollback()
+        return render_template("error.html", title=_("Filen lämnas inte ut"), text=exc.message), 409
     except (ConversionError, SealError, OSError):
         current_app.logger.exception("making the signer's copy of document %s failed", doc.id)
         db.session.rollback()
