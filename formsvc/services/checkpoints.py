@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -287,13 +287,15 @@ class Anchor:
             missing: list[Checkpoint] = []
             if last_seq < cp.seq - 1:
                 # a crash (or a slower process) left committed checkpoints out: add them in order
-                with db.engine.connect() as conn:
-                    rows = conn.execute(
-                        select(AuditCheckpoint)
-                        .where(AuditCheckpoint.seq > last_seq, AuditCheckpoint.seq < cp.seq)
-                        .order_by(AuditCheckpoint.seq)
-                    )
-                    missing = [Checkpoint(*row) for row in _as_fields(rows)]
+                with Session(db.engine) as other:  # not the committed caller's session
+                    missing = [
+                        Checkpoint.from_row(row)
+                        for row in other.scalars(
+                            select(AuditCheckpoint)
+                            .where(AuditCheckpoint.seq > last_seq, AuditCheckpoint.seq < cp.seq)
+                            .order_by(AuditCheckpoint.seq)
+                        )
+                    ]
             text = "".join(c.line() + "\n" for c in [*missing, cp])
             os.write(fd, (b"" if ends_clean else b"\n") + text.encode())
             os.fsync(fd)
@@ -319,21 +321,6 @@ class Anchor:
                 if isinstance(public, Ed25519PublicKey):
                     keys[key_id(public)] = public
         return keys
-
-
-def _as_fields(rows: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
-    for row in rows:
-        r = row._mapping
-        yield (
-            r["seq"],
-            r["created_at"],
-            r["event_count"],
-            r["head_id"],
-            r["head_hash"],
-            r["reason"],
-            r["key_id"],
-            r["signature"],
-        )
 
 
 def _tail_seq(fd: int) -> tuple[int, bool]:
@@ -532,10 +519,14 @@ def _check_signatures(
                 "checkpoint_deleted",
                 _(
                     "Kontrollpunkt %(list)s saknas i databasen: den har tagits bort.",
-                    list=", ".join(str(s) for s in gaps[:10]) + (" …" if len(gaps) > 10 else ""),
+                    list=_listed(gaps),
                 ),
             )
     return ordered
+
+
+def _listed(seqs: list[int]) -> str:
+    return ", ".join(str(s) for s in seqs[:10]) + (" …" if len(seqs) > 10 else "")
 
 
 def _compare_file(
@@ -584,7 +575,7 @@ def _compare_file(
             "file_line_removed",
             _(
                 "Kontrollpunkt %(list)s saknas i exportfilen: rader har tagits bort ur filen.",
-                list=", ".join(str(s) for s in removed[:10]) + (" …" if len(removed) > 10 else ""),
+                list=_listed(removed),
             ),
         )
     waiting = [s for s in db_cps if s > last_exported]
