@@ -50,9 +50,21 @@ def config(config: dict[str, Any], smtp_server: SmtpServer) -> dict[str, Any]:
 def sent(
     app: Flask, client: FlaskClient, auth: Any, world: World, consent_doc: Document
 ) -> Document:
+    """The consent, in force from today, sent for signature by the caseworker (three signers)."""
     auth.login("caseworker")
     send(client, starting_today(app, world, consent_doc))
     return consent_doc
+
+
+def sent_by_other_app(
+    app: Flask, world: World, consent_doc: Document
+) -> tuple[FlaskClient, Document]:
+    """In an app built with other settings: the caseworker logs in and sends the consent."""
+    client = app.test_client()
+    client.post("/login", data={"username": "caseworker", "password": PASSWORD})
+    doc = db.session.get(Document, consent_doc.id)
+    send(client, starting_today(app, world, doc))
+    return client, doc
 
 
 def phone(app: Flask, environ: dict[str, str]) -> FlaskClient:
@@ -201,10 +213,7 @@ def test_with_zero_days_a_signed_link_ends_at_once(
 ) -> None:
     app = make_app(SIGNED_LINK_DAYS=0, **smtp_server.settings)
     with app.app_context():
-        client = app.test_client()
-        client.post("/login", data={"username": "caseworker", "password": "Testlosen-123"})
-        doc = db.session.get(Document, consent_doc.id)
-        send(client, starting_today(app, world, doc))
+        client, doc = sent_by_other_app(app, world, consent_doc)
         req = signing.requests(doc)[0]
         token = send_link(client, smtp_server, doc, req, ASA)
         signer = app.test_client()
@@ -237,10 +246,7 @@ def test_without_a_public_address_no_link_is_sent(
 ) -> None:
     app = make_app(PUBLIC_BASE_URL=None, **smtp_server.settings)
     with app.app_context():
-        client = app.test_client()
-        client.post("/login", data={"username": "caseworker", "password": "Testlosen-123"})
-        doc = db.session.get(Document, consent_doc.id)
-        send(client, starting_today(app, world, doc))
+        client, doc = sent_by_other_app(app, world, consent_doc)
         req = signing.requests(doc)[0]
         resp = client.post(f"/documents/{doc.id}/signatures/{req.id}/link", data={"email": ASA})
         assert resp.status_code == 400
