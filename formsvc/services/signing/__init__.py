@@ -1,0 +1,112 @@
+"""Signing: send a frozen document for signature, collect each signature exactly once, finalise.
+
+Knows nothing of HTTP. Views pass plain values (who, from where, what was typed) and get plain
+results or a `SigningError` with a Swedish message. See docs/adr/004-signing-evidence.md.
+
+The package's parts, in the order a document meets them:
+
+- `sending`: send a frozen version for signature, void open requests;
+- `links`: personal links and one-time codes;
+- `record`: record a signature or a refusal, exactly once;
+- `paper`: a scanned paper form uploaded by staff;
+- `finalise`: seal once when every signature is in, signer copies, reseal;
+- `evidence`: what the evidence page and record say about a version.
+
+Everything callers use is importable from here (`signing.sign(...)`).
+"""
+
+from formsvc.services.signing._common import (
+    METHOD_LABELS,
+    REQUEST_LABELS,
+    Given,
+    Outcome,
+    SigningError,
+    may_sign_as_staff,
+    requests,
+    slots,
+    today_local,
+)
+from formsvc.services.signing.evidence import EVENT_TEXTS, evidence_for
+from formsvc.services.signing.finalise import (
+    FinalPdfs,
+    SealedRecord,
+    SealRefused,
+    all_signed,
+    build_final_pdf,
+    claim_finalise,
+    finalise_if_complete,
+    refuse_untrusted_signatures,
+    reseal_pending,
+    sealed_record,
+    signature_marks,
+    signer_copy,
+)
+from formsvc.services.signing.links import (
+    check_code,
+    code_allowed,
+    find_by_token,
+    issue_link,
+    link_state,
+    mask,
+    send_code,
+)
+from formsvc.services.signing.paper import Scan, check_scan, sign_on_paper
+from formsvc.services.signing.record import (
+    AlreadyDone,
+    attributed_name,
+    clean_signature,
+    decide_and_sign,
+    decline,
+    identity_text,
+    missing_before_signing,
+    sign,
+    statements_for,
+)
+from formsvc.services.signing.sending import send, void_open
+
+__all__ = [
+    "EVENT_TEXTS",
+    "METHOD_LABELS",
+    "REQUEST_LABELS",
+    "AlreadyDone",
+    "FinalPdfs",
+    "Given",
+    "Outcome",
+    "Scan",
+    "SealRefused",
+    "SealedRecord",
+    "SigningError",
+    "all_signed",
+    "attributed_name",
+    "build_final_pdf",
+    "check_code",
+    "check_scan",
+    "claim_finalise",
+    "clean_signature",
+    "code_allowed",
+    "decide_and_sign",
+    "decline",
+    "evidence_for",
+    "finalise_if_complete",
+    "find_by_token",
+    "identity_text",
+    "issue_link",
+    "link_state",
+    "mask",
+    "may_sign_as_staff",
+    "missing_before_signing",
+    "refuse_untrusted_signatures",
+    "requests",
+    "reseal_pending",
+    "sealed_record",
+    "send",
+    "send_code",
+    "sign",
+    "sign_on_paper",
+    "signature_marks",
+    "signer_copy",
+    "slots",
+    "statements_for",
+    "today_local",
+    "void_open",
+]
