@@ -45,6 +45,11 @@ class CodeForm(FlaskForm):
             DataRequired(_l("Skriv koden från e-postmeddelandet.")),
             Length(max=20, message=_l("Koden har sex siffror.")),
         ],
+        # phones offer the code from the message and a digit keypad
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+        },
     )
 
 

@@ -221,6 +221,17 @@ def test_before_the_code_the_link_shows_only_the_masked_address(
     assert signer.get(f"/s/{token}/copy.pdf").status_code == 404
 
 
+def test_the_code_field_asks_phones_for_the_code_and_a_digit_keypad(
+    app: Flask, client: FlaskClient, sent: Document, smtp_server: SmtpServer
+) -> None:
+    token = send_link(client, smtp_server, sent, signing.requests(sent)[0], ASA)
+    body = page(app.test_client(), f"/s/{token}")
+    field = re.search(r'<input[^>]*name="code"[^>]*>', body)
+    assert field, "the one-time code field is on the page"
+    assert 'autocomplete="one-time-code"' in field.group(0)
+    assert 'inputmode="numeric"' in field.group(0)
+
+
 # --------------------------------------------------------------------------- 3. the one-time code
 
 
