@@ -31,9 +31,6 @@ from formsvc.services import glyphs
 #: in multi-line text and are checked separately).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _LINEBREAKS = re.compile(r"[\t\r\n]")
-_CONTROL_MESSAGE = _l(
-    "Fältet innehåller osynliga kontrolltecken som inte kan skrivas ut. Ta bort dem."
-)
 _ZWJ, _BLACK_FLAG = "\u200d", "\U0001f3f4"
 
 
@@ -77,9 +74,19 @@ def _invisible(value: str) -> list[str]:
 def char_problem(value: str, multiline: bool = False, label: Any = None) -> str | None:
     """Why *value* would not print as typed (control, invisible, damaged or unprintable
     characters), naming the field *label*; None when it prints as typed."""
-    if _CONTROL.search(value) or (not multiline and _LINEBREAKS.search(value)):
-        return str(_CONTROL_MESSAGE)
     name = f"«{label}»" if label else str(_l("Fältet"))
+    control = _CONTROL.findall(value) + ([] if multiline else _LINEBREAKS.findall(value))
+    if control:
+        # a browser shows most of them as \ufffd or not at all: say which and where they went
+        return str(
+            _l(
+                "%(field)s innehåller osynliga kontrolltecken som inte kan skrivas ut "
+                "(%(codes)s). I rutan syns de som \ufffd eller inte alls. Ta bort dem, till "
+                "exempel genom att skriva texten på nytt.",
+                field=name,
+                codes=_codes(list(dict.fromkeys(control))),
+            )
+        )
     if invisible := _invisible(value):
         return str(
             _l(
