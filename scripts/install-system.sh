@@ -15,6 +15,8 @@ if fc-list 2>/dev/null | grep -q "Noto Color Emoji"; then
   echo "         Remove it (apt-get remove fonts-noto-color-emoji) so fonts-symbola is used." >&2
 fi
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+# tests/pdfa.py runs `qpdf --check` on the PDFs the tests make
+command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
 if [ "${FORMSVC_WITH_BROWSER:-0}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
