@@ -8,16 +8,18 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.routing import IntegerConverter
 
 from formsvc.doctypes import DocumentType
-from formsvc.services import throttle
+from formsvc.models import Document, User
+from formsvc.services import signing, throttle
 from formsvc.services.audit import Origin
 from formsvc.services.conversion import ConverterPool, get_pool
+from formsvc.services.sealing import get_sealer
 from formsvc.services.storage import FileStore
 from formsvc.services.untrusted import EXTENSION_KEY as _UNTRUSTED
 from formsvc.services.untrusted import Runner
@@ -101,6 +103,46 @@ def store() -> FileStore:
 
 def converter() -> ConverterPool:
     return get_pool(current_app.extensions["formsvc.converter_settings"])
+
+
+def record_and_finalise(
+    what: signing.Signature | signing.Decision | signing.Paper,
+    dtype: DocumentType,
+    *,
+    actor: User | None,
+    done: str = "",
+) -> signing.Outcome:
+    """The signing use case with this app's files, converter, seal and settings; flashes *done*,
+    then what every signing view says about the seal (sealed, or why not yet).
+
+    Raises SigningError (nothing recorded)."""
+    outcome = signing.record_and_finalise(what, dtype, actor=actor, origin=origin(), **_tools())
+    if done:
+        flash(done, "info")
+    _say_seal(outcome.finalised, outcome.finalise_error)
+    return outcome
+
+
+def seal_if_complete(doc: Document, dtype: DocumentType) -> None:
+    """Seal *doc* now if complete (the staff's retry button), said as after a signature."""
+    _say_seal(*signing.finalise_now(doc, dtype, **_tools()))
+
+
+def _tools() -> dict[str, Any]:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return {
+        "store": store(),
+        "converter": converter(),
+        "sealer": lambda: get_sealer(app),  # loaded only when a document is complete
+        "settings": app.config,
+    }
+
+
+def _say_seal(finalised: bool, error: str | None) -> None:
+    if finalised:
+        flash(_("Alla har skrivit under. Dokumentet är förseglat och arkiverat."), "info")
+    if error:
+        flash(error, "error")
 
 
 def untrusted() -> Runner:

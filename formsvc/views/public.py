@@ -27,7 +27,7 @@ from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
 from formsvc.services.sealing import SealError, get_sealer, trusted_certificates, verify_upload
 from formsvc.services.untrusted import Busy, Refused
-from formsvc.views._common import converter, origin, registry, store, untrusted
+from formsvc.views._common import converter, origin, record_and_finalise, registry, store, untrusted
 from formsvc.views.signing_forms import CodeForm, DeclineForm, SignForm, VerifyForm
 
 bp = Blueprint("public", __name__)
@@ -173,35 +173,8 @@ def sign(token: str) -> str | BaseResponse:
                 )
                 return redirect(url_for(".link", token=token))
         elif form.validate_on_submit():
-            given = signing.Given(
-                name=form.name.data,
-                statements=tuple(form.statements.data or ()),
-                signature_png=form.drawn(),
-                ip=origin().ip,
-                user_agent=origin().user_agent,
-            )
-            signing.sign(
-                req,
-                dtype,
-                given,
-                method="link",
-                actor=None,
-                settings=current_app.config,
-                store=store(),
-                origin=origin(),
-            )
-            try:
-                signing.finalise_if_complete(
-                    req.document,
-                    dtype,
-                    store=store(),
-                    converter=converter(),
-                    sealer=get_sealer(current_app),
-                    settings=current_app.config,
-                )
-            except (ConversionError, SealError, OSError):
-                # the signature is stored; `flask reseal` makes the final document later
-                current_app.logger.exception("finalising document %s failed", req.document_id)
+            what = signing.Signature(req, form.given(origin()), "link")
+            record_and_finalise(what, dtype, actor=None)
             return redirect(url_for(".link", token=token))
     except signing.AlreadyDone:
         db.session.rollback()

@@ -27,7 +27,6 @@ from formsvc.models import Document, SignatureRequest, StoredFile
 from formsvc.services import access, audit, consents, documents, signing, throttle
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
-from formsvc.services.sealing import get_sealer
 from formsvc.services.untrusted import Busy
 from formsvc.views import lock
 from formsvc.views._common import (
@@ -37,8 +36,10 @@ from formsvc.views._common import (
     origin,
     password_policy,
     public_url,
+    record_and_finalise,
     registry,
     roles_required,
+    seal_if_complete,
     store,
     untrusted,
 )
@@ -60,34 +61,6 @@ def _request(doc: Document, rid: int) -> SignatureRequest:
     if req is None or req.document_id != doc.id or req.document_version != doc.version:
         abort(404)
     return req
-
-
-def _finalise(doc: Document, dtype: DocumentType) -> None:
-    """Seal when complete; a failure leaves the signatures in place and says so."""
-    try:
-        if signing.finalise_if_complete(
-            doc,
-            dtype,
-            store=store(),
-            converter=converter(),
-            sealer=get_sealer(current_app),
-            settings=current_app.config,
-        ):
-            flash(_("Alla har skrivit under. Dokumentet är förseglat och arkiverat."), "info")
-    except signing.SealRefused as exc:  # a signature row the log does not back: never sealed
-        db.session.rollback()
-        flash(exc.message, "error")
-    except Exception as exc:  # the signatures are stored; any failure here is retried by reseal
-        db.session.rollback()
-        current_app.logger.exception("finalising document %s failed", doc.id)
-        flash(
-            _(
-                "Underskriften är sparad, men det slutliga dokumentet kunde inte skapas just nu "
-                "(%(why)s). Det görs automatiskt senare; inget har gått förlorat.",
-                why=getattr(exc, "message", "") or _("tekniskt fel"),
-            ),
-            "error",
-        )
 
 
 @bp.post("/documents/<int:doc_id>/send")
@@ -173,24 +146,8 @@ def _sign_page(
             if staff and not (checked := _staff_password(doc, form.password.data, {})).ok:
                 form.password.errors = _password_errors(checked)
             else:
-                given = signing.Given(
-                    name=form.name.data,
-                    statements=tuple(form.statements.data or ()),
-                    signature_png=form.drawn(),
-                    ip=origin().ip,
-                    user_agent=origin().user_agent,
-                )
-                signing.sign(
-                    req,
-                    dtype,
-                    given,
-                    method=method,
-                    actor=current_user,
-                    settings=current_app.config,
-                    store=store(),
-                    origin=origin(),
-                )
-                _finalise(doc, dtype)
+                what = signing.Signature(req, form.given(origin()), method)
+                record_and_finalise(what, dtype, actor=current_user)
                 return render_template("signing/done.html", document=doc, req=req, locked=not staff)
     except signing.SigningError as exc:
         db.session.rollback()
@@ -284,31 +241,11 @@ def decide(doc_id: int) -> str | BaseResponse:
                 flash(problem, "error")
         else:
             try:
-                given = signing.Given(
-                    name=form.name.data,
-                    signature_png=form.drawn(),
-                    ip=origin().ip,
-                    user_agent=origin().user_agent,
-                )
-                signing.decide_and_sign(
-                    doc,
-                    dtype,
-                    values,
-                    given,
-                    actor=current_user,
-                    store=store(),
-                    converter=converter(),
-                    settings=current_app.config,
-                    origin=origin(),
-                )
-                flash(_("Beslutet är registrerat och underskrivet."), "info")
-                _finalise(doc, dtype)
+                what = signing.Decision(doc, values, form.given(origin()))
+                done = _("Beslutet är registrerat och underskrivet.")
+                record_and_finalise(what, dtype, actor=current_user, done=done)
                 return redirect(url_for("documents.show", doc_id=doc.id))
             except signing.SigningError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-            except ConversionError as exc:
-                db.session.rollback()
                 flash(exc.message, "error")
     return render_template(
         "signing/decide.html",
@@ -342,20 +279,11 @@ def paper(doc_id: int) -> tuple[str, int] | BaseResponse:
         try:
             data = upload.read(int(current_app.config["SCAN_MAX_BYTES"]) + 1) if upload else b""
             scan = signing.check_scan(data, runner=untrusted(), settings=current_app.config)
-            signing.sign_on_paper(
-                chosen,
-                scan,
-                names=names,
-                actor=current_user,
-                store=store(),
-                dtype=dtype,
-                origin=origin(),
-            )
-            flash(_("Den inskannade blanketten är sparad."), "info")
-            _finalise(doc, dtype)
+            what = signing.Paper(chosen, scan, names)
+            done = _("Den inskannade blanketten är sparad.")
+            record_and_finalise(what, dtype, actor=current_user, done=done)
             return redirect(url_for("documents.show", doc_id=doc.id))
         except (signing.SigningError, Busy) as exc:
-            db.session.rollback()
             form.scan.errors = [exc.message]
             status = 503 if isinstance(exc, Busy) else 200
     page = render_template(
@@ -455,8 +383,7 @@ def scan(doc_id: int, rid: int) -> Response:
 @roles_required(*STAFF)
 def finalise(doc_id: int) -> BaseResponse:
     doc, dtype = load_document(doc_id)
-    if signing.all_signed(doc) and not doc.sealed_pdf_sha256:
-        _finalise(doc, dtype)
+    seal_if_complete(doc, dtype)
     return redirect(url_for("documents.show", doc_id=doc.id))
 
 

@@ -13,6 +13,8 @@ from wtforms.validators import DataRequired, Email, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from formsvc.forms._base import long_text, text
+from formsvc.services.audit import Origin
+from formsvc.services.signing import Given
 
 #: A data URL of a drawn signature may be at most this long (about 500 kB of PNG).
 MAX_DATA_URL = 700_000
@@ -81,6 +83,16 @@ class SignForm(FlaskForm):
             return base64.b64decode(value[len(_PREFIX) :], validate=True)
         except (binascii.Error, ValueError):
             return b"not a png"  # the service refuses it with a clear message
+
+    def given(self, origin: Origin) -> Given:
+        """What the signer gave, as the signing service takes it (validated form only)."""
+        return Given(
+            name=self.name.data or "",
+            statements=tuple(self.statements.data or ()),
+            signature_png=self.drawn(),
+            ip=origin.ip,
+            user_agent=origin.user_agent,
+        )
 
 
 class StaffSignForm(SignForm):

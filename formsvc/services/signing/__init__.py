@@ -10,7 +10,8 @@ The package's parts, in the order a document meets them:
 - `record`: record a signature or a refusal, exactly once;
 - `paper`: a scanned paper form uploaded by staff;
 - `finalise`: seal once when every signature is in, signer copies, reseal;
-- `evidence`: what the evidence page and record say about a version.
+- `evidence`: what the evidence page and record say about a version;
+- `usecases`: `record_and_finalise`, what every signing view calls (one error policy).
 
 Everything callers use is importable from here (`signing.sign(...)`).
 """
@@ -63,18 +64,28 @@ from formsvc.services.signing.record import (
     statements_for,
 )
 from formsvc.services.signing.sending import send, void_open
+from formsvc.services.signing.usecases import (
+    Decision,
+    Paper,
+    Signature,
+    finalise_now,
+    record_and_finalise,
+)
 
 __all__ = [
     "EVENT_TEXTS",
     "METHOD_LABELS",
     "REQUEST_LABELS",
     "AlreadyDone",
+    "Decision",
     "FinalPdfs",
     "Given",
     "Outcome",
+    "Paper",
     "Scan",
     "SealRefused",
     "SealedRecord",
+    "Signature",
     "SigningError",
     "all_signed",
     "attributed_name",
@@ -88,6 +99,7 @@ __all__ = [
     "decline",
     "evidence_for",
     "finalise_if_complete",
+    "finalise_now",
     "find_by_token",
     "identity_text",
     "issue_link",
@@ -95,6 +107,7 @@ __all__ = [
     "mask",
     "may_sign_as_staff",
     "missing_before_signing",
+    "record_and_finalise",
     "refuse_untrusted_signatures",
     "requests",
     "reseal_pending",

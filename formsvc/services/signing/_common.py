@@ -57,7 +57,7 @@ class Outcome:
     request: SignatureRequest
     finalised: bool = False  #: this call sealed the document
     finalise_error: str | None = None  #: sealing failed; `flask reseal` will retry
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  #: "requests": all a paper scan signed
 
 
 # --------------------------------------------------------------------------- who signs
