@@ -32,7 +32,7 @@ translations: venv
 instance: venv
 	$(PY) scripts/setup_instance.py instance
 	$(FLASK) db upgrade
-	$(FLASK) seed-demo
+	$(FLASK) seed-demo --base-url http://127.0.0.1:$(PORT)
 
 test: FORMSVC_WITH_BROWSER=1
 test: export FORMSVC_WITH_BROWSER=1

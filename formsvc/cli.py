@@ -6,12 +6,13 @@ import gc
 import json
 import signal
 import sys
+import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
@@ -62,10 +63,50 @@ def _user(username: str) -> users.User:
 
 
 @click.command("seed-demo")
-def seed_demo() -> None:
-    """Create the seven SIG districts and one demo user per role (keeps existing data)."""
-    created = users.seed_demo(current_app.config["DEMO_PASSWORD"])
-    click.echo(f"Skapat: {', '.join(created)}" if created else "Demodata fanns redan.")
+@click.option(
+    "--base-url",
+    default=None,
+    help="Where the demo is served, for the mailed demo link (default PUBLIC_BASE_URL, "
+    "else http://127.0.0.1:5000)",
+)
+def seed_demo(base_url: str | None) -> None:
+    """Create the seven SIG districts and demo users; in demo mode (DEMO_MODE) also staff,
+    participants and documents in every district. Adds only what is missing."""
+    if not current_app.config.get("DEMO_MODE"):
+        created = users.seed_demo(current_app.config["DEMO_PASSWORD"])
+        click.echo(f"Skapat: {', '.join(created)}" if created else "Demodata fanns redan.")
+        return
+    from formsvc import public_base_url
+    from formsvc.services import demo, signing
+    from formsvc.services.sealing import get_sealer
+
+    base = public_base_url(base_url or current_app.config.get("PUBLIC_BASE_URL"))
+    base = base or "http://127.0.0.1:5000"
+    started = time.monotonic()
+    pool = get_pool(current_app.extensions["formsvc.converter_settings"])
+    with (
+        current_app.test_request_context(base_url=base),
+        demo.mail_sink(current_app.config, Path(current_app.instance_path) / "mail"),
+    ):
+        report = demo.seed(
+            password=current_app.config["DEMO_PASSWORD"],
+            registry=current_app.extensions["formsvc.registry"],
+            settings=current_app.config,
+            store=current_app.extensions["formsvc.store"],
+            converter=pool,
+            sealer=get_sealer(current_app),
+            link_for=lambda token: url_for("public.link", token=token, _external=True),
+            today=signing.today_local(),
+        )
+    click.echo(
+        f"Demoläge: {report.staff} konton, {report.participants} deltagare, "
+        f"{report.documents} dokument ({report.sealed} förseglade, {report.links} länkar "
+        f"skickade) på {time.monotonic() - started:.1f} s."
+        if report.staff or report.participants or report.documents
+        else "Demodata fanns redan."
+    )
+    for problem in report.problems:
+        click.echo(f"Varning: {problem}", err=True)
 
 
 @user_cli.command("create")

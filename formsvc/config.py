@@ -141,5 +141,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         "LANGUAGES": ("sv", "en"),
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
         "ORGANISATION_NAME": "Stockholms stad",
+        # Demo mode: `flask seed-demo` fills every district with fictitious participants and
+        # documents, and the login page lists the demo accounts with their password. Off unless
+        # the instance says so (scripts/setup_instance.py writes DEMO_MODE = True for `make run`)
+        "DEMO_MODE": False,
         "DEMO_PASSWORD": os.environ.get("FORMSVC_DEMO_PASSWORD", "Demo-losen-2026"),
     }

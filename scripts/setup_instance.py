@@ -27,6 +27,9 @@ def write_config(instance: Path) -> None:
         "MAIL_SERVER = '127.0.0.1'\n"
         "MAIL_PORT = 8025\n"
         "MAIL_DEMO_SINK = True\n"
+        "# Demo: fictitious participants and documents, demo accounts listed on the login page.\n"
+        "# Never in production: remove this line (or set False) before real use.\n"
+        "DEMO_MODE = True\n"
     )
     write_atomically(config, text.encode("utf-8"), 0o600)
     print(f"wrote {config}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
@@ -10,8 +10,9 @@ from werkzeug.wrappers import Response
 from formsvc.extensions import db
 from formsvc.forms.staff import LoginForm
 from formsvc.models import User
-from formsvc.services import audit, throttle, users
+from formsvc.services import audit, demo, throttle, users
 from formsvc.views._common import locked_message, origin, password_policy, safe_next
+from formsvc.views.admin import ROLE_LABELS
 
 bp = Blueprint("auth", __name__)
 
@@ -40,8 +41,20 @@ def login() -> str | Response | tuple[str, int]:
         if outcome.retry_after:
             flash(locked_message(outcome), "error")
         if outcome.refused:
-            return render_template("auth/login.html", form=form), 429
-    return render_template("auth/login.html", form=form)
+            return _login_page(form), 429
+    return _login_page(form)
+
+
+def _login_page(form: LoginForm) -> str:
+    # the demo accounts and their shared password, only ever in demo mode (DEMO_MODE)
+    shown = current_app.config.get("DEMO_MODE") is True
+    return render_template(
+        "auth/login.html",
+        form=form,
+        demo_accounts=demo.accounts() if shown else [],
+        demo_password=current_app.config["DEMO_PASSWORD"] if shown else None,
+        role_labels=ROLE_LABELS,
+    )
 
 
 def _log_login(user: User) -> None:
