@@ -114,6 +114,9 @@ class SignerSlot:
     id_number: str = ""
     #: what the signer ticks to agree to (every one is required to sign)
     statements: tuple[str, ...] = ()
+    #: an e-mail address the form holds for this signer ("" when none): the personal link's
+    #: address is prefilled with it
+    email: str = ""
 
 
 @dataclass(frozen=True)

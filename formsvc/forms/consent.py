@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -176,7 +177,7 @@ class ConsentForm(FlaskForm):
     info_other = long_text(_l("Andra uppgifter (beskriv)"), 2000)
     custody = SelectField(
         _l("Vårdnad"),
-        choices=_choices(CUSTODY, _l("– inte aktuellt (deltagaren är 18 år eller äldre) –")),
+        choices=_choices(CUSTODY, _l("– välj vårdnad (inte aktuellt från 18 år) –")),
         default="",
     )
     guardians = FieldList(FormField(GuardianRow), min_entries=2, max_entries=2)
@@ -186,17 +187,42 @@ class ConsentForm(FlaskForm):
     contact_phone = text(_l("Telefon"), 40, [Optional(), _PHONE])
     contact_email = text(_l("E-post"), 254, [Optional(), Email(_l("Ange en giltig e-postadress."))])
 
+    def _period_notices(self, ctx: FormContext) -> list[str]:
+        """Warn when the whole period has already passed, or (for a minor) custody is not given."""
+        found = []
+        start, end = self.period_from.data, self.period_to.data
+        if isinstance(end, date) and end < ctx.today:
+            found.append(
+                _(
+                    "Hela perioden (till och med %(end)s) har redan passerat: medgivandet "
+                    "skulle inte gälla någon dag framåt. Kontrollera datumen.",
+                    end=end.isoformat(),
+                )
+            )
+        on = start if isinstance(start, date) else ctx.today
+        if ctx.subject is not None and ctx.subject.age_on(on) < 18 and not self.custody.data:
+            found.append(
+                _(
+                    "Deltagaren är %(age)d år när medgivandet börjar gälla: ange vårdnaden, "
+                    "så att vårdnadshavarna får skriva under.",
+                    age=ctx.subject.age_on(on),
+                )
+            )
+        return found
+
     def notices(self, ctx: FormContext) -> list[str]:
-        """Warn when a recipient has no secrecy under OSL (the signers are told and confirm it)."""
+        """Warn when a recipient has no secrecy under OSL (the signers are told and confirm it),
+        when the period has passed, and when a minor's custody is missing."""
         rows = [
             {"actor": r.form.actor.data, "other_name": r.form.other_name.data,
              "secrecy": r.form.secrecy.data}
             for r in self.actors
         ]  # fmt: skip
+        found = self._period_notices(ctx)
         names = no_secrecy_names({"actors": rows})
         if not names:
-            return []
-        return [
+            return found
+        return found + [
             _(
                 "Mottagare utan sekretess: %(names)s. Företag, föreningar och privatpersoner har "
                 "inte sekretess enligt offentlighets- och sekretesslagen; uppgifter som lämnas dit "
@@ -489,9 +515,19 @@ def signers(ri: RenderInput) -> list[SignerSlot]:
                     name=g.get("name") or "",
                     id_number=printed_number(g.get("personnummer"), protected=protected),
                     statements=for_guardian,
+                    email=_email_in(g.get("contact")),
                 )
             )
     return slots
+
+
+def _email_in(contact: object) -> str:
+    """The e-mail address in a "telefon eller e-post" field, or "" when it holds none."""
+    for word in str(contact or "").replace(",", " ").replace(";", " ").split():
+        word = word.strip("<>()")
+        if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", word):
+            return word
+    return ""
 
 
 def _participant(s: Subject | None, d: Any) -> dict[str, str]:

@@ -83,6 +83,9 @@ def _fill(dtype: DocumentType, ctx: object, form: object, target: dict) -> str |
         if documents.validate(dtype, form, ctx):
             data = documents.to_data(dtype, form, ctx)
             doc = target["save"](data)
+            # what the form warned about still holds once saved: say it on the next page too
+            for notice in form.notices(ctx) if hasattr(form, "notices") else []:
+                flash(notice, "warning")
             return redirect(url_for(".show", doc_id=doc.id))
         flash(
             _(
@@ -207,6 +210,14 @@ def edit(doc_id: int) -> str | BaseResponse:
     return _fill(dtype, ctx, form, {"save": save, "page": page})
 
 
+def _link_emails(doc: Document, dtype: DocumentType, reqs: list) -> dict[int, str]:
+    """Request id -> the e-mail address the document's data gives that signer, if any."""
+    if not any(r.status == "open" and r.kind == "external" for r in reqs):
+        return {}
+    by_slot = {s.key: s.email for s in signing.slots(doc, dtype) if s.email}
+    return {r.id: by_slot[r.slot] for r in reqs if r.slot in by_slot}
+
+
 @bp.route("/documents/<int:doc_id>")
 @roles_required(*STAFF)
 def show(doc_id: int, conversion_error: str | None = None, link_forms: dict | None = None) -> str:
@@ -225,6 +236,8 @@ def show(doc_id: int, conversion_error: str | None = None, link_forms: dict | No
         requests=reqs,
         staff_may_sign={r.id for r in reqs if signing.may_sign_as_staff(current_user, r, dtype)},
         link_forms=link_forms or {},
+        # the address the form holds for a signer, offered for their personal link
+        link_emails=_link_emails(doc, dtype, reqs),
         email_form=EmailForm,
         consent_state=consents.state(doc, signing.today_local())
         if doc.type_slug == "consent"

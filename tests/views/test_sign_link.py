@@ -221,6 +221,19 @@ def test_before_the_code_the_link_shows_only_the_masked_address(
     assert signer.get(f"/s/{token}/copy.pdf").status_code == 404
 
 
+def test_the_link_address_is_prefilled_from_the_guardians_contact_when_it_is_an_email(
+    client: FlaskClient, sent: Document
+) -> None:
+    html = page(client, f"/documents/{sent.id}")
+    by_role = {r.role: r for r in signing.requests(sent)}
+    second, first = by_role["Vårdnadshavare 2"], by_role["Vårdnadshavare 1"]
+    field = re.search(rf'<input[^>]*id="email-{second.id}"[^>]*>', html)
+    assert field and 'value="johan.oberg@example.se"' in field.group(0)
+    # guardian 1's contact is a phone number: nothing is guessed
+    field = re.search(rf'<input[^>]*id="email-{first.id}"[^>]*>', html)
+    assert field and 'value=""' in field.group(0)
+
+
 def test_the_code_field_asks_phones_for_the_code_and_a_digit_keypad(
     app: Flask, client: FlaskClient, sent: Document, smtp_server: SmtpServer
 ) -> None:
