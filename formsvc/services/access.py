@@ -51,6 +51,16 @@ def can_create(user: User, dtype: DocumentType) -> bool:
     return can_work_with_clients(user) and user.role in dtype.editors
 
 
+def can_create_for_participant(user: User, dtype: DocumentType, participant: Participant) -> bool:
+    """May *user* start a document of *dtype* about *participant* (3.3: only assigned staff
+    and managers)?"""
+    if not can_create(user, dtype) or dtype.subject != "participant":
+        return False
+    if dtype.access == "assigned":
+        return user.role == "manager" or participant.is_assigned(user.id)
+    return True
+
+
 def visible_documents(user: User, registry: dict[str, DocumentType]) -> ColumnElement[bool]:
     """The SQL condition matching exactly the documents can_see_document allows."""
     if not can_work_with_clients(user):

@@ -152,9 +152,7 @@ def _facts(district_id: int, participant: Participant | None) -> dict:
 def new(pid: int, slug: str) -> str | BaseResponse:
     participant = _participant(pid)
     dtype = _creatable(slug, "participant")
-    if dtype.access == "assigned" and not (
-        current_user.role == "manager" or participant.is_assigned(current_user.id)
-    ):
+    if not access.can_create_for_participant(current_user, dtype, participant):
         abort(403)  # 3.3 is for the participant's assigned staff and the managers
     return _new(dtype, participant=participant)
 

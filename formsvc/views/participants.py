@@ -71,6 +71,12 @@ def show(pid: int) -> str:
         staff=participants.district_staff(p.district_id),
         confirm=ConfirmForm(),
         doc_types=registry(),
+        # what the user may start about this participant; the rest is named, not linked
+        creatable={
+            slug
+            for slug, t in registry().items()
+            if access.can_create_for_participant(current_user, t, p)
+        },
         sharing=consents.share_today(p.id, today),
         today=today,
         status_labels=STATUS_LABELS,
