@@ -97,3 +97,21 @@ def signed_in_person(
             settings=app.config,
         )
     return doc
+
+
+def demo_seed(app: Flask) -> Any:
+    """Demo mode's seed (`flask seed-demo`), mailed links pointing at http://localhost."""
+    from formsvc.services import demo
+    from formsvc.services.conversion import get_pool
+    from formsvc.services.sealing import get_sealer
+
+    return demo.seed(
+        password=app.config["DEMO_PASSWORD"],
+        registry=app.extensions["formsvc.registry"],
+        settings=app.config,
+        store=app.extensions["formsvc.store"],
+        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        sealer=get_sealer(app),
+        link_for=lambda token: f"{app.config['PUBLIC_BASE_URL']}/s/{token}",
+        today=signing.today_local(),
+    )

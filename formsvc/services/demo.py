@@ -41,6 +41,7 @@ class Account:
     full_name: str  #: shown in the app
     role: str  #: one of config.ROLES
     district: str | None  #: caseworkers and managers only
+    first: bool  #: one of the six every instance has (users.seed_demo), listed before the rest
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ class Report:
 
 def accounts() -> list[Account]:
     """The demo accounts that exist and are active, for the login page (demo mode only)."""
-    names = [u[0] for u in users.DEMO_USERS] + [
+    first = [u[0] for u in users.DEMO_USERS] + ["handlaggare2"]
+    names = first + [
         name for s in STAFF for name in (s.caseworker[0], s.colleague[0], s.manager[0])
     ]
     found = {
@@ -136,12 +138,11 @@ def accounts() -> list[Account]:
         )
     }
     out = []
-    for name in dict.fromkeys(names):  # DEMO_USERS first, then district by district
+    for name in dict.fromkeys(names):  # the first six, then district by district
         u = found.get(name)
         if u is not None:
-            out.append(
-                Account(u.username, u.full_name, u.role, u.district.name if u.district else None)
-            )
+            district = u.district.name if u.district else None
+            out.append(Account(u.username, u.full_name, u.role, district, name in first))
     return out
 
 

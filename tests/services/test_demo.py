@@ -27,8 +27,8 @@ from formsvc.services import (
     statistics,
     users,
 )
-from formsvc.services.conversion import get_pool
-from formsvc.services.sealing import get_sealer, trusted_certificates, verify
+from formsvc.services.sealing import trusted_certificates, verify
+from tests.factories import demo_seed
 from tests.smtp import SmtpServer
 
 SIG_DISTRICTS = 7
@@ -37,19 +37,6 @@ SIG_DISTRICTS = 7
 @pytest.fixture
 def config(config: dict[str, Any], smtp_server: SmtpServer) -> dict[str, Any]:
     return {**config, **smtp_server.settings, "DEMO_MODE": True}
-
-
-def seed(app: Flask) -> demo.Report:
-    return demo.seed(
-        password=app.config["DEMO_PASSWORD"],
-        registry=app.extensions["formsvc.registry"],
-        settings=app.config,
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
-        sealer=get_sealer(app),
-        link_for=lambda token: f"http://localhost/link/{token}",
-        today=signing.today_local(),
-    )
 
 
 def counts() -> dict[str, int]:
@@ -71,7 +58,7 @@ def counts() -> dict[str, int]:
 def test_seeding_makes_every_state_in_every_district_once_and_keeps_the_log_whole(
     app: Flask, smtp_server: SmtpServer
 ) -> None:
-    first = seed(app)
+    first = demo_seed(app)
     assert first.problems == []
     assert first.participants == SIG_DISTRICTS * len(demo.PEOPLE)
     assert first.sealed == SIG_DISTRICTS * 3  # a consent and two security talks per district
@@ -123,7 +110,7 @@ def test_seeding_makes_every_state_in_every_district_once_and_keeps_the_log_whol
         # follow-ups: six enrolments and three discharges
         assert by["follow_up", "draft"] == 9
 
-    links = [m for m in smtp_server.messages if "http://localhost/link/" in m.get_content()]
+    links = [m for m in smtp_server.messages if "http://localhost/s/" in m.get_content()]
     assert len(links) == SIG_DISTRICTS
 
     # the city-wide statistics of the last half-year show every indicator (a bar, not hidden)
@@ -146,7 +133,7 @@ def test_seeding_makes_every_state_in_every_district_once_and_keeps_the_log_whol
     assert findings == []
 
     before, events = counts(), db.session.scalar(select(func.count()).select_from(AuditEvent))
-    second = seed(app)
+    second = demo_seed(app)
     assert (second.staff, second.participants, second.documents, second.links) == (0, 0, 0, 0)
     assert counts() == before
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
@@ -156,6 +143,8 @@ def test_login_page_lists_the_demo_accounts_in_demo_mode(app: Flask, client: Fla
     users.seed_demo(app.config["DEMO_PASSWORD"])
     page = client.get("/login").get_data(as_text=True)
     assert "Demokonton" in page
+    # the accounts every instance has; a district's further staff exist after a full seed
+    assert "Fler konton" not in page
     for username, full_name, _role, _title in users.DEMO_USERS:
         assert f"<code>{username}</code>" in page and full_name in page
     assert "Arbetsledare/enhetschef" in page and "Rinkeby-Kista" in page
