@@ -47,6 +47,13 @@ _RANGE = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>")
 class PlacesError(Exception):
     """The PDF cannot be read for signature places, or a slot has two."""
 
+    def __init__(self, message: str, *, reason: str = "unreadable", slot: str = "") -> None:
+        super().__init__(message)
+        #: "unreadable", "duplicate" (*slot* is marked twice) or "transformed" (a marker drawn
+        #: under a `cm`, e.g. in a text box or rotated)
+        self.reason = reason
+        self.slot = slot
+
 
 @dataclass(frozen=True)
 class Place:
@@ -69,7 +76,9 @@ def find_places(pdf: bytes, *, max_pages: int = MAX_PAGES) -> dict[str, Place]:
                     break
                 for key, place in _page_places(page, index):
                     if key in places:
-                        raise PlacesError(f"two signature places for {key!r}")
+                        raise PlacesError(
+                            f"two signature places for {key!r}", reason="duplicate", slot=key
+                        )
                     places[key] = place
     except pikepdf.PdfError as exc:
         raise PlacesError(f"not a readable PDF: {exc}") from exc
@@ -104,7 +113,11 @@ def _page_places(page: pikepdf.Page, index: int) -> list[tuple[str, Place]]:
             continue
         if any(start <= block.start() < end for start, end in transformed):
             # LibreOffice sets text in page space; a marker under a `cm` would be misplaced
-            raise PlacesError(f"page {index + 1}: a signature place under a transformation")
+            raise PlacesError(
+                f"page {index + 1}: a signature place under a transformation",
+                reason="transformed",
+                slot=match[1],
+            )
         origin = _origin(body[: tiny.start()]) or _origin(body)
         if origin is None:
             continue

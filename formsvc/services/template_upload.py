@@ -21,7 +21,7 @@ from formsvc.services.conversion import (
 )
 from formsvc.services.rendering import TemplateError, template_variables
 from formsvc.services.storage import FileStore
-from formsvc.services.template_trial import render_sample
+from formsvc.services.template_trial import check_places, render_sample
 from formsvc.services.templates import DOCX_MIME
 from formsvc.services.untrusted import Refused, Runner
 
@@ -46,7 +46,7 @@ def check(
     converter: ConverterPool | None = None,
 ) -> None:
     """Refuse anything that is not a safe .docx this type's form can fill (in a bounded child
-    process) and, given a converter, turn into a PDF."""
+    process) and, given a converter, turn into a PDF with one signature place per signer."""
     if len(data) > MAX_UPLOAD:
         raise UploadRefused(f"Filen är för stor: högst {MAX_UPLOAD // (1024 * 1024)} MB.")
     try:
@@ -59,7 +59,8 @@ def check(
         wanted = template_variables(data)
     except TemplateError as exc:
         raise UploadRefused(exc.message) from None
-    context = dtype.build_context(sample_input(dtype))
+    sample = sample_input(dtype)
+    context = dtype.build_context(sample)
     missing = sorted(wanted - set(context))
     if missing:
         names = ", ".join(f"”{m}”" for m in missing)
@@ -71,14 +72,22 @@ def check(
         filled = render_sample(runner, data, dtype.slug)
     except Refused as exc:
         raise UploadRefused(exc.message) from None
-    if converter is not None:
-        _trial_conversion(converter, filled)
+    if converter is None:
+        return
+    slots = dtype.signers(sample)
+    # a signed type's document is frozen as PDF/A when sent: try exactly that
+    pdf = _trial_conversion(converter, filled, pdfa=bool(slots))
+    if slots:  # each signer the sample declares needs its place in that PDF (ADR 013)
+        try:
+            check_places(runner, pdf, slots)
+        except Refused as exc:
+            raise UploadRefused(exc.message) from None
 
 
-def _trial_conversion(converter: ConverterPool, filled: bytes) -> None:
+def _trial_conversion(converter: ConverterPool, filled: bytes, *, pdfa: bool) -> bytes:
     """Convert the template filled with sample data, as every document of the type will be."""
     try:
-        converter.convert(filled)
+        return converter.convert(filled, pdfa=pdfa)
     except ConverterUnavailable:
         raise UploadRefused(
             "PDF-omvandlingen (LibreOffice) fungerar inte på servern just nu, så mallen kan "
