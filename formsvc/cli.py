@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(reseal_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(retention_command)
+    app.cli.add_command(verify_command)
     cli_storage.register(app)
     cli_backup.register(app)
 
@@ -521,3 +522,60 @@ def retention_command(dry_run: bool) -> None:
             f"Gallrade {len(report.deleted)} dokument ({report.files_deleted} filer); "
             f"{len(report.held)} spärrade. Kvitton finns i loggen."
         )
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def verify_command(file: Path) -> None:
+    """Check a sealed PDF as the /verify page does; exit 0 if all is well, 1 on a problem,
+    2 if the file cannot be read."""
+    from formsvc.services import verification
+    from formsvc.services.sealing import trusted_certificates
+    from formsvc.services.untrusted import EXTENSION_KEY, Refused
+
+    limit = int(current_app.config["VERIFY_MAX_BYTES"])
+    try:
+        with file.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        click.echo(_("Filen kan inte läsas: %(error)s", error=exc.strerror or exc), err=True)
+        sys.exit(2)
+    if len(data) > limit:
+        click.echo(_("Filen är för stor."), err=True)
+        sys.exit(2)
+    try:
+        result = verification.verify_upload(
+            data,
+            trusted_certificates(current_app),
+            runner=current_app.extensions[EXTENSION_KEY],
+            settings=current_app.config,
+        )
+    except Refused as exc:  # a limit of the bounded check
+        click.echo(exc.message, err=True)
+        sys.exit(2)
+    seal = result.seal
+    if not seal.is_pdf:
+        for problem in seal.problems:
+            click.echo(problem, err=True)
+        sys.exit(2)
+    click.echo(f"SHA-256: {seal.sha256}")
+    if seal.sealed:
+        click.echo(_("Förseglat av: %(who)s", who=seal.signer or "–"))
+    for problem in seal.problems:
+        click.echo(f"FEL: {problem}")
+    if seal.ok:
+        click.echo(f"OK: {_('Sigillet är äkta och filen oförändrad sedan förseglingen.')}")
+    if result.record is not None:
+        click.echo(
+            _(
+                "Dokument: %(title)s (%(ref)s), förseglat %(at)s",
+                title=result.record.title,
+                ref=result.record.reference,
+                at=f"{result.record.sealed_at:%Y-%m-%d %H:%M} UTC",
+            )
+        )
+    for finding in result.findings:
+        click.echo(f"{'OK' if finding.ok else 'FEL'}: {finding.text}")
+    for line in result.additions():
+        click.echo(f"  + {line}")
+    sys.exit(0 if result.ok else 1)

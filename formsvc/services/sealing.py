@@ -396,17 +396,27 @@ def verify_upload(
     pdf: bytes, trust: list[asn1_x509.Certificate], *, runner: Runner, settings: Mapping[str, Any]
 ) -> Verification:
     """`verify` of an uploaded file, in a bounded child; raises untrusted.Refused or Busy."""
-    out = runner.run(
-        verify_untrusted,
-        pdf,
-        trust=[base64.b64encode(cert.dump()).decode() for cert in trust],
-        max_pages=int(settings["VERIFY_MAX_PAGES"]),
-        max_objects=int(settings["PDF_MAX_OBJECTS"]),
-        max_unpacked=int(settings["PDF_MAX_UNPACKED_BYTES"]),
-        max_pixels=int(settings["SCAN_MAX_PIXELS"]),
-        max_signatures=int(settings["VERIFY_MAX_SIGNATURES"]),
-    )
-    value = dict(out.value)
+    out = runner.run(verify_untrusted, pdf, **untrusted_params(trust, settings))
+    return verification_from(out.value)
+
+
+def untrusted_params(
+    trust: list[asn1_x509.Certificate], settings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`verify_untrusted`'s keyword arguments: the trusted certificates and the limits."""
+    return {
+        "trust": [base64.b64encode(cert.dump()).decode() for cert in trust],
+        "max_pages": int(settings["VERIFY_MAX_PAGES"]),
+        "max_objects": int(settings["PDF_MAX_OBJECTS"]),
+        "max_unpacked": int(settings["PDF_MAX_UNPACKED_BYTES"]),
+        "max_pixels": int(settings["SCAN_MAX_PIXELS"]),
+        "max_signatures": int(settings["VERIFY_MAX_SIGNATURES"]),
+    }
+
+
+def verification_from(child_value: Mapping[str, Any]) -> Verification:
+    """The Verification a child's `verify_untrusted` answered (its sentences translated here)."""
+    value = dict(child_value)
     signed_at = value.pop("signed_at")
     # the child has no request: its sentences are msgids, translated here
     problems = [gettext(p) for p in value.pop("problems")]

@@ -54,7 +54,12 @@ logger = logging.getLogger(__name__)
 
 EXTENSION_KEY = "formsvc.untrusted"
 #: Modules imported once by the fork server, so each child starts in milliseconds.
-PRELOAD = ("formsvc.services.scans", "formsvc.services.sealing", "formsvc.services.template_trial")
+PRELOAD = (
+    "formsvc.services.scans",
+    "formsvc.services.sealing",
+    "formsvc.services.template_trial",
+    "formsvc.services.verification",
+)
 #: The most a child may send back (a rewritten scan is at most its size limit).
 _MAX_REPLY = 64 * 1024 * 1024
 

@@ -22,10 +22,10 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.extensions import db, limiter
 from formsvc.models import SignatureRequest
-from formsvc.services import audit, consents, documents, signing
+from formsvc.services import audit, consents, documents, signing, verification
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
-from formsvc.services.sealing import SealError, get_sealer, trusted_certificates, verify_upload
+from formsvc.services.sealing import SealError, get_sealer, trusted_certificates
 from formsvc.services.untrusted import Busy, Refused
 from formsvc.views._common import converter, origin, record_and_finalise, registry, store, untrusted
 from formsvc.views.signing_forms import CodeForm, DeclineForm, SignForm, VerifyForm
@@ -320,7 +320,7 @@ def withdraw(token: str) -> BaseResponse:
 @limiter.limit(lambda: str(current_app.config["VERIFY_RATE_LIMIT"]), methods=["POST"])
 def verify_page() -> tuple[str, int]:
     form = VerifyForm()
-    result = record = now = None
+    check = result = record = now = None
     status = 200
     if form.validate_on_submit():
         upload = form.pdf.data
@@ -333,17 +333,20 @@ def verify_page() -> tuple[str, int]:
         else:
             trust = trusted_certificates(current_app)
             try:
-                result = verify_upload(data, trust, runner=untrusted(), settings=current_app.config)
+                check = verification.verify_upload(
+                    data, trust, runner=untrusted(), settings=current_app.config
+                )
             except Refused as exc:  # a limit, or Busy: every slot taken (503, "försök igen")
                 form.pdf.errors = [exc.message]
                 status = 503 if isinstance(exc, Busy) else 200
-            record = signing.sealed_record(result.sha256) if result and result.ok else None
+            result, record = (check.seal, check.record) if check else (None, None)
             if record is not None:
                 now = consents.current_state(record.document, signing.today_local())
     page = render_template(
         "signing/verify.html",
         form=form,
         result=result,
+        check=check,
         record=record,
         now=now,
         method_labels=signing.METHOD_LABELS,

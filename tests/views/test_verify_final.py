@@ -1,0 +1,77 @@
+"""The /verify page for a final PDF (ADR 014): original pages, what was added, problems."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from formsvc.models import Document
+from formsvc.services import signing
+from tests import factories, final_pdf
+from tests.conftest import World
+
+pytestmark = pytest.mark.converter
+
+
+@pytest.fixture
+def signed(app: Flask, world: World, consent_doc: Document) -> Document:
+    return factories.signed_in_person(app, consent_doc, world.users["caseworker"], seal=False)
+
+
+def upload(app: Flask, pdf: bytes) -> tuple[int, str]:
+    resp = app.test_client().post(
+        "/verify", data={"pdf": (io.BytesIO(pdf), "dok.pdf")}, content_type="multipart/form-data"
+    )
+    return resp.status_code, resp.get_data(as_text=True)
+
+
+def test_the_page_shows_the_original_pages_unchanged_what_was_added_and_the_state(
+    app: Flask, client: FlaskClient, signed: Document
+) -> None:
+    status, body = upload(app, final_pdf.seal_document(app, signed))
+    assert status == 200
+    assert "Dokumentet är äkta och oförändrat" in body
+    assert f"Originalsidorna är oförändrade (SHA-256 {signed.frozen_pdf_sha256})" in body
+    assert "varje undertecknare visades" in body
+    for req in signing.requests(signed):
+        assert f"underskrift av {req.signed_name} ({req.role})" in body
+    assert "Underskriftsbevis: 1 sidor" in body and "formsvc-evidence.json" in body
+    # what the page showed before stays: the seal, the record, the state today
+    assert "Betrott certifikat" in body and signed.reference in body
+    assert "Gäller dokumentet i dag?" in body
+    assert "Problem:" not in body
+
+
+def test_changed_original_pages_under_our_seal_are_shown_as_a_problem(
+    app: Flask, signed: Document
+) -> None:
+    status, body = upload(
+        app, final_pdf.seal_document(app, signed, before_seal=final_pdf.replace_page_text)
+    )
+    assert status == 200
+    assert "Dokumentet är äkta och oförändrat" not in body
+    assert "Sigillet är äkta, men innehållet stämmer inte" in body
+    assert "Problem:" in body and "Originalsidorna har ändrats" in body
+
+
+@pytest.mark.parametrize("hostile", ["huge", "nested", "not_utf8"])
+def test_a_hostile_record_gives_a_clear_answer_not_an_error(
+    app: Flask, signed: Document, hostile: str
+) -> None:
+    def change(record: dict[str, Any]) -> dict[str, Any] | bytes:
+        text = json.dumps(record, ensure_ascii=False)
+        if hostile == "huge":
+            return {**record, "padding": "x" * (2 * 1024 * 1024)}
+        if hostile == "nested":
+            return (text[:-1] + ', "x": ' + "[" * 300_000 + "]" * 300_000 + "}").encode()
+        return b"\xff\xfe" + text.encode()
+
+    status, body = upload(app, final_pdf.seal_document(app, signed, change_record=change))
+    assert status == 200
+    assert "Dokumentet är äkta och oförändrat" not in body
+    assert "Problem:" in body and "Beviset i dokumentet" in body
