@@ -89,16 +89,20 @@ def seed_demo(base_url: str | None) -> None:
         current_app.test_request_context(base_url=base),
         demo.mail_sink(current_app.config, Path(current_app.instance_path) / "mail"),
     ):
-        report = demo.seed(
-            password=current_app.config["DEMO_PASSWORD"],
-            registry=current_app.extensions["formsvc.registry"],
-            settings=current_app.config,
-            store=current_app.extensions["formsvc.store"],
-            converter=pool,
-            sealer=get_sealer(current_app),
-            link_for=lambda token: url_for("public.link", token=token, _external=True),
-            today=signing.today_local(),
-        )
+        try:
+            report = demo.seed(
+                password=current_app.config["DEMO_PASSWORD"],
+                registry=current_app.extensions["formsvc.registry"],
+                settings=current_app.config,
+                store=current_app.extensions["formsvc.store"],
+                converter=pool,
+                sealer=get_sealer(current_app),
+                link_for=lambda token: url_for("public.link", token=token, _external=True),
+                today=signing.today_local(),
+            )
+        except ConversionError as exc:
+            # what was made stays; a document that could not be sent stays a draft
+            raise click.ClickException(f"Demodata kunde inte göras klart: {exc.message}") from None
     click.echo(
         f"Demoläge: {report.staff} konton, {report.participants} deltagare, "
         f"{report.documents} dokument ({report.sealed} förseglade, {report.links} länkar "
