@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import tempfile
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,30 @@ def pdf_layout_text(data: bytes) -> str:
         )
     lines = (" ".join(line.split()) for line in out.stdout.decode().splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def pdf_words(data: bytes) -> list[tuple[int, float, float, float, float, str]]:
+    """Each word poppler finds: (page index, x0, y0, x1, y1 in PDF space from the bottom, word)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in.pdf"
+        src.write_bytes(data)
+        html = subprocess.run(
+            ["pdftotext", "-bbox", "-enc", "UTF-8", str(src), "-"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout.decode()
+    out: list[tuple[int, float, float, float, float, str]] = []
+    page, height = -1, 0.0
+    for line in html.splitlines():
+        if m := re.search(r'<page width="([\d.]+)" height="([\d.]+)"', line):
+            page, height = page + 1, float(m[2])
+        elif m := re.search(
+            r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*)</word>', line
+        ):
+            x0, top, x1, bottom = (float(m[i]) for i in range(1, 5))
+            out.append((page, x0, height - bottom, x1, height - top, html_unescape(m[5])))
+    return out
 
 
 def post_data(form_class: type, data: dict[str, Any], **overrides: str) -> MultiDict:

@@ -25,7 +25,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from formsvc.services.signature_places import Place
 
-__all__ = ["Mark", "OverlayError", "original_revision", "overlay_marks"]
+__all__ = ["Mark", "OverlayError", "add_marks", "original_revision", "overlay_marks"]
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 MM = 72 / 25.4
@@ -52,13 +52,30 @@ class Mark:
 
 def overlay_marks(frozen: bytes, places: Mapping[str, Place], marks: Mapping[str, Mark]) -> bytes:
     """*frozen* with each mark drawn in its slot's place, appended as an incremental update."""
-    missing = sorted(set(marks) - set(places))
-    if missing:
-        raise OverlayError(f"no signature place for {', '.join(missing)}")
+    _check_places(places, marks)
     if not marks:
         return frozen
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(frozen), strict=False)
+    except Exception as exc:  # pyHanko raises many kinds on a bad PDF
+        raise OverlayError(f"not a readable PDF: {type(exc).__name__}: {exc}") from exc
+    add_marks(writer, places, marks)
+    out = io.BytesIO()
+    try:
+        writer.write(out)
+    except Exception as exc:
+        raise OverlayError(f"the marks could not be added: {type(exc).__name__}: {exc}") from exc
+    return out.getvalue()
+
+
+def add_marks(
+    writer: IncrementalPdfFileWriter, places: Mapping[str, Place], marks: Mapping[str, Mark]
+) -> None:
+    """Draw each mark in its slot's place on *writer*'s pages; the caller writes (or seals) it.
+
+    The page's own content streams are wrapped in q … Q, never rewritten (ADR 013)."""
+    _check_places(places, marks)
+    try:
         by_page: dict[int, list[tuple[Place, Mark]]] = {}
         for slot, mark in marks.items():
             by_page.setdefault(places[slot].page, []).append((places[slot], mark))
@@ -75,13 +92,16 @@ def overlay_marks(frozen: bytes, places: Mapping[str, Place], marks: Mapping[str
             paint = b"\nQ\nq 1 0 0 1 %.4f %.4f cm /FsvcMarks Do Q\n" % (box[0], box[1])
             after = writer.add_object(generic.StreamObject(stream_data=paint))
             writer.add_stream_to_page(page_ix, after, resources=resources)
-        out = io.BytesIO()
-        writer.write(out)
     except OverlayError:
         raise
     except Exception as exc:  # pyHanko, fpdf2 and Pillow raise many kinds
         raise OverlayError(f"the marks could not be added: {type(exc).__name__}: {exc}") from exc
-    return out.getvalue()
+
+
+def _check_places(places: Mapping[str, Place], marks: Mapping[str, Mark]) -> None:
+    missing = sorted(set(marks) - set(places))
+    if missing:
+        raise OverlayError(f"no signature place for {', '.join(missing)}")
 
 
 def original_revision(pdf: bytes) -> bytes:

@@ -179,6 +179,28 @@ class Sealer:
         self, pdf: bytes, *, reason: str, location: str, timestamp_url: str | None = None
     ) -> bytes:
         """Return *pdf* with one PAdES seal added as an incremental update."""
+        try:
+            writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        except Exception as err:  # noqa: BLE001 - pyHanko raises many kinds on a bad PDF
+            raise SealError(
+                _("Dokumentet kunde inte förseglas: PDF-filen går inte att läsa.")
+            ) from err
+        return self.seal_writer(
+            writer, reason=reason, location=location, timestamp_url=timestamp_url
+        )
+
+    def seal_writer(
+        self,
+        writer: IncrementalPdfFileWriter,
+        *,
+        reason: str,
+        location: str,
+        timestamp_url: str | None = None,
+    ) -> bytes:
+        """Seal *writer*'s pending changes and the seal in one incremental update; the file.
+
+        Whatever was added to *writer* before (signature marks, pages, attachments) is written
+        in the same revision as the seal, so the seal covers it and the file is written once."""
         meta = signers.PdfSignatureMetadata(
             field_name=FIELD_NAME,
             md_algorithm="sha256",
@@ -187,12 +209,6 @@ class Sealer:
             location=location,
         )
         timestamper = HTTPTimeStamper(timestamp_url) if timestamp_url else None
-        try:
-            writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-        except Exception as err:  # noqa: BLE001 - pyHanko raises many kinds on a bad PDF
-            raise SealError(
-                _("Dokumentet kunde inte förseglas: PDF-filen går inte att läsa.")
-            ) from err
         signer = signers.PdfSigner(meta, signer=self._signer, timestamper=timestamper)
         try:
             out = _run_async(lambda: signer.async_sign_pdf(writer))

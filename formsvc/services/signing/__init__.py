@@ -27,13 +27,19 @@ from formsvc.services.signing._common import (
     slots,
     today_local,
 )
-from formsvc.services.signing.evidence import EVENT_TEXTS, evidence_for
+from formsvc.services.signing.evidence import (
+    EVENT_TEXTS,
+    evidence_for,
+    evidence_record,
+    record_bytes,
+)
 from formsvc.services.signing.finalise import (
     FinalPdfs,
     SealedRecord,
     SealRefused,
     all_signed,
     build_final_pdf,
+    build_legacy_final_pdf,
     claim_finalise,
     finalise_if_complete,
     refuse_untrusted_signatures,
@@ -90,6 +96,7 @@ __all__ = [
     "all_signed",
     "attributed_name",
     "build_final_pdf",
+    "build_legacy_final_pdf",
     "check_code",
     "check_scan",
     "claim_finalise",
@@ -98,6 +105,7 @@ __all__ = [
     "decide_and_sign",
     "decline",
     "evidence_for",
+    "evidence_record",
     "finalise_if_complete",
     "finalise_now",
     "find_by_token",
@@ -110,6 +118,7 @@ __all__ = [
     "record_and_finalise",
     "refuse_untrusted_signatures",
     "requests",
+    "record_bytes",
     "reseal_pending",
     "sealed_record",
     "send",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,19 +18,19 @@ from formsvc.models._base import utcnow
 from formsvc.models.document import DocumentStatus
 from formsvc.services import audit, documents, holders, lifecycle
 from formsvc.services.conversion import ConverterPool
-from formsvc.services.evidence import (
-    Evidence,
-    append_pages,
-    evidence_pdf,
-)
+from formsvc.services.evidence import append_pages, evidence_pdf
+from formsvc.services.final_pdf import final_writer
+from formsvc.services.overlay import Mark
 from formsvc.services.rendering import render_docx
 from formsvc.services.sealing import Sealer
+from formsvc.services.signature_places import Place, PlacesError, find_places
 from formsvc.services.signing._common import SigningError, _local, _log, _title, requests
-from formsvc.services.signing.evidence import evidence_for
+from formsvc.services.signing.evidence import evidence_for, evidence_record, record_bytes
 from formsvc.services.storage import FileStore
 from formsvc.services.templates import template_bytes
 
-#: Method labels as the document page and the evidence print them.
+logger = logging.getLogger(__name__)
+
 # --------------------------------------------------------------------------- finalise
 
 
@@ -57,8 +58,16 @@ def finalise_if_complete(
     if not claim_finalise(doc, settings, now):
         return False
     try:
+        # the time the evidence page and record give is the document's sealed_at
+        finalised_at = utcnow().replace(microsecond=0)
         final = build_final_pdf(
-            doc, dtype, store=store, converter=converter, sealer=sealer, settings=settings
+            doc,
+            dtype,
+            store=store,
+            converter=converter,
+            sealer=sealer,
+            settings=settings,
+            finalised_at=finalised_at,
         )
         stored = store.put(final.archive, "application/pdf")
         copies = {
@@ -80,7 +89,7 @@ def finalise_if_complete(
                 },
                 values={
                     "sealed_pdf_sha256": stored.sha256,
-                    "sealed_at": utcnow(),
+                    "sealed_at": finalised_at,
                     "finalise_claimed_at": None,
                     "finalise_claimed_by": None,
                     "updated_at": utcnow(),
@@ -199,42 +208,164 @@ def build_final_pdf(
     converter: ConverterPool,
     sealer: Sealer,
     settings: Mapping[str, Any],
+    finalised_at: datetime | None = None,
 ) -> FinalPdfs:
-    """Render with the signatures, convert to PDF/A-2b once, then append an evidence page and
-    seal: once with everyone's technical details (the archive copy), and once per signer who
-    signed by personal link with only their own (the copy their link downloads)."""
-    pdf = _signed_document_pdf(doc, dtype, store=store, converter=converter)
-
-    def sealed(evidence: Evidence) -> bytes:
-        return _seal(append_pages(pdf, evidence_pdf(evidence)), sealer, settings)
-
+    """The sealed archive copy, and a copy for each signer who signed by personal link with only
+    their own technical details: the frozen PDF plus one sealed update (ADR 014), or, for a
+    document frozen without signature places, the legacy re-rendering."""
+    make = _final_pdf_maker(
+        doc,
+        dtype,
+        store=store,
+        converter=converter,
+        sealer=sealer,
+        settings=settings,
+        finalised_at=finalised_at,
+    )
     return FinalPdfs(
-        archive=sealed(evidence_for(doc, dtype, settings)),
+        archive=make(None),
         copies={
-            r.id: sealed(evidence_for(doc, dtype, settings, copy_for=r))
-            for r in requests(doc)
-            if r.status == "signed" and r.method == "link"
+            r.id: make(r) for r in requests(doc) if r.status == "signed" and r.method == "link"
         },
     )
+
+
+def build_legacy_final_pdf(
+    doc: Document,
+    dtype: DocumentType,
+    *,
+    store: FileStore,
+    converter: ConverterPool,
+    sealer: Sealer,
+    settings: Mapping[str, Any],
+    finalised_at: datetime | None = None,
+) -> FinalPdfs:
+    """The final PDFs as made before ADR 014 (kept for documents frozen without places)."""
+    make = _legacy_maker(
+        doc,
+        dtype,
+        store=store,
+        converter=converter,
+        sealer=sealer,
+        settings=settings,
+        finalised_at=finalised_at,
+    )
+    return FinalPdfs(
+        archive=make(None),
+        copies={
+            r.id: make(r) for r in requests(doc) if r.status == "signed" and r.method == "link"
+        },
+    )
+
+
+#: Makes one sealed final PDF: the archive copy (None) or a signer's own copy.
+FinalPdfMaker = Callable[[SignatureRequest | None], bytes]
+
+
+def _final_pdf_maker(
+    doc: Document,
+    dtype: DocumentType,
+    *,
+    store: FileStore,
+    converter: ConverterPool,
+    sealer: Sealer,
+    settings: Mapping[str, Any],
+    finalised_at: datetime | None,
+) -> FinalPdfMaker:
+    """How this document's final PDFs are made: over its frozen PDF if that has a place for
+    every signature, else by the legacy path."""
+    marks = {
+        slot: Mark(name=m.name, signed=m.signed, image=m.image)
+        for slot, m in signature_marks(doc, store).items()
+    }
+    frozen = store.get(doc.frozen_pdf_sha256) if doc.frozen_pdf_sha256 else None
+    places = _places_for(doc, frozen, marks) if frozen is not None else None
+    if frozen is None or places is None:
+        return _legacy_maker(
+            doc,
+            dtype,
+            store=store,
+            converter=converter,
+            sealer=sealer,
+            settings=settings,
+            finalised_at=finalised_at,
+        )
+
+    def make(copy_for: SignatureRequest | None) -> bytes:
+        evidence = evidence_for(doc, dtype, settings, copy_for=copy_for, finalised_at=finalised_at)
+        record = evidence_record(
+            doc, dtype, settings, copy_for=copy_for, places=places, finalised_at=finalised_at
+        )
+        writer = final_writer(
+            frozen,
+            places,
+            marks,
+            evidence_page=evidence_pdf(evidence),
+            record=record_bytes(record),
+            modified=evidence.finalised_at,
+        )
+        return sealer.seal_writer(writer, **_seal_options(settings))
+
+    return make
+
+
+def _places_for(doc: Document, frozen: bytes, marks: Mapping[str, Mark]) -> dict[str, Place] | None:
+    """The frozen PDF's signature places, or None if a signed slot has none (ADR 013: documents
+    sent before the templates had places) or they cannot be read."""
+    try:
+        places = find_places(frozen)
+    except PlacesError as exc:
+        logger.warning(
+            "document %s: signature places unreadable (%s); legacy final PDF", doc.id, exc
+        )
+        return None
+    missing = sorted(set(marks) - set(places))
+    if missing:
+        logger.info("document %s: no place for %s; legacy final PDF", doc.id, ", ".join(missing))
+        return None
+    return {slot: places[slot] for slot in marks}
+
+
+# --------------------------------------------------------------------------- legacy path
+
+
+def _legacy_maker(
+    doc: Document,
+    dtype: DocumentType,
+    *,
+    store: FileStore,
+    converter: ConverterPool,
+    sealer: Sealer,
+    settings: Mapping[str, Any],
+    finalised_at: datetime | None,
+) -> FinalPdfMaker:
+    """The legacy path: render with the signatures, convert to PDF/A-2b once, then append an
+    evidence page and seal (the body is a new conversion, not the frozen PDF; no record)."""
+    pdf = _signed_document_pdf(doc, dtype, store=store, converter=converter)
+
+    def make(copy_for: SignatureRequest | None) -> bytes:
+        evidence = evidence_for(doc, dtype, settings, copy_for=copy_for, finalised_at=finalised_at)
+        return sealer.seal(append_pages(pdf, evidence_pdf(evidence)), **_seal_options(settings))
+
+    return make
 
 
 def _signed_document_pdf(
     doc: Document, dtype: DocumentType, *, store: FileStore, converter: ConverterPool
 ) -> bytes:
-    """The document with its signatures, as PDF/A-2b (before the evidence page and the seal)."""
+    """Legacy path: the document re-rendered with its signatures, as PDF/A-2b."""
     ri = documents.render_input(doc, today=_local(doc.sent_at or utcnow()).date())
-    ri = _with_signatures(ri, signature_marks(doc, store))
+    ri = replace(ri, signatures=signature_marks(doc, store))
     template = template_bytes(doc.template_version, store)
     return converter.convert(render_docx(template, dtype.build_context(ri)), pdfa=True)
 
 
-def _seal(pdf: bytes, sealer: Sealer, settings: Mapping[str, Any]) -> bytes:
-    return sealer.seal(
-        pdf,
-        reason=str(settings.get("SEAL_REASON") or ""),
-        location=str(settings.get("SEAL_LOCATION") or ""),
-        timestamp_url=settings.get("SEAL_TIMESTAMP_URL") or None,
-    )
+def _seal_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "reason": str(settings.get("SEAL_REASON") or ""),
+        "location": str(settings.get("SEAL_LOCATION") or ""),
+        "timestamp_url": settings.get("SEAL_TIMESTAMP_URL") or None,
+    }
 
 
 def signer_copy(
@@ -259,10 +390,16 @@ def signer_copy(
     problems = audit.untrusted_signatures(doc.id, doc.version)
     if problems:  # never seal a copy of signatures the log does not back
         raise SealRefused(" ".join([*problems, _("Dokumentet förseglas inte.")]))
-    pdf = _signed_document_pdf(doc, dtype, store=store, converter=converter)
-    evidence = evidence_for(doc, dtype, settings, copy_for=req)
-    sealed = _seal(append_pages(pdf, evidence_pdf(evidence)), sealer, settings)
-    sha = store.put(sealed, "application/pdf").sha256
+    make = _final_pdf_maker(
+        doc,
+        dtype,
+        store=store,
+        converter=converter,
+        sealer=sealer,
+        settings=settings,
+        finalised_at=doc.sealed_at,
+    )
+    sha = store.put(make(req), "application/pdf").sha256
     db.session.flush()
     made = db.session.execute(
         update(SignatureRequest)
@@ -288,12 +425,6 @@ def _after_completion(doc: Document, copies: dict[int, str], settings: Mapping[s
         db.session.execute(
             update(SignatureRequest).where(SignatureRequest.id == r.id).values(**values)
         )
-
-
-def _with_signatures(ri: Any, marks: dict[str, SignatureMark]) -> Any:
-    from dataclasses import replace
-
-    return replace(ri, signatures=marks)
 
 
 def reseal_pending(
