@@ -38,6 +38,7 @@ from formsvc.services.overlay import original_revision
 from formsvc.services.sealing import get_sealer, trusted_certificates, verify
 from formsvc.services.signature_places import find_places
 from formsvc.services.templates import DOCX_MIME
+from tests import pdfa
 from tests.conftest import World
 from tests.helpers import pdf_text, pdf_words
 
@@ -403,6 +404,7 @@ def test_the_sealed_pdf_is_the_frozen_pdf_with_signatures_evidence_and_record_ad
         # ECDSA seal does, declaring ISO 32002 (ECDSA signatures in PDF) as pyHanko always has
         version = str(pdf.Root.get("/Version", "/1.7"))
         assert version == "/1.7" or "/ISO_" in pdf.Root.Extensions, version
+    assert pdfa.problems(final, part=3) == []
     xmp, info = xmp_and_info(final)
     assert (xmp["pdfaid:part"], xmp["pdfaid:conformance"]) == ("3", "B")
     assert info["/Producer"] == xmp["pdf:Producer"]
@@ -485,6 +487,7 @@ def test_a_document_frozen_without_places_is_finalised_by_the_legacy_path(
     assert not final.startswith(frozen)  # re-rendered with the signatures, as before ADR 014
     assert_sealed_and_valid(app, final, tmp_path)
     assert embedded_record(final) is None
+    assert pdfa.problems(final, part=2) == []
     text = pdf_text(final)
     assert "Underskriftsbevis" in text
     for r in reqs:

@@ -24,7 +24,7 @@ from formsvc.extensions import db
 from formsvc.models import Document
 from formsvc.services import holders, signing
 from tests.views.test_signing_concurrency import (  # noqa: F401 - fixtures
-    broken_converter,
+    broken_seal,
     count,
     sent,
     sign_all_but_the_seal_fails,
@@ -55,10 +55,10 @@ def complete(
     app: Flask,
     client: FlaskClient,
     sent: Document,  # noqa: F811 - the imported fixture
-    broken_converter: Flask,  # noqa: F811 - the imported fixture
+    broken_seal: Flask,  # noqa: F811 - the imported fixture
 ) -> Document:
     """Every signature in, nothing sealed, no claim: the last signature's seal failed."""
-    sign_all_but_the_seal_fails(app, client, sent, broken_converter)
+    sign_all_but_the_seal_fails(app, client, sent, broken_seal)
     db.session.expire_all()
     doc = db.session.get(Document, sent.id)
     assert signing.all_signed(doc) and doc.sealed_pdf_sha256 is None

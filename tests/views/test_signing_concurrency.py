@@ -115,13 +115,12 @@ def test_the_same_signature_submitted_twice_at_once_counts_once(
 
 
 @pytest.fixture
-def broken_converter(make_app: Any) -> Flask:
-    """The same database and files, but LibreOffice cannot start (a crash before sealing)."""
-    return make_app(
-        CONVERTER_PYTHON="/nonexistent/python3",
-        CONVERTER_SOFFICE="/nonexistent/soffice",
-        CONVERTER_BASE_PORT=23392,
-    )
+def broken_seal(make_app: Any, tmp_path: Any) -> Flask:
+    """The same database and files, but the seal cannot be loaded (a failure before sealing).
+
+    Not a broken LibreOffice: the final PDF is the frozen PDF plus an update (ADR 014), made
+    without converting again."""
+    return make_app(SEAL_PKCS12_PATH=str(tmp_path / "no-seal-here" / "seal.p12"))
 
 
 def sign_all_but_the_seal_fails(
@@ -144,9 +143,9 @@ def test_a_failure_between_signature_and_seal_loses_nothing_and_reseal_finishes_
     client: FlaskClient,
     runner: FlaskCliRunner,
     sent: Document,
-    broken_converter: Flask,
+    broken_seal: Flask,
 ) -> None:
-    resp = sign_all_but_the_seal_fails(app, client, sent, broken_converter)
+    resp = sign_all_but_the_seal_fails(app, client, sent, broken_seal)
     assert resp.status_code == 200
     assert "inget har gått förlorat" in resp.get_data(as_text=True)
     db.session.expire_all()
@@ -167,9 +166,9 @@ def test_a_failure_between_signature_and_seal_loses_nothing_and_reseal_finishes_
 
 
 def test_reseal_takes_over_a_stale_claim_but_not_a_fresh_one(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner, sent: Document, broken_converter: Flask
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, sent: Document, broken_seal: Flask
 ) -> None:
-    sign_all_but_the_seal_fails(app, client, sent, broken_converter)
+    sign_all_but_the_seal_fails(app, client, sent, broken_seal)
     # a worker that died while holding the claim (killed, not an exception)
     db.session.execute(
         update(Document).where(Document.id == sent.id).values(finalise_claimed_at=utcnow())
