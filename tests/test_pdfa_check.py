@@ -15,7 +15,8 @@ from fpdf import FPDF
 from formsvc import doctypes
 from formsvc.services.conversion import ConverterPool, ConverterSettings, get_pool
 from formsvc.services.rendering import render_docx
-from tests.conftest import CONVERTER_PORT
+from formsvc.services.sealing import Sealer
+from tests.conftest import CONVERTER_PORT, SEAL_PASSPHRASE
 from tests.pdfa import problems
 
 REGISTRY = doctypes.discover()
@@ -334,3 +335,22 @@ def test_a_damaged_file_fails_qpdf_check(consent):
     found = problems(damaged, part=2)
     assert len(found) == 1
     assert found[0].startswith("qpdf --check exited 3")
+
+
+def test_a_trailer_without_id_is_reported(consent):
+    trailer = consent.rindex(b"trailer")
+    ident = re.search(rb"/ID\s*\[[^\]]*\]", consent[trailer:])
+    assert ident
+    start, end = trailer + ident.start(), trailer + ident.end()
+    no_id = consent[:start] + b" " * (end - start) + consent[end:]
+    assert problems(no_id, part=2) == ["trailer has no /ID"]
+
+
+def test_the_sealed_frozen_pdf_is_still_pdfa_2b(consent, seal_pkcs12, tmp_path):
+    # the seal is an incremental update (pyHanko): it must not break what the frozen PDF declares
+    path = tmp_path / "seal.p12"
+    path.write_bytes(seal_pkcs12)
+    sealer = Sealer.from_pkcs12(path, SEAL_PASSPHRASE)
+    sealed = sealer.seal(consent, reason="Test", location="Stockholm")
+    assert sealed.startswith(consent)
+    assert problems(sealed, part=2) == []

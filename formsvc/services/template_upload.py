@@ -9,7 +9,7 @@ import zipfile
 
 from sqlalchemy import func, select
 
-from formsvc.doctypes import DocumentType, sample_input
+from formsvc.doctypes import DocumentType, SignerSlot, sample_input
 from formsvc.extensions import db
 from formsvc.models import TemplateVersion, User
 from formsvc.services import audit, template_safety
@@ -82,6 +82,11 @@ def check(
             check_places(runner, pdf, slots)
         except Refused as exc:
             raise UploadRefused(exc.message) from None
+
+
+def sample_signers(dtype: DocumentType) -> list[SignerSlot]:
+    """The signers the type's sample declares: each needs a signature place in the template."""
+    return dtype.signers(sample_input(dtype))
 
 
 def _trial_conversion(converter: ConverterPool, filled: bytes, *, pdfa: bool) -> bytes:

@@ -29,6 +29,7 @@ from formsvc.forms.staff import (
 )
 from formsvc.models import ChecklistItem, District, TemplateVersion, User
 from formsvc.services import audit, checklists, sealing, template_upload, throttle, users
+from formsvc.services.template_trial import PLACE_MARKER
 from formsvc.services.templates import DOCX_MIME
 from formsvc.views._common import (
     converter,
@@ -195,13 +196,7 @@ def district_edit(did: int) -> str | Response:
 @bp.route("/templates")
 @roles_required("admin")
 def templates() -> str:
-    return render_template(
-        "admin/templates.html",
-        doc_types=registry(),
-        form=TemplateUploadForm(),
-        confirm=ConfirmForm(),
-        versions={slug: template_upload.versions(slug) for slug in registry()},
-    )
+    return _templates_page(TemplateUploadForm())
 
 
 @bp.route("/templates/<slug>/upload", methods=["POST"])
@@ -233,14 +228,21 @@ def template_upload_view(slug: str) -> str | Response:
                 _("Mallen är kontrollerad och används nu som version %(v)d.", v=tv.version), "info"
             )
             return redirect(url_for(".templates"))
+    return _templates_page(form, failed_slug=slug), 400
+
+
+def _templates_page(form: TemplateUploadForm, failed_slug: str | None = None) -> str:
+    types = registry()
     return render_template(
         "admin/templates.html",
-        doc_types=registry(),
+        doc_types=types,
         form=form,
         confirm=ConfirmForm(),
-        failed_slug=slug,
-        versions={s: template_upload.versions(s) for s in registry()},
-    ), 400
+        failed_slug=failed_slug,
+        versions={s: template_upload.versions(s) for s in types},
+        signers={s: template_upload.sample_signers(t) for s, t in types.items()},
+        marker=PLACE_MARKER,
+    )
 
 
 @bp.route("/templates/<slug>/v<int:version>/activate", methods=["POST"])

@@ -3,6 +3,7 @@ its PDF (ADR 013): through the admin view and the service, with real LibreOffice
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import io
 import re
@@ -250,3 +251,15 @@ def test_the_marker_in_the_message_is_the_one_our_templates_use() -> None:
     kit = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kit)
     assert kit.SIGNATURE_PLACE_MARKER == PLACE_MARKER
+
+
+def test_the_templates_page_says_which_signers_need_a_place_and_how(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    auth.login("admin")
+    page = html.unescape(client.get("/admin/templates").get_data(as_text=True))
+    consent = page[page.index('<section id="consent">') :]
+    consent = consent[: consent.index("</section>")]
+    assert "Underskrivare i exempeldata: Deltagare, Vårdnadshavare 1, Vårdnadshavare 2." in consent
+    assert f"texten {PLACE_MARKER} i vit färg och storlek 1 punkt" in consent
+    assert page.count("Varje underskrivare behöver en underskriftsplats") == len(SIGNED)
