@@ -2,8 +2,9 @@
 
 # Everything printed here comes from people (names, user agents, statements) and is treated as
 # hostile: control characters are stripped and nothing is interpreted as markup or as an alias.
-# The page is drawn with fpdf2 and DejaVu fonts (embedded), then appended with pypdf keeping the
-# main PDF's catalogue (PDF/A metadata, output intents); the seal is applied afterwards.
+# The page is drawn with fpdf2 and DejaVu fonts (embedded, see services/fonts.py), then appended
+# with pypdf keeping the main PDF's catalogue (PDF/A metadata, output intents); the seal is
+# applied afterwards.
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -19,7 +19,8 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from pypdf import PdfReader, PdfWriter
 
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+from formsvc.services import fonts
+
 _TZ = ZoneInfo("Europe/Stockholm")
 # C0 controls except tab and newline, DEL, C1 controls and lone surrogates (unencodable in a PDF)
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -99,16 +100,21 @@ def _outcome(outcome: str) -> str:
     return labels.get(outcome, outcome)
 
 
+_FACES = {
+    ("DejaVu", ""): fonts.SANS,
+    ("DejaVu", "B"): fonts.SANS_BOLD,
+    ("DejaVuMono", ""): fonts.MONO,
+}
+
+
 class _EvidencePdf(FPDF):
-    def __init__(self) -> None:
+    def __init__(self, *, full_fonts: bool = False) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         # user text such as "{nb}" must print as typed, not as a page count
         self.alias_nb_pages(None)
         self.set_margins(_MARGIN, _MARGIN, _MARGIN)
         self.set_auto_page_break(auto=True, margin=_MARGIN)
-        self.add_font("DejaVu", "", FONT_DIR / "DejaVuSans.ttf")
-        self.add_font("DejaVu", "B", FONT_DIR / "DejaVuSans-Bold.ttf")
-        self.add_font("DejaVuMono", "", FONT_DIR / "DejaVuSansMono.ttf")
+        fonts.add_fonts(self, _FACES, full=full_fonts)
 
     def heading(self, text: str, size: float = 12.5) -> None:
         """A bold heading that is never left alone at the bottom of a page."""
@@ -116,20 +122,23 @@ class _EvidencePdf(FPDF):
             self.add_page()
         self.ln(2.5)
         self.set_font("DejaVu", "B", size)
-        self.multi_cell(0, size * 0.5, _clean(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.block(0, size * 0.5, _clean(text))
         self.ln(1)
 
     def row(self, label: str, value: str, *, mono: bool = False) -> None:
         """A label in the left column and its (wrapping) value beside it."""
         self.set_font("DejaVu", "B", 9)
-        label_lines = self.multi_cell(
-            _LABEL_WIDTH, _LINE, label, align="L", dry_run=True, output="LINES"
-        )
+        if self.fits(_LABEL_WIDTH, label):
+            label_lines = 1
+        else:
+            label_lines = len(
+                self.multi_cell(_LABEL_WIDTH, _LINE, label, align="L", dry_run=True, output="LINES")
+            )
         # the label never splits over a page; a long value may
-        if self.will_page_break(max(1, len(label_lines)) * _LINE):
+        if self.will_page_break(max(1, label_lines) * _LINE):
             self.add_page()
         page, top = self.page, self.get_y()
-        self.multi_cell(_LABEL_WIDTH, _LINE, label, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.block(_LABEL_WIDTH, _LINE, label)
         label_bottom = self.get_y()
         self.set_xy(_MARGIN + _LABEL_WIDTH, top)
         if mono:
@@ -137,17 +146,37 @@ class _EvidencePdf(FPDF):
         else:
             self.set_font("DejaVu", "", 9.5)
         # WORD wrapping still breaks a "word" longer than the line (hashes, user agents)
-        self.multi_cell(
-            0, _LINE, _clean(value) or "–", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
+        self.block(0, _LINE, _clean(value) or "–")
         if self.page == page:
             self.set_y(max(self.get_y(), label_bottom))
         self.ln(0.8)
 
+    def block(self, w: float, h: float, text: str) -> None:
+        """Left-aligned text in a column *w* wide (0: to the right margin), wrapped on words;
+        the position moves to the left margin below it.
+
+        Text that fits on one line is drawn as one cell: the same output as multi_cell, without
+        fpdf2's line breaking, which measures every character again for each one it adds."""
+        if self.fits(w, text):
+            self.cell(w, h, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        else:
+            self.multi_cell(w, h, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def fits(self, w: float, text: str) -> bool:
+        """*text* would be one line in a multi_cell *w* wide at the current font."""
+        if "\n" in text or "\u00ad" in text:  # a line break; a soft hyphen multi_cell hides
+            return False
+        room = (w or self.w - self.r_margin - self.x) - 2 * self.c_margin
+        return self.get_string_width(text) <= room - 0.001
+
 
 def evidence_pdf(ev: Evidence) -> bytes:
     """An A4 page (or more) titled 'Underskriftsbevis' recording how the document was signed."""
-    pdf = _EvidencePdf()
+    return fonts.render(lambda full: _draw(ev, full))
+
+
+def _draw(ev: Evidence, full_fonts: bool) -> FPDF:
+    pdf = _EvidencePdf(full_fonts=full_fonts)
     pdf.set_title(_("Underskriftsbevis"))
     pdf.set_creator("formsvc")
     pdf.set_lang("sv")
@@ -238,7 +267,7 @@ def evidence_pdf(ev: Evidence) -> bytes:
         pdf.row("", _("Inga"))
     for event in ev.events:
         pdf.row(_when(event.at), event.text)
-    return bytes(pdf.output())
+    return pdf
 
 
 def append_pages(pdf: bytes, extra: bytes) -> bytes:

@@ -14,7 +14,6 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from fpdf import FPDF
 from PIL import Image
@@ -23,11 +22,11 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from formsvc.services import fonts
 from formsvc.services.signature_places import Place
 
 __all__ = ["Mark", "OverlayError", "add_marks", "original_revision", "overlay_marks"]
 
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 MM = 72 / 25.4
 #: The drawn signature gets at most this much of the place's width (the templates' 45 mm).
 IMAGE_MAX_WIDTH = 45 * MM
@@ -128,19 +127,18 @@ def _clean(text: str) -> str:
 def _draw(box: list[float], items: list[tuple[Place, Mark]]) -> bytes:
     """One page the size of *box* with each mark laid out in its place (points, PDF space)."""
     width, height = box[2] - box[0], box[3] - box[1]
-    pdf = FPDF(unit="pt", format=(width, height))
-    pdf.set_margins(0, 0, 0)
-    pdf.set_auto_page_break(False)
-    pdf.alias_nb_pages(None)  # a name such as "{nb}" prints as typed
-    pdf.add_font("DejaVu", "", FONT_DIR / "DejaVuSans.ttf")
-    try:
+
+    def draw(full_fonts: bool) -> FPDF:
+        pdf = FPDF(unit="pt", format=(width, height))
+        pdf.set_margins(0, 0, 0)
+        pdf.set_auto_page_break(False)
+        pdf.alias_nb_pages(None)  # a name such as "{nb}" prints as typed
+        fonts.add_fonts(pdf, {("DejaVu", ""): fonts.SANS}, full=full_fonts)
         pdf.add_page()
         _lay_out(pdf, height, box, items)
-        return bytes(pdf.output())
-    finally:
-        for font in pdf.fonts.values():  # fpdf2 reads the font file lazily and keeps it open
-            if getattr(font, "ttfont", None) is not None:
-                font.ttfont.close()
+        return pdf
+
+    return fonts.render(draw)
 
 
 def _lay_out(pdf: FPDF, height: float, box: list[float], items: list[tuple[Place, Mark]]) -> None:
