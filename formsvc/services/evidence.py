@@ -27,6 +27,7 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _MARGIN = 18.0  # mm
 _LABEL_WIDTH = 48.0  # mm
 _LINE = 5.2  # mm
+_HEADER_Y = 8.0  # mm from the top: the header's text line, its rule below
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,17 @@ def _id_label(number: str) -> str:
     return _("Samordningsnummer") if day.isdigit() and int(day) > 60 else _("Personnummer")
 
 
+def _cut(pdf: FPDF, text: str, room: float) -> str:
+    """*text*, cut with an ellipsis to fit *room* at the current font (a header line)."""
+    if pdf.get_string_width(text) <= room:
+        return text
+    while text and pdf.get_string_width(text + "…") > room:
+        text = text[
+            : max(0, min(len(text) - 1, int(len(text) * room / pdf.get_string_width(text))))
+        ]
+    return text + "…"
+
+
 def _outcome(outcome: str) -> str:
     labels = {"signed": _("Undertecknat"), "declined": _("Avböjt")}
     return labels.get(outcome, outcome)
@@ -108,13 +120,49 @@ _FACES = {
 
 
 class _EvidencePdf(FPDF):
-    def __init__(self, *, full_fonts: bool = False) -> None:
+    def __init__(self, ev: Evidence, *, full_fonts: bool = False) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
-        # user text such as "{nb}" must print as typed, not as a page count
+        # user text such as "{nb}" must print as typed, not as a page count: the alias is on
+        # only while the footer is drawn (and at output, to fill in the footers' counts)
         self.alias_nb_pages(None)
         self.set_margins(_MARGIN, _MARGIN, _MARGIN)
         self.set_auto_page_break(auto=True, margin=_MARGIN)
         fonts.add_fonts(self, _FACES, full=full_fonts)
+        self._organisation = _clean(ev.organisation).replace("\n", " ")
+        self._reference = _clean(ev.reference).replace("\n", " ")
+
+    def header(self) -> None:
+        """The organisation and the document's reference above a rule, as on the document's
+        own pages (scripts/docx_kit.py: letterhead)."""
+        half = (self.w - 2 * _MARGIN) / 2
+        self.set_xy(_MARGIN, _HEADER_Y)
+        self.set_font("DejaVu", "B", 8.5)
+        self.cell(half, 4, _cut(self, self._organisation, half - 2 * self.c_margin))
+        self.set_font("DejaVu", "", 8.5)
+        ref = _("Dokument: %(reference)s", reference=self._reference)
+        self.cell(half, 4, _cut(self, ref, half - 2 * self.c_margin), align="R")
+        self.set_draw_color(160)
+        self.set_line_width(0.2)
+        self.line(_MARGIN, _HEADER_Y + 5, self.w - _MARGIN, _HEADER_Y + 5)
+        self.set_xy(self.l_margin, self.t_margin)
+
+    def footer(self) -> None:
+        """A rule, 'Underskriftsbevis' and 'Sida 1 av 2' (pages of the evidence) in grey."""
+        half = (self.w - 2 * _MARGIN) / 2
+        top = self.h - _MARGIN + 4
+        self.set_draw_color(160)
+        self.set_line_width(0.2)
+        self.line(_MARGIN, top, self.w - _MARGIN, top)
+        self.set_xy(_MARGIN, top + 1)
+        self.set_font("DejaVu", "", 8)
+        self.set_text_color(96)
+        self.cell(half, 4, _("Underskriftsbevis"))
+        alias, self.str_alias_nb_pages = self.str_alias_nb_pages, "{nb}"
+        self.cell(
+            half, 4, _("Sida %(page)s av %(pages)s", page=self.page_no(), pages="{nb}"), align="R"
+        )
+        self.str_alias_nb_pages = alias
+        self.set_text_color(0)
 
     def heading(self, text: str, size: float = 12.5) -> None:
         """A bold heading that is never left alone at the bottom of a page."""
@@ -176,7 +224,7 @@ def evidence_pdf(ev: Evidence) -> bytes:
 
 
 def _draw(ev: Evidence, full_fonts: bool) -> FPDF:
-    pdf = _EvidencePdf(full_fonts=full_fonts)
+    pdf = _EvidencePdf(ev, full_fonts=full_fonts)
     pdf.set_title(_("Underskriftsbevis"))
     pdf.set_creator("formsvc")
     pdf.set_lang("sv")
@@ -267,6 +315,7 @@ def _draw(ev: Evidence, full_fonts: bool) -> FPDF:
         pdf.row("", _("Inga"))
     for event in ev.events:
         pdf.row(_when(event.at), event.text)
+    pdf.str_alias_nb_pages = "{nb}"  # all text is drawn: output fills in the footers' counts
     return pdf
 
 

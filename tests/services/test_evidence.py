@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,14 @@ def page_count(pdf: bytes) -> int:
 def one_line(text: str) -> str:
     """pdftotext output with line breaks removed, so wrapped values can be searched."""
     return "".join(text.split())
+
+
+def flowing(text: str) -> str:
+    """one_line(text) without the page footers and headers, so a value running over a page
+    break can be searched."""
+    return re.sub(
+        r"UnderskriftsbevisSida\d+av\d+(StockholmsstadDokument:SIG-2026-0042)?", "", one_line(text)
+    )
 
 
 def test_evidence_page_shows_signers_methods_hash_and_swedish_times() -> None:
@@ -172,7 +181,7 @@ def test_hostile_text_is_printed_as_typed_and_never_raises() -> None:
     assert "rad1rad2 tab" in text
     assert "ny rad" in text
     assert "\x00" not in text and "\x1b" not in text
-    flat = one_line(text)
+    flat = flowing(text)
     assert "A" * 2000 + "SLUTET" in flat  # wrapped over many lines, none of it lost
     assert "x" * 5000 in flat
     # Arabic letters are kept (no shaping engine is installed, so they are not joined)
@@ -253,3 +262,28 @@ def test_append_pages_keeps_the_main_pdf_pages_info_xmp_and_output_intents() -> 
     assert [i.get_object()["/S"] for i in intents] == ["/GTS_PDFA1"]
     text = pdf_text(combined)
     assert text.index("Huvuddokumentet sida 2") < text.index("Underskriftsbevis")
+
+
+def test_every_evidence_page_carries_organisation_reference_and_page_x_of_y() -> None:
+    signers = tuple(signer(role=f"Deltagare {i}", name=f"Person {i}") for i in range(1, 8))
+    pdf = evidence_pdf(evidence(signers))
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    assert len(pages) >= 2
+    for number, page in enumerate(pages, start=1):
+        text = page.extract_text()
+        assert "Stockholms stad" in text
+        assert "Dokument: SIG-2026-0042" in text
+        assert f"Sida {number} av {len(pages)}" in text
+        assert text.count("Underskriftsbevis") >= 1
+
+
+def test_a_long_reference_is_cut_in_the_header_and_whole_in_the_body() -> None:
+    ev = evidence((signer(),))
+    long_ref = "SIG-" + "9" * 150
+    pdf = evidence_pdf(
+        Evidence(**{**ev.__dict__, "reference": long_ref, "organisation": "Org {nb} & Co"})
+    )
+    first = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    header = first.splitlines()[0]
+    assert "…" in header and "Org {nb} & Co" in header
+    assert long_ref in one_line(pdf_text(pdf))
