@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import TTFFont
+from fpdf.line_break import BREAKING_SPACE_SYMBOLS_STR
 from pypdf import PdfReader, PdfWriter
 
 from formsvc.services import fonts
@@ -27,6 +29,8 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _MARGIN = 18.0  # mm
 _LABEL_WIDTH = 48.0  # mm
 _LINE = 5.2  # mm
+#: what wrap() leaves to fpdf2: soft hyphen, no-break space, CR, form feed (see _EvidencePdf.wrap)
+_NOT_WRAPPED = re.compile("[\u00ad\u00a0\r\f]")
 _HEADER_Y = 8.0  # mm from the top: the header's text line, its rule below
 
 
@@ -176,8 +180,9 @@ class _EvidencePdf(FPDF):
     def row(self, label: str, value: str, *, mono: bool = False) -> None:
         """A label in the left column and its (wrapping) value beside it."""
         self.set_font("DejaVu", "B", 9)
-        if self.fits(_LABEL_WIDTH, label):
-            label_lines = 1
+        wrapped = self.wrap(_LABEL_WIDTH, label)
+        if wrapped is not None:
+            label_lines = len(wrapped)
         else:
             label_lines = len(
                 self.multi_cell(_LABEL_WIDTH, _LINE, label, align="L", dry_run=True, output="LINES")
@@ -200,22 +205,74 @@ class _EvidencePdf(FPDF):
         self.ln(0.8)
 
     def block(self, w: float, h: float, text: str) -> None:
-        """Left-aligned text in a column *w* wide (0: to the right margin), wrapped on words;
-        the position moves to the left margin below it.
+        """multi_cell(w, h, text, align L), the position then at the left margin below it.
 
-        Text that fits on one line is drawn as one cell: the same output as multi_cell, without
-        fpdf2's line breaking, which measures every character again for each one it adds."""
-        if self.fits(w, text):
-            self.cell(w, h, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        else:
+        fpdf2's line breaking measures the whole line again for every character it adds
+        (quadratic in the line's length: most of the page's time for long statements); the
+        lines are found here in one pass with the same rules (`wrap`) and drawn as cells."""
+        lines = self.wrap(w, text)
+        if lines is None:
             self.multi_cell(w, h, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            return
+        for number, line in enumerate(lines, start=1):
+            last = number == len(lines)
+            self.cell(
+                w,
+                h,
+                line,
+                align="L",
+                new_x=XPos.LMARGIN if last else XPos.LEFT,
+                new_y=YPos.NEXT,
+            )
 
-    def fits(self, w: float, text: str) -> bool:
-        """*text* would be one line in a multi_cell *w* wide at the current font."""
-        if "\n" in text or "\u00ad" in text:  # a line break; a soft hyphen multi_cell hides
-            return False
-        room = (w or self.w - self.r_margin - self.x) - 2 * self.c_margin
-        return self.get_string_width(text) <= room - 0.001
+    def wrap(self, w: float, text: str) -> list[str] | None:
+        """The lines multi_cell(w, …, text, align L, word wrapping) makes of *text* at the
+        current font, or None for text whose wrapping is left to fpdf2 (soft hyphens, no-break
+        spaces, a final line break, a character wider than the line, shaping or spacing).
+
+        The rules of fpdf2 2.8's MultiLineBreak: a line ends at a line break; a character that
+        would overflow the line ends it: a space there is dropped, else the line is cut at its
+        last space (dropped), else before that character."""
+        if (
+            _NOT_WRAPPED.search(text)
+            or text.endswith("\n")
+            or self.text_shaping
+            or self.char_spacing
+            or self.font_stretching != 100
+            or not isinstance(self.current_font, TTFFont)
+        ):
+            return None
+        widths, size, k = self.current_font.cw, self.font_size_pt, self.k
+        room = (w or self.w - self.r_margin - self.x) - self.c_margin - self.c_margin
+        lines: list[str] = []
+        paragraphs = text.split("\n")
+        for number, para in enumerate(paragraphs, start=1):
+            start = units = 0
+            space = -1  # the current line's last breaking space
+            i = 0
+            while i < len(para):
+                char = para[i]
+                unit = widths[ord(char)]
+                if units * size * 0.001 / k + unit * size * 0.001 / k - room > 1e-9:
+                    if char in BREAKING_SPACE_SYMBOLS_STR:
+                        lines.append(para[start:i])
+                        i += 1
+                    elif space >= 0:
+                        lines.append(para[start:space])
+                        i = space + 1
+                    elif i == start:
+                        return None
+                    else:
+                        lines.append(para[start:i])
+                    start, units, space = i, 0, -1
+                    continue
+                if char in BREAKING_SPACE_SYMBOLS_STR:
+                    space = i
+                units += unit
+                i += 1
+            if number < len(paragraphs) or units:
+                lines.append(para[start:])
+        return lines or [""]
 
 
 def evidence_pdf(ev: Evidence) -> bytes:

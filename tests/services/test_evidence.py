@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import random
 import re
 import subprocess
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
@@ -287,3 +289,37 @@ def test_a_long_reference_is_cut_in_the_header_and_whole_in_the_body() -> None:
     header = first.splitlines()[0]
     assert "…" in header and "Org {nb} & Co" in header
     assert long_ref in one_line(pdf_text(pdf))
+
+
+def test_the_evidence_page_wraps_text_exactly_as_fpdf2_multi_cell_does() -> None:
+    """The page finds its lines in one pass (fpdf2's own breaking is quadratic); the lines must
+    be the ones multi_cell would make, or the page would look different."""
+    rng = random.Random(12)
+    words = ["Åsa", "Öberg", "samtycker", "x" * 70, "a***@example.se", "–", "(SHA-256)", "{nb}"]
+    words += ["Mozilla/5.0", "informationsutbyte,", "0123456789abcdef" * 5, "i", "•"]
+    spaces = [" ", " ", " ", "  ", "\u200b", "\u2009", "\n", " \n", "\n\n"]
+    pdf = evidence_pdf_object()
+    pdf.add_page()
+    checked = 0
+    for _ in range(400):
+        text = "".join(rng.choice(words) + rng.choice(spaces) for _ in range(rng.randint(0, 25)))
+        text = text.rstrip("\n") if rng.random() < 0.8 else text
+        font = rng.choice([("DejaVu", "", 9.5), ("DejaVu", "B", 9), ("DejaVuMono", "", 8.5)])
+        pdf.set_font(*font)
+        width = rng.choice([0, 48.0, 30.0, 100.0])
+        pdf.set_x(18 + (48 if width == 0 and rng.random() < 0.5 else 0))
+        ours = pdf.wrap(width, text)
+        theirs = pdf.multi_cell(width, 5, text, align="L", dry_run=True, output="LINES")
+        if ours is None:
+            assert text.endswith("\n"), text
+            continue
+        assert ours == theirs, (font, width, text)
+        checked += 1
+    assert checked > 300
+
+
+def evidence_pdf_object() -> Any:
+    """The evidence page's FPDF subclass, as evidence_pdf builds it."""
+    from formsvc.services.evidence import _EvidencePdf
+
+    return _EvidencePdf(evidence((signer(),)))
