@@ -54,6 +54,7 @@ lint: venv
 bench: setup
 	$(PY) bench/pdf_pipeline.py
 	$(PY) bench/finalise.py
+	$(PY) bench/sign_http.py
 
 templates: venv
 	$(PY) scripts/build_templates.py
