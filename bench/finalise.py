@@ -112,6 +112,7 @@ def main() -> None:
         action="store_true",
         help="gc.freeze() after set-up: long-lived objects leave the collector's scans",
     )
+    parser.add_argument("--out", type=Path, help="also write old.pdf and new.pdf there, to look at")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="formsvc-bench-"))
     (tmp / "seal").mkdir()
@@ -213,6 +214,10 @@ def main() -> None:
             ).archive
 
         is_new = new_final_pdf().startswith(frozen)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "old.pdf").write_bytes(old_final_pdf())
+            (args.out / "new.pdf").write_bytes(new_final_pdf())
         numbers = count()
 
         n = args.runs
