@@ -234,6 +234,7 @@ def seal_document(
     from formsvc.services.signing import finalise
 
     store = app.extensions["formsvc.store"]
+    build_options.setdefault("passphrase", str(app.config["SEAL_PKCS12_PASSPHRASE"]))
 
     def fake_build(d: Document, *_a: Any, **_k: Any) -> finalise.FinalPdfs:
         frozen = store.get(d.frozen_pdf_sha256)

@@ -335,8 +335,12 @@ class Verification:
         return self.is_pdf and self.sealed and self.intact and self.trusted and self.whole_file
 
 
-def verify(pdf: bytes, trust: list[asn1_x509.Certificate]) -> Verification:
-    """Check the seal(s) of *pdf* against *trust*; never raises on garbage input."""
+def verify(
+    pdf: bytes, trust: list[asn1_x509.Certificate], *, reader: PdfFileReader | None = None
+) -> Verification:
+    """Check the seal(s) of *pdf* against *trust*; never raises on garbage input.
+
+    *reader*: pyHanko's reader of *pdf* when the caller has opened it already."""
     result = Verification(sha256=hashlib.sha256(pdf).hexdigest())
     if not pdf:
         result.problems.append(_("Filen är tom."))
@@ -345,7 +349,7 @@ def verify(pdf: bytes, trust: list[asn1_x509.Certificate]) -> Verification:
         result.problems.append(_("Filen är inte en PDF-fil."))
         return result
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = reader or PdfFileReader(io.BytesIO(pdf), strict=False)
         embedded = list(reader.embedded_signatures)
     except Exception:  # noqa: BLE001 - any parse error means the same to the user
         logger.info("unreadable PDF", exc_info=True)
@@ -454,6 +458,41 @@ def verify_untrusted(
     max_signatures: int,
 ) -> Output:
     """In the child: refuse a PDF beyond the limits, else `verify` it (as JSON)."""
+    open_within_limits(
+        pdf,
+        max_pages=max_pages,
+        max_objects=max_objects,
+        max_unpacked=max_unpacked,
+        max_pixels=max_pixels,
+        max_signatures=max_signatures,
+    )
+    return verification_output(verify(pdf, certificates(trust)))
+
+
+def certificates(trust: list[str]) -> list[asn1_x509.Certificate]:
+    """The trusted certificates as `untrusted_params` passes them to a child (base64 DER)."""
+    return [asn1_x509.Certificate.load(base64.b64decode(der)) for der in trust]
+
+
+def verification_output(result: Verification) -> Output:
+    """*result* as a child answers it (JSON)."""
+    value = asdict(result)
+    value["signed_at"] = value["signed_at"].isoformat() if value["signed_at"] else None
+    return Output(value)
+
+
+def open_within_limits(
+    pdf: bytes,
+    *,
+    max_pages: int,
+    max_objects: int,
+    max_unpacked: int,
+    max_pixels: int,
+    max_signatures: int,
+) -> Any:
+    """In the child: the PDF opened by pikepdf if within the limits (None if it is not a PDF,
+    unreadable or encrypted: `verify` says so); raises Refused beyond a limit."""
+    document = None
     if b"%PDF-" in pdf[:1024]:
         limits = scans.PdfLimits(max_pages, max_objects, max_unpacked, max_pixels)
         try:
@@ -469,10 +508,7 @@ def verify_untrusted(
                 N_("Filen har fler än %(n)d underskriftsfält och kontrolleras inte."),
                 n=max_signatures,
             )
-    certs = [asn1_x509.Certificate.load(base64.b64decode(der)) for der in trust]
-    result = asdict(verify(pdf, certs))
-    result["signed_at"] = result["signed_at"].isoformat() if result["signed_at"] else None
-    return Output(result)
+    return document
 
 
 def generate_demo_pkcs12(

@@ -40,7 +40,6 @@ from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
 from formsvc.services import audit, sealing
 from formsvc.services.checkpoints import Checkpoint
-from formsvc.services.overlay import OverlayError, original_revision
 from formsvc.services.sealing import Verification
 from formsvc.services.untrusted import N_, Output, Runner
 
@@ -213,13 +212,19 @@ def verify_upload(
     return check(seal, reading)
 
 
-def verify_untrusted(pdf: bytes, **params: Any) -> Output:
-    """In the child: sealing.verify_untrusted, then `read_sealed` if the seal is intact."""
-    out = sealing.verify_untrusted(pdf, **params)
-    value = dict(out.value)
-    if value.get("intact"):
-        value["reading"] = asdict(read_sealed(pdf))
-    return Output(value)
+def verify_untrusted(pdf: bytes, *, trust: list[str], **limits: int) -> Output:
+    """In the child: sealing.verify_untrusted, then `read_sealed` if the seal is intact (the
+    file is parsed once by pikepdf for the limits and once by pyHanko, and both are shared)."""
+    document = sealing.open_within_limits(pdf, **limits)
+    try:
+        reader: PdfFileReader | None = PdfFileReader(io.BytesIO(pdf), strict=False)
+    except Exception:  # noqa: BLE001 - `verify` reports an unreadable file in its own words
+        reader = None
+    seal = sealing.verify(pdf, sealing.certificates(trust), reader=reader)
+    out = sealing.verification_output(seal)
+    if seal.intact:
+        out.value["reading"] = asdict(read_sealed(pdf, reader=reader, document=document))
+    return out
 
 
 def check(seal: Verification, reading: Reading | None) -> Result:
@@ -262,11 +267,15 @@ def _get(obj: Any, key: str) -> Any:
     return obj[key]
 
 
-def read_sealed(pdf: bytes) -> Reading:
-    """Read the evidence record and the structure of a sealed PDF; never raises."""
+def read_sealed(
+    pdf: bytes, *, reader: PdfFileReader | None = None, document: pikepdf.Pdf | None = None
+) -> Reading:
+    """Read the evidence record and the structure of a sealed PDF; never raises.
+
+    *reader* (pyHanko) and *document* (pikepdf) are the file already opened, if it was."""
     reading = Reading()
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = reader or PdfFileReader(io.BytesIO(pdf), strict=False)
         raw = _find_record(reader, reading)
     except Exception:  # noqa: BLE001 - pyHanko raises many kinds on a hostile file
         reading.format = "unreadable"
@@ -284,26 +293,45 @@ def read_sealed(pdf: bytes) -> Reading:
     reading.format = "final"
     record = _parse_record(raw, reading)
     reading.record = record
-    try:
-        original = original_revision(pdf)
-        reading.revision1_sha256 = hashlib.sha256(original).hexdigest()
-        reading.revision1_bytes = len(original)
-    except OverlayError:
+    original = _revision1(pdf, reader)
+    if original is None:
         reading.note(False, N_("Originalversionen kunde inte skiljas ut ur filen."))
         return reading
+    reading.revision1_sha256 = hashlib.sha256(original).hexdigest()
+    reading.revision1_bytes = len(original)
     if record is not None:
         _compare_frozen_hash(record, reading)
     try:
-        pages = _check_structure(reader, reading, record)
+        originals = _check_structure(reader, reading, record)
     except Exception:  # noqa: BLE001
         reading.note(False, N_("Dokumentets sidor kunde inte kontrolleras: filen är skadad."))
         return reading
-    if record is not None and pages is not None:
+    if record is not None and originals is not None:
         try:
-            _check_names(pdf, reading, record, pages)
+            if document is None:
+                with pikepdf.open(io.BytesIO(pdf)) as opened:
+                    _check_names(opened, reading, record, originals)
+            else:
+                _check_names(document, reading, record, originals)
         except Exception:  # noqa: BLE001
             reading.note(False, N_("Texten på de tillagda sidorna kunde inte läsas."))
     return reading
+
+
+def _revision1(pdf: bytes, reader: PdfFileReader) -> bytes | None:
+    """Revision 1 of *pdf*: the same cut as overlay.original_revision, on the open reader."""
+    try:
+        end = reader.xrefs.get_xref_container_info(0).end_location
+    except Exception:  # noqa: BLE001
+        return None
+    eof = pdf.find(b"%%EOF", end)
+    if eof < 0:
+        return None
+    eof += len(b"%%EOF")
+    for newline in (b"\r\n", b"\n", b"\r"):
+        if pdf.startswith(newline, eof):
+            return pdf[: eof + len(newline)]
+    return pdf[:eof]
 
 
 def _find_record(reader: PdfFileReader, reading: Reading) -> generic.StreamObject | None:
@@ -582,10 +610,10 @@ def _is_seal_widget(annot: Any) -> bool:
 
 def _check_structure(
     reader: PdfFileReader, reading: Reading, record: dict[str, Any] | None
-) -> list[int] | None:
+) -> set[int] | None:
     """ADR 014 §Verification 3: the update changes no object of revision 1 but those allowed.
 
-    Returns the page reference numbers (current) of all pages, or None on a finding that stops.
+    Returns the object numbers of revision 1's content streams, or None on a finding that stops.
     """
     xrefs = reader.xrefs
     if xrefs.total_revisions < 2:
@@ -720,7 +748,7 @@ def _check_structure(
         ),
         n=reading.original_pages,
     )
-    return [ref.idnum for ref, _c in new_pages]
+    return set(content_of)
 
 
 def _check_page(
@@ -807,24 +835,20 @@ def _place_pages(record: dict[str, Any] | None) -> set[int]:
 # --------------------------------------------------------------------------- text
 
 
-def _check_names(pdf: bytes, reading: Reading, record: dict[str, Any], page_ids: list[int]) -> None:
-    """Each signer's name is on the evidence pages, and on the page of their place."""
+def _check_names(
+    doc: pikepdf.Pdf, reading: Reading, record: dict[str, Any], originals: set[int]
+) -> None:
+    """Each signer's name is on the evidence pages, and drawn on the page of their place."""
     budget = [MAX_TEXT_BYTES]
-    with pikepdf.open(io.BytesIO(pdf)) as doc:
-        pages = list(doc.pages)
-        if len(pages) != len(page_ids):
-            reading.note(False, N_("Texten på de tillagda sidorna kunde inte läsas."))
-            return
-        first = reading.original_pages
-        evidence = " ".join(
-            _page_text(page, None, budget) for page in pages[first : first + MAX_EVIDENCE_PAGES]
-        )
-        original_ids: set[int] = set()
-        drawn: dict[int, str] = {}
-        if reading.marked_pages:
-            original_ids = _original_content(pages, reading.marked_pages, pdf)
-        for index in reading.marked_pages:
-            drawn[index] = _page_text(pages[index], original_ids, budget)
+    pages = doc.pages
+    first = reading.original_pages
+    if len(pages) != first + reading.evidence_pages:
+        reading.note(False, N_("Texten på de tillagda sidorna kunde inte läsas."))
+        return
+    last = min(len(pages), first + MAX_EVIDENCE_PAGES)
+    evidence = " ".join(_page_text(pages[i], None, budget) for i in range(first, last))
+    # what the update drew on an original page: its content streams that are not revision 1's
+    drawn = {index: _page_text(pages[index], originals, budget) for index in reading.marked_pages}
     flat_evidence = _flat(evidence)
     missing, misplaced = [], []
     for signer in record.get("signers") or []:
@@ -836,7 +860,7 @@ def _check_names(pdf: bytes, reading: Reading, record: dict[str, Any], page_ids:
         place = signer.get("place")
         if isinstance(place, dict) and isinstance(place.get("page"), int):
             page = place["page"]
-            if page not in drawn or _flat(name) not in _flat(drawn[page]):
+            if page not in drawn or not _shows(drawn[page], name):
                 misplaced.append((name, page + 1))
     if reading.evidence_pages == 0:
         reading.note(False, N_("Dokumentet saknar underskriftsbevis (tillagda sidor)."))
@@ -864,18 +888,12 @@ def _check_names(pdf: bytes, reading: Reading, record: dict[str, Any], page_ids:
         )
 
 
-def _original_content(pages: list[pikepdf.Page], marked: list[int], pdf: bytes) -> set[int]:
-    """Object numbers of revision 1's content streams of the marked pages."""
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    old = reader.get_historical_resolver(0)
-    leaves = _leaves(old.root_ref.get_object())
-    ids: set[int] = set()
-    for index in marked:
-        page = leaves[index][0].get_object()
-        for item in _items(page.raw_get("/Contents") if "/Contents" in page else None):
-            if (ref := _ref_id(item)) is not None:
-                ids.add(ref)
-    return ids
+def _shows(text: str, name: str) -> bool:
+    """*name* is in *text*, or its start cut with an ellipsis (a mark too long for its place)."""
+    flat_text, flat_name = _flat(text), _flat(name)
+    if flat_name in flat_text:
+        return True
+    return len(flat_name) > 12 and (flat_name[:12] in flat_text and "…" in flat_text)
 
 
 def _signer_name(signer: Any) -> str:
@@ -900,8 +918,19 @@ def _page_text(page: pikepdf.Page, skip: set[int] | None, budget: list[int]) -> 
     for stream in streams:
         if stream is None or (skip is not None and stream.objgen[0] in skip):
             continue
-        parts.append(_stream_text(stream, page.obj.get("/Resources"), budget, 0))
+        parts.append(_stream_text(stream, _pike_resources(page.obj), budget, 0))
     return " ".join(parts)
+
+
+def _pike_resources(node: Any) -> Any:
+    """A page's /Resources, inherited from its page tree nodes if it has none of its own."""
+    for _ in range(_MAX_TREE_DEPTH):
+        if not isinstance(node, pikepdf.Dictionary):
+            return None
+        if "/Resources" in node:
+            return node.get("/Resources")
+        node = node.get("/Parent")
+    return None
 
 
 def _stream_text(stream: Any, resources: Any, budget: list[int], depth: int) -> str:
