@@ -255,3 +255,14 @@ def seal_document(
             settings=app.config,
         )
     return store.get(doc.sealed_pdf_sha256)
+
+
+def tamper_and_reseal(pdf: bytes, hook: Hook, seal_p12: Path, passphrase: str) -> bytes:
+    """*pdf* with one more update made by *hook*, sealed again (an attacker's own seal)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    hook(writer)
+    signer = signers.SimpleSigner.load_pkcs12(seal_p12, passphrase=passphrase.encode())
+    meta = signers.PdfSignatureMetadata(
+        field_name="Angripare", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    return signers.PdfSigner(meta, signer=signer).sign_pdf(writer).getvalue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from flask import Flask
@@ -20,7 +21,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from formsvc.models import Document
 from formsvc.services import signing, verification
 from formsvc.services.conversion import get_pool
-from formsvc.services.sealing import generate_demo_pkcs12, trusted_certificates
+from formsvc.services.sealing import generate_demo_pkcs12, get_sealer, trusted_certificates
+from formsvc.services.signing import finalise
 from formsvc.services.untrusted import EXTENSION_KEY
 from tests import factories, final_pdf
 from tests.conftest import World
@@ -70,16 +72,46 @@ def test_a_final_pdf_of_ours_proves_its_original_pages_and_lists_what_was_added(
     assert result.record is not None and result.record.document.id == signed.id
 
 
-def test_a_document_sealed_in_the_older_format_still_verifies_as_before(
+def test_a_document_finalised_by_the_service_verifies_end_to_end(
     app: Flask, world: World, consent_doc: Document
 ) -> None:
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
+    store = app.extensions["formsvc.store"]
+    result = check(app, store.get(doc.sealed_pdf_sha256))
+
+    assert result.final and result.ok, problems(result)
+    assert result.reading.revision1_sha256 == doc.frozen_pdf_sha256
+    assert result.reading.original_pages == 3 and result.reading.evidence_pages >= 1
+    assert result.reading.marked_pages == [2]
+    added = " ".join(result.additions())
+    for req in signing.requests(doc):
+        assert f"Sida 3: underskrift av {req.signed_name} ({req.role})" in added
+
+    # a signer's own copy is the same frozen PDF with the same marks, and is ours too
+    req = signing.requests(doc)[0]
+    sha = signing.signer_copy(
+        req,
+        app.extensions["formsvc.registry"]["consent"],
+        store=store,
+        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        sealer=get_sealer(app),
+        settings=app.config,
+    )
+    copy = check(app, store.get(sha))
+    assert copy.final and copy.ok, problems(copy)
+    assert copy.record is not None and copy.record.copy_for == req.role
+    assert copy.reading.revision1_sha256 == doc.frozen_pdf_sha256
+
+
+def test_a_document_sealed_in_the_older_format_still_verifies_as_before(
+    app: Flask, world: World, consent_doc: Document
+) -> None:
+    with mock.patch.object(finalise, "build_final_pdf", finalise.build_legacy_final_pdf):
+        doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
     pdf = app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)
     result = check(app, pdf)
-    if result.final:  # the writer side (ADR 014) has landed: then this is a final PDF
-        assert result.ok, problems(result)
-        return
-    assert result.ok and result.reading.format == "older"
+    assert not result.final and result.reading.format == "older"
+    assert result.ok, problems(result)
     assert "äldre formatet" in result.findings[0].text
     assert result.record is not None and result.record.document.id == doc.id
 

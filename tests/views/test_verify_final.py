@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 
 from formsvc.models import Document
 from formsvc.services import signing
+from formsvc.services.sealing import generate_demo_pkcs12
 from tests import factories, final_pdf
 from tests.conftest import World
 
@@ -75,3 +77,35 @@ def test_a_hostile_record_gives_a_clear_answer_not_an_error(
     assert status == 200
     assert "Dokumentet är äkta och oförändrat" not in body
     assert "Problem:" in body and "Beviset i dokumentet" in body
+
+
+def test_a_document_finalised_by_the_service_shows_its_original_pages_and_additions(
+    app: Flask, world: World, consent_doc: Document
+) -> None:
+    doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
+    status, body = upload(app, app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256))
+    assert status == 200
+    assert "Dokumentet är äkta och oförändrat" in body
+    assert f"Originalsidorna är oförändrade (SHA-256 {doc.frozen_pdf_sha256})" in body
+    for req in signing.requests(doc):
+        assert f"Sida 3: underskrift av {req.signed_name} ({req.role})" in body
+    assert "Problem:" not in body
+
+
+def test_a_service_document_changed_and_resealed_by_someone_else_is_shown_as_changed(
+    app: Flask, world: World, consent_doc: Document, tmp_path: Path
+) -> None:
+    doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
+    own = tmp_path / "attacker.p12"
+    own.write_bytes(generate_demo_pkcs12(b"attacker", common_name="Stockholms stad"))
+    pdf = final_pdf.tamper_and_reseal(
+        app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256),
+        final_pdf.replace_page_text,
+        own,
+        "attacker",
+    )
+    status, body = upload(app, pdf)
+    assert status == 200
+    assert "Dokumentet är äkta och oförändrat" not in body
+    assert "Originalsidorna har ändrats" in body
+    assert doc.reference not in body  # nothing we recorded is shown for a file not ours
