@@ -1,19 +1,22 @@
 """DejaVu for the PDFs formsvc draws itself (evidence page, signature marks): fast, embedded.
 
 fpdf2's `add_font` parses the whole TrueType file for every document (DejaVu Sans has 6,000
-glyphs: ~25 ms a face) and, at output, subsets it with every glyph's bounding box recomputed.
-Here each face is cut once per process to the characters Swedish, Nordic and other
-Latin-script European names and our labels need (`SUBSET_RANGES`, ~750 glyphs) and parsed once;
-each document gets a copy of that parsed face whose per-document parts (the widths it
-measures, the glyphs it uses, the font program that output subsets, the font descriptor output
-fills in) are its own. Documents drawn at the same time in several threads so share only tables
-nobody writes. The font program is still embedded (subset to the glyphs used), as PDF/A needs.
+glyphs: ~30 ms a face here) and, at output, cuts the embedded subset out of it again with every
+glyph's bounding box recomputed. Here each face is cut once per process to the characters
+Swedish, Nordic and other Latin-script European names and our labels need (`SUBSET_RANGES`,
+~750 glyphs) and parsed once; each document gets a copy of that parsed face whose per-document
+parts (the widths it measures, the glyphs it uses, the font program, the font descriptor that
+output fills in) are its own, so documents drawn at the same time in several threads share
+only tables nobody writes. At output (`Output`) the embedded program, the glyphs the document
+uses plus a small common Latin set (`_BASE`: most documents then embed the same glyphs), is
+cut once per process for each set of glyphs and kept (LRU). Fonts stay embedded, as PDF/A needs.
 
 A document with a character the subset lacks but the full face has (a name in Arabic,
 Vietnamese, Greek…) is drawn a second time with the full faces: `render()`.
 
-This leans on fpdf2's `TTFFont` and `SubsetMap` (fpdf2 is pinned, tests/services/test_fonts.py
-checks the output): text shaping (`set_text_shaping`) must not be used with these fonts.
+This leans on fpdf2's `TTFFont`, `SubsetMap` and `OutputProducer._add_fonts` (fpdf2 is pinned;
+tests/services/test_fonts.py compares the output with fpdf2's own, pixel for pixel): text
+shaping (`set_text_shaping`) must not be used with these fonts.
 """
 
 from __future__ import annotations
