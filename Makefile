@@ -55,6 +55,7 @@ bench: setup
 	$(PY) bench/pdf_pipeline.py
 	$(PY) bench/finalise.py
 	$(PY) bench/sign_http.py
+	$(PY) bench/verify.py
 
 templates: venv
 	$(PY) scripts/build_templates.py

@@ -61,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=25)
     parser.add_argument("--port", type=int, default=23650)
+    parser.add_argument("--out", type=Path, help="also write the sealed PDF here, to look at")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="formsvc-bench-verify-"))
     (tmp / "seal").mkdir()
@@ -87,6 +88,8 @@ def main() -> None:
     with app.app_context():
         upgrade()
         pdf, built = _sealed_consent(app)
+        if args.out:
+            args.out.write_bytes(pdf)
         trust = trusted_certificates(app)
         runner = app.extensions[EXTENSION_KEY]
         check = verification.verify_upload(pdf, trust, runner=runner, settings=app.config)
