@@ -689,9 +689,25 @@ def _check_structure(
         for item in _items(old_page.raw_get("/Contents") if "/Contents" in old_page else None):
             if (ref := _ref_id(item)) is not None:
                 content_of.setdefault(ref, index + 1)
-        if old_ref.idnum not in changed and not any(
-            n.container_ref is not None and n.container_ref.idnum in changed for n in new_chain
+        # the page, its tree nodes, or what hangs off it (an indirect /Contents or /Annots array,
+        # its resource dictionaries) redefined by the update: check the page as a whole
+        owned = {old_ref.idnum} | {
+            n.container_ref.idnum for n in new_chain if n.container_ref is not None
+        }
+        owned |= {
+            ref
+            for k in ("/Contents", "/Annots")
+            if k in old_page and (ref := _ref_id(old_page.raw_get(k))) is not None
+        }
+        resources = _inherited(old_page, old_chain, "/Resources")
+        if (ref := _ref_id(resources)) is not None:
+            owned.add(ref)
+        if isinstance(
+            res := resources.get_object() if resources is not None else None,
+            generic.DictionaryObject,
         ):
+            owned |= {r for k in res if (r := _ref_id(res.raw_get(k))) is not None}
+        if not owned & changed:
             continue
         allowed.add(old_ref.idnum)
         for ref_value in (old_page.raw_get(k) for k in ("/Contents", "/Annots") if k in old_page):

@@ -211,6 +211,16 @@ def _add_annotation(writer: IncrementalPdfFileWriter) -> None:
     writer.register_annotation(page_ref, annot)
 
 
+def _change_font(writer: IncrementalPdfFileWriter) -> None:
+    """Redefine a font the first page uses (same object, other widths: the text shifts)."""
+    _page, resources = writer.find_page_for_modification(0)
+    fonts = resources.get_object()["/Font"]
+    ref = fonts.raw_get(next(iter(fonts)))
+    font = ref.get_object()
+    font[pdf_name("/Widths")] = generic.ArrayObject([generic.NumberObject(1000)] * 200)
+    writer.mark_update(ref)
+
+
 def _change_mediabox(writer: IncrementalPdfFileWriter) -> None:
     page_ref, _res = writer.find_page_for_modification(1)
     page_ref.get_object()[pdf_name("/MediaBox")] = generic.ArrayObject(
@@ -220,7 +230,8 @@ def _change_mediabox(writer: IncrementalPdfFileWriter) -> None:
 
 
 @pytest.mark.parametrize(
-    "tamper", [final_pdf.replace_page_text, _draw_before, _add_annotation, _change_mediabox]
+    "tamper",
+    [final_pdf.replace_page_text, _draw_before, _add_annotation, _change_font, _change_mediabox],
 )
 def test_an_update_that_changes_the_original_pages_is_caught_even_under_our_own_seal(
     app: Flask, signed: Document, tamper: Any
