@@ -37,6 +37,7 @@ from flask_babel import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
@@ -158,6 +159,31 @@ class Sealer:
             signing_key=_asn1_key(key),
             cert_registry=SimpleCertificateStore.from_certs(extra),
         )
+        #: room for the signature container when no timestamp is asked for (see _reserved)
+        self._room: int | None = None
+        self._room_lock = threading.Lock()
+
+    def _reserved(self) -> int:
+        """The /Contents room for a seal without timestamp, estimated once for this key.
+
+        pyHanko estimates it by building a whole dummy CMS per signature (about half of a
+        seal's time). Without a timestamp the container's size depends only on the key, the
+        certificates and fixed-size attributes, so the estimate is made once, the same way
+        (a dry run, hex-encoded, plus pyHanko's 50 % margin), and reused."""
+        if self._room is None:
+            with self._room_lock:
+                if self._room is None:
+                    digest = hashes.Hash(get_pyca_cryptography_hash("sha256")).finalize()
+                    attrs = PdfCMSSignedAttributes(signing_time=datetime.now(dt.UTC))
+                    cms = _run_async(
+                        lambda: self._signer.async_sign(
+                            digest, "sha256", use_pades=True, dry_run=True,
+                            signed_attr_settings=attrs,
+                        )
+                    )  # fmt: skip
+                    hex_len = len(cms.dump()) * 2
+                    self._room = hex_len + 2 * (hex_len // 4)
+        return self._room
 
     @classmethod
     def from_pkcs12(cls, path: str | Path, passphrase: str | bytes) -> Sealer:
@@ -211,7 +237,9 @@ class Sealer:
         timestamper = HTTPTimeStamper(timestamp_url) if timestamp_url else None
         signer = signers.PdfSigner(meta, signer=self._signer, timestamper=timestamper)
         try:
-            out = _run_async(lambda: signer.async_sign_pdf(writer))
+            # with a timestamp pyHanko estimates each time (a TSA's answers vary in size)
+            room = None if timestamper is not None else self._reserved()
+            out = _run_async(lambda: signer.async_sign_pdf(writer, bytes_reserved=room))
         except Exception as err:  # noqa: BLE001
             logger.exception("sealing failed")
             if timestamper is not None and _caused_by_timestamp(err):

@@ -437,3 +437,21 @@ def test_unreachable_timestamp_server_gives_a_swedish_error(sealer: Sealer) -> N
         with pytest.raises(SealError) as err:
             sealer.seal(sample_pdf(), reason=REASON, location=LOCATION, timestamp_url=url)
     assert "tidsstämpeltjänsten" in err.value.message
+
+
+def test_a_seal_without_timestamp_uses_the_room_estimated_once_for_the_key(sealer: Sealer) -> None:
+    """pyHanko's per-signature size estimate (a whole dummy CMS) is made once per key; every
+    seal's container fits that room, and the seals validate."""
+    first = sealer.seal(sample_pdf(), reason=REASON, location=LOCATION)
+    room = sealer._room
+    assert room is not None and room % 2 == 0
+    second = sealer.seal(sample_pdf(), reason="a second document", location=LOCATION)
+    assert sealer._room == room  # not estimated again
+    for pdf in (first, second):
+        for sig in PdfFileReader(io.BytesIO(pdf)).embedded_signatures:
+            # /Contents is the hex string of exactly that room, the container inside it
+            assert len(sig.sig_object.get_object().raw_get("/Contents").original_bytes) * 2 == room
+            status = validate_pdf_signature(
+                sig, ValidationContext(trust_roots=[sealer.certificate])
+            )
+            assert status.intact and status.valid and status.trusted
