@@ -72,7 +72,6 @@ _MAX_TREE_DEPTH = 32
 _MAX_LEAVES = 5000
 #: Keys of an original page dictionary the update may change (ADR 014 §Verification 3).
 _PAGE_EXTENSIBLE = {"/Contents", "/Resources", "/Annots"}
-_INHERITED = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
 _ONLY_SAVE = re.compile(rb"^(?:\s*q)*\s*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -108,11 +107,6 @@ class Reading:
     def note(self, ok: bool, msgid: str, **params: Any) -> None:
         """Add a finding (a msgid, translated in the caller)."""
         self.notes.append([ok, msgid, params])
-
-    @property
-    def problems(self) -> int:
-        """How many of the child's findings are problems."""
-        return sum(1 for ok, _m, _p in self.notes if not ok)
 
 
 @dataclass
@@ -447,6 +441,7 @@ def _parse_record(stream: generic.StreamObject, reading: Reading) -> dict[str, A
     if (
         not isinstance(frozen, dict)
         or not isinstance(frozen.get("sha256"), str)
+        or not _SHA256.match(frozen["sha256"])
         or not isinstance(signers, list)
         or not all(isinstance(s, dict) for s in signers)
     ):
