@@ -2,11 +2,13 @@
 
 A page fits when nothing makes it scroll sideways: `document.documentElement.scrollWidth` is
 at most the window's width. Each page is kept as a full-page screenshot in build/screenshots/
-(<page>-<width>.png) for a person to look at.
+(<page>-<width>.png) for a person to look at. axe-core checks each page once, at 390 px, against
+the WCAG 2.0/2.1 A and AA rules (all of them); its findings go to build/axe-wcag21aa.json.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from formsvc.models import Document, SignatureRequest
 from formsvc.services import documents, participants, signing
+from tests.browser.test_signing_flow import AXE_JS, AXE_URL
 from tests.conftest import PASSWORD, World
 from tests.factories import signed_in_person
 from tests.smtp import SmtpServer
@@ -28,6 +31,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.converter]
 WIDTHS = {390: 844, 820: 1180, 1280: 800}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path("build/screenshots")
+#: axe-core's findings per page (WCAG 2.0/2.1 A and AA rules), for a person to read
+AXE_REPORT = Path("build/axe-wcag21aa.json")
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 GUARDIAN_MAIL = "maria.oberg@example.se"
 
 #: page name -> address, per role; "{name}" fields are filled from the seeded world
@@ -136,6 +142,26 @@ def fits(page: Page, name: str, width: int) -> str | None:
     return f"{name} at {width} px: {found['scroll']} px wide; widest: {found['widest']}"
 
 
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A/AA violations on *page*, each with the elements it names."""
+    page.add_script_tag(url=AXE_URL)
+    result = page.evaluate(
+        "async tags => { const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});"
+        " return {violations: r.violations, passes: r.passes.length}; }",
+        AXE_TAGS,
+    )
+    assert result["passes"] > 5, result  # axe looked at something
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "targets": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in result["violations"]
+    ]
+
+
 def log_in(page: Page, username: str) -> None:
     page.goto("/login")
     page.get_by_label("Användarnamn").fill(username)
@@ -149,8 +175,15 @@ def context(browser: Browser, live_server: str) -> Iterator[Any]:
     """Fresh browser contexts (own cookies) on the live server, closed at the end."""
     made: list[BrowserContext] = []
 
+    source = AXE_JS.read_text(encoding="utf-8")
+
     def make() -> Page:
         made.append(browser.new_context(base_url=live_server, locale="sv-SE"))
+        # axe is served from the app's own origin, so its CSP (script-src 'self') stays on
+        made[-1].route(
+            f"**{AXE_URL}",
+            lambda route: route.fulfill(content_type="text/javascript", body=source),
+        )
         page = made[-1].new_page()
         page.set_default_timeout(30_000)
         return page
@@ -227,12 +260,14 @@ def test_every_page_of_every_role_fits_a_phone_a_tablet_and_a_laptop(
     seeded = Seeded(app, world, live_server)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
+    axe: dict[str, list[dict[str, Any]]] = {}
 
     def visit(page: Page, role: str, pages: Pages) -> None:
         for name, url in pages:
             page.set_viewport_size(PHONE)
             response = page.goto(url)  # loaded on the phone, then the window widens
             assert response is not None, url
+            axe[f"{role}-{name}"] = axe_violations(page)  # once, on the phone
             for width, height in WIDTHS.items():
                 page.set_viewport_size({"width": width, "height": height})
                 problems.append(fits(page, f"{role}-{name}", width) or "")
@@ -265,6 +300,7 @@ def test_every_page_of_every_role_fits_a_phone_a_tablet_and_a_laptop(
     for width, height in WIDTHS.items():
         public.set_viewport_size({"width": width, "height": height})
         problems.append(fits(public, "anonymous-verify-result", width) or "")
+    axe["anonymous-verify-result"] = axe_violations(public)
 
     # the personal link after the one-time code
     public.goto(seeded.link)
@@ -292,5 +328,10 @@ def test_every_page_of_every_role_fits_a_phone_a_tablet_and_a_laptop(
     )
     expect(caseworker.get_by_text("Du skriver under som")).to_be_visible()
 
+    AXE_REPORT.write_text(json.dumps(axe, ensure_ascii=False, indent=2))
     problems = [p for p in problems if p]
     assert not problems, "pages wider than the screen:\n" + "\n".join(problems)
+    failing = {name: found for name, found in axe.items() if found}
+    assert not failing, "WCAG 2.1 A/AA violations (axe-core):\n" + json.dumps(
+        failing, ensure_ascii=False, indent=2
+    )
