@@ -96,6 +96,7 @@ def _page(req: SignatureRequest, token: str, **kw: object) -> str:
         code_form=kw.pop("code_form", None) or CodeForm(),
         context=dtype.build_context(documents.render_input(doc)),
         current=_current(req),
+        complete=state == "signed" and signing.all_signed(doc),
         now=consents.current_state(doc, signing.today_local())
         if doc.type_slug == "consent" and doc.sealed_at is not None
         else None,

@@ -85,7 +85,10 @@ def by_link(app: Flask, world: World, broken: Flask, smtp: SmtpServer, doc: Docu
     open_with_code(signer, smtp, token, "johan@example.se")
     resp = sign_by_link(signer, app, token, last, "Johan Öberg", follow_redirects=True)
     assert resp.status_code == 200
-    return resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert "Alla har skrivit under. Det signerade dokumentet görs i ordning" in page
+    assert "Alla har inte skrivit under ännu" not in page  # the receipt does not contradict it
+    return page
 
 
 def in_person(app: Flask, world: World, broken: Flask, smtp: SmtpServer, doc: Document) -> str:
