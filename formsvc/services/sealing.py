@@ -37,6 +37,7 @@ from flask_babel import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.signers import constants
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.validation import async_validate_pdf_signature
@@ -235,7 +236,7 @@ class Sealer:
             location=location,
         )
         timestamper = HTTPTimeStamper(timestamp_url) if timestamp_url else None
-        signer = signers.PdfSigner(meta, signer=self._signer, timestamper=timestamper)
+        signer = _Pdf17Signer(meta, signer=self._signer, timestamper=timestamper)
         try:
             # with a timestamp pyHanko estimates each time (a TSA's answers vary in size)
             room = None if timestamper is not None else self._reserved()
@@ -248,6 +249,20 @@ class Sealer:
                 ) from err
             raise SealError(_("Dokumentet kunde inte förseglas.")) from err
         return out.getvalue()
+
+
+class _Pdf17Signer(signers.PdfSigner):
+    """pyHanko's signer, keeping the file at PDF 1.7 (with the ESIC extension PAdES declares).
+
+    For an ECDSA key on a named curve pyHanko also declares ISO 32002 and raises the file to
+    PDF 2.0. Our final PDFs declare PDF/A-3b, which is based on PDF 1.7, and ECDSA seals were
+    valid in PAdES on PDF 1.7 before ISO 32002 existed; so the version stays 1.7 and the file
+    claims what it is. RSA seals were already 1.7."""
+
+    def register_extensions(self, pdf_out: Any, *, md_algorithm: str) -> None:
+        pdf_out.ensure_output_version(version=(1, 7))
+        if pdf_out.output_version < (2, 0):
+            pdf_out.register_extension(constants.ESIC_EXTENSION_1)
 
 
 def _run_async(make: Any) -> Any:
