@@ -119,6 +119,18 @@ def record_and_finalise(
     outcome = signing.record_and_finalise(what, dtype, actor=actor, origin=origin(), **_tools())
     if done:
         flash(done, "info")
+    if actor is None and outcome.finalise_error:
+        # a signer outside the organisation is told what it means for them, not why (the
+        # reason is in the log and on the staff's page; `flask reseal` and the button retry)
+        flash(
+            _(
+                "Din underskrift är sparad. Alla har skrivit under, men dokumentet kunde inte "
+                "förseglas just nu. Socialtjänsten gör det så snart som möjligt; du behöver inte "
+                "göra något mer."
+            ),
+            "info",
+        )
+        return outcome
     _say_seal(outcome.finalised, outcome.finalise_error)
     return outcome
 
