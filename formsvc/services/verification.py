@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pikepdf
 from asn1crypto import x509 as asn1_x509
@@ -142,7 +143,7 @@ class Result:
                         page=place["page"] + 1,
                         name=_signer_name(signer),
                         role=str(signer.get("role") or ""),
-                        when=str(signer.get("signed_at") or "")[:16].replace("T", " "),
+                        when=_local_text(signer.get("signed_at")),
                     )
                 )
             else:
@@ -1030,6 +1031,14 @@ def _when(text: Any) -> datetime | None:
         return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         return None
+
+
+def _local_text(text: Any) -> str:
+    """A record's UTC time as the rest of the page shows times: Stockholm time, with its zone."""
+    at = _when(text)
+    if at is None:
+        return str(text or "")[:40]
+    return at.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _against_database(reading: Reading, doc: Document) -> list[Finding]:

@@ -85,7 +85,10 @@ def test_a_document_finalised_by_the_service_verifies_end_to_end(
     assert result.reading.marked_pages == [2]
     added = " ".join(result.additions())
     for req in signing.requests(doc):
-        assert f"Sida 3: underskrift av {req.signed_name} ({req.role})" in added
+        # at the time it was signed, in Stockholm time like every other time on the page
+        local = signing.finalise._local(req.signed_at)
+        when = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+        assert f"Sida 3: underskrift av {req.signed_name} ({req.role}), {when}." in added
 
     # a signer's own copy is the same frozen PDF with the same marks, and is ours too
     req = signing.requests(doc)[0]
