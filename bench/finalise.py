@@ -42,7 +42,7 @@ from formsvc.services.checkpoints import create_key
 from formsvc.services.conversion import get_pool
 from formsvc.services.evidence import Evidence, evidence_pdf
 from formsvc.services.keys import create_keyring
-from formsvc.services.overlay import Mark, overlay_marks
+from formsvc.services.overlay import overlay_marks
 from formsvc.services.rendering import render_docx
 from formsvc.services.sealing import generate_demo_pkcs12, get_sealer
 from formsvc.services.signature_places import find_places
@@ -193,10 +193,7 @@ def main() -> None:
         page = evidence_pdf(evidence)
         old_joined = append_pages(old_body, page)
         places = find_places(frozen)
-        marks = {
-            slot: Mark(name=m.name, signed=m.signed, image=m.image)
-            for slot, m in signing.signature_marks(doc, store).items()
-        }
+        marks = signing.place_marks(doc, store, settings)
         marked = overlay_marks(frozen, places, marks)
 
         def seal(pdf: bytes) -> bytes:

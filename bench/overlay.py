@@ -53,8 +53,9 @@ def main() -> None:
         marks = {
             slot: Mark(
                 f"Signerare {i}",
-                "e-signerad med kod (sms), 2026-12-07",
+                "Stockholm 2026-12-07",
                 drawn() if i == 0 else None,
+                method="e-signerad på plats",
             )
             for i, slot in enumerate(sorted(places))
         }

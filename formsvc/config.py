@@ -141,6 +141,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         "LANGUAGES": ("sv", "en"),
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
         "ORGANISATION_NAME": "Stockholms stad",
+        # The city printed under "Ort och datum" in the final PDF for signatures made at the
+        # office (on site, or by staff); "" prints the date alone. Link signatures never get it.
+        "SIGNING_CITY": "Stockholm",
         # Demo mode: `flask seed-demo` fills every district with fictitious participants and
         # documents, and the login page lists the demo accounts with their password. Off unless
         # the instance says so (scripts/setup_instance.py writes DEMO_MODE = True for `make run`)

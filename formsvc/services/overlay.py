@@ -31,7 +31,13 @@ MM = 72 / 25.4
 #: The drawn signature gets at most this much of the place's width (the templates' 45 mm).
 IMAGE_MAX_WIDTH = 45 * MM
 GAP = 3 * MM
-NAME_SIZE, SIGNED_SIZE, MIN_SIZE = 9.0, 7.5, 4.0
+#: Where the "Ort och datum" part of a place starts, as a share of the place's width. Our
+#: signature row (scripts/docx_kit.py: signature_block) is 95 + 10 + 65 mm; the caption "Ort och
+#: datum" stands 105 mm (297.6 pt) right of the marker in every frozen PDF (`pdftotext -bbox`),
+#: so 105/170. A share rather than millimetres, so an uploaded template's narrower place keeps
+#: the two parts in proportion.
+DATE_COLUMN = 105 / 170
+NAME_SIZE, SIGNED_SIZE, METHOD_SIZE, MIN_SIZE = 9.0, 9.0, 7.5, 4.0
 # C0 controls except tab and newline, DEL, C1 controls and lone surrogates (unencodable in a PDF)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -42,11 +48,13 @@ class OverlayError(Exception):
 
 @dataclass(frozen=True)
 class Mark:
-    """What a signer's place shows once they have signed."""
+    """What a signer's place shows once they have signed: the drawing and the name in the
+    signature part, *signed* and *method* on two lines in the "Ort och datum" part."""
 
     name: str  #: the name the signature is attributed to
-    signed: str  #: e.g. "e-signerad med kod (sms), 2026-12-07"
+    signed: str  #: the "Ort och datum" line, e.g. "Stockholm 2026-12-07" or "2026-12-07"
     image: bytes | None = None  #: drawn signature (PNG), if any
+    method: str = ""  #: on its own line under *signed*, e.g. "e-signerad på plats"
 
 
 def overlay_marks(frozen: bytes, places: Mapping[str, Place], marks: Mapping[str, Mark]) -> bytes:
@@ -142,29 +150,37 @@ def _draw(box: list[float], items: list[tuple[Place, Mark]]) -> bytes:
 
 
 def _lay_out(pdf: FPDF, height: float, box: list[float], items: list[tuple[Place, Mark]]) -> None:
-    """Draw each mark in its place on the current page."""
+    """Draw each mark in its place on the current page: the drawing and the name left of
+    DATE_COLUMN, place and date with the method on the line below right of it."""
     for place, mark in items:
         # fpdf2 measures from the top left; the place is in PDF space relative to the box
         left, right = place.x0 - box[0], place.x1 - box[0]
         top, bottom = height - (place.y1 - box[1]), height - (place.y0 - box[1])
+        split = left + (right - left) * DATE_COLUMN
+        # text sits just above the signature line, as the template's own text would
+        baseline = bottom - 2
         text_left = left
         if mark.image:
-            room_w, room_h = min(IMAGE_MAX_WIDTH, (right - left) / 2), bottom - top
+            room_w, room_h = min(IMAGE_MAX_WIDTH, (split - left) / 2), bottom - top
             with Image.open(io.BytesIO(mark.image)) as img:
                 img_w, img_h = img.size
             scale = min(room_w / img_w, room_h / img_h)
             w, h = img_w * scale, img_h * scale
             pdf.image(io.BytesIO(mark.image), x=left, y=bottom - h, w=w, h=h)
             text_left = left + room_w + GAP
-        room = right - text_left
-        lines = [(_clean(mark.name), NAME_SIZE), (_clean(mark.signed), SIGNED_SIZE)]
-        # two lines, bottom-aligned just above the signature line
-        baseline = bottom - 2
-        for text, size in reversed(lines):
-            size = _fit(pdf, text, size, room)
-            pdf.set_font("DejaVu", "", size)
-            pdf.text(text_left, baseline, _truncate(pdf, text, room))
-            baseline -= size * 1.25
+        _line(pdf, _clean(mark.name), NAME_SIZE, text_left, baseline, split - GAP - text_left)
+        lines = [(_clean(mark.signed), SIGNED_SIZE), (_clean(mark.method), METHOD_SIZE)]
+        for text, size in reversed([(t, s) for t, s in lines if t]):
+            drawn = _line(pdf, text, size, split, baseline, right - split)
+            baseline -= drawn * 1.25
+
+
+def _line(pdf: FPDF, text: str, size: float, x: float, baseline: float, room: float) -> float:
+    """*text* on one line from *x*, shrunk (down to MIN_SIZE) or cut to *room*; its size."""
+    size = _fit(pdf, text, size, room)
+    pdf.set_font("DejaVu", "", size)
+    pdf.text(x, baseline, _truncate(pdf, text, room))
+    return size
 
 
 def _fit(pdf: FPDF, text: str, size: float, room: float) -> float:

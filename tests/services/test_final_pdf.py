@@ -12,6 +12,7 @@ import io
 import json
 import subprocess
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,14 @@ from sqlalchemy import select
 from formsvc import doctypes
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest, StoredFile, TemplateVersion
+from formsvc.models._base import utcnow
 from formsvc.services import documents, signing
 from formsvc.services.checkpoints import Checkpoint
 from formsvc.services.conversion import get_pool
 from formsvc.services.final_pdf import RECORD_NAME, embedded_record
 from formsvc.services.overlay import original_revision
 from formsvc.services.sealing import get_sealer, trusted_certificates, verify
-from formsvc.services.signature_places import find_places
+from formsvc.services.signature_places import Place, find_places
 from formsvc.services.templates import DOCX_MIME
 from tests import pdfa
 from tests.conftest import World
@@ -123,10 +125,18 @@ def create(app: Flask, world: World, slug: str) -> Document:
 
 
 def send_and_sign(
-    app: Flask, world: World, doc: Document, *, drawn: bool, finalise: bool = True
+    app: Flask,
+    world: World,
+    doc: Document,
+    *,
+    drawn: bool,
+    finalise: bool = True,
+    by_link: frozenset[str] = frozenset(),
+    on_paper: frozenset[str] = frozenset(),
 ) -> list[SignatureRequest]:
-    """Send *doc* and have every place sign (staff with their account, others in person
-    witnessed by the caseworker; with *drawn*, each with a drawn signature); then finalise."""
+    """Send *doc* and have every place sign (staff with their account, the slots *by_link* by
+    their personal link, those *on_paper* by a scan the caseworker uploads, others in person
+    witnessed by the caseworker; with *drawn*, each e-signature drawn); then finalise."""
     dtype = app.extensions["formsvc.registry"][doc.type_slug]
     store = app.extensions["formsvc.store"]
     converter = get_pool(app.extensions["formsvc.converter_settings"])
@@ -140,6 +150,19 @@ def send_and_sign(
                 "employee": world.users["caseworker"],
             }.get(req.staff_role or "", doc.created_by)
             name, method = actor.full_name, "staff"
+        elif req.slot in on_paper:
+            scan = signing.Scan(drawn_png(), "image/png", 1, hashlib.sha256(b"scan").hexdigest())
+            names = {req.id: req.expected_name or "Gun Gästsson"}
+            signing.sign_on_paper(
+                [req], scan, names=names, actor=world.users["caseworker"], store=store, dtype=dtype
+            )
+            continue
+        elif req.slot in by_link:
+            # as after the link was mailed and its one-time code entered (tests/views cover those)
+            req.email, req.token_expires_at = "signer@example.se", utcnow() + timedelta(days=1)
+            db.session.commit()
+            actor, method = None, "link"
+            name = req.expected_name or "Gun Gästsson"
         else:
             actor, method = world.users["caseworker"], "in_person"
             name = req.expected_name or "Gun Gästsson"
@@ -252,33 +275,77 @@ def xmp_and_info(pdf: bytes) -> tuple[dict[str, str], dict[str, str]]:
     return xmp, info
 
 
-def places_of_names(final: bytes, frozen: bytes, reqs: list[SignatureRequest]) -> None:
-    """Each signer's name and date line are drawn inside that signer's place and no other."""
+#: The method line under "Ort och datum", per method, as the final PDF prints it.
+METHOD_LINES = {
+    "in_person": "e-signerad på plats",
+    "paper": "underskriven på papper",
+    "link": "e-signerad via personlig länk",
+    "staff": "e-signerad (inloggad personal)",
+}
+
+Word = tuple[int, float, float, float, float, str]
+
+
+def date_column(frozen_words: list[Word], place: Place) -> float:
+    """Where the template's "Ort och datum" caption under *place* starts (x, PDF points)."""
+    (x,) = {
+        round(x0, 1)
+        for page, x0, _y0, _x1, y1, text in frozen_words
+        if text == "Ort" and page == place.page and place.y0 - 20 <= y1 <= place.y0 + 1
+    }
+    return x
+
+
+def in_place(words: list[Word], place: Place, word: str, x_from: float, x_to: float) -> list[Word]:
+    """The occurrences of *word* inside *place*, between x_from and x_to."""
+    return [
+        w
+        for w in words
+        if w[5] == word
+        and w[0] == place.page
+        and x_from - 0.5 <= w[1]
+        and w[3] <= x_to + 0.5
+        and place.y0 - 3 <= w[2]
+        and w[4] <= place.y1 + 0.5
+    ]
+
+
+def places_of_names(
+    final: bytes, frozen: bytes, reqs: list[SignatureRequest], city: str = "Stockholm"
+) -> None:
+    """Each signer's name is drawn in the signature part of that signer's place (left of the
+    template's "Ort och datum" column), and in that column the city (only for signatures made at
+    the office), the date and the method; none of it in another signer's place."""
     places = find_places(frozen)
     before, after = pdf_words(frozen), pdf_words(final)
 
-    def inside(words: list[tuple[int, float, float, float, float, str]], slot: str, w: str) -> int:
+    def added(slot: str, word: str, part: str) -> int:
         p = places[slot]
-        return sum(
-            1
-            for page, x0, y0, x1, y1, text in words
-            if text == w
-            and page == p.page
-            and p.x0 - 0.5 <= x0
-            and x1 <= p.x1 + 0.5
-            and p.y0 - 3 <= y0
-            and y1 <= p.y1 + 0.5
+        split = date_column(before, p)
+        x_from, x_to = (p.x0, split) if part == "left" else (split, p.x1)
+        return len(in_place(after, p, word, x_from, x_to)) - len(
+            in_place(before, p, word, x_from, x_to)
         )
 
+    day = f"{signing.today_local():%Y-%m-%d}"
     for r in reqs:
         db.session.refresh(r)
-        expected = [*r.signed_name.split(), f"{signing.today_local():%Y-%m-%d}"]
-        for word in expected:
-            assert inside(after, r.slot, word) == inside(before, r.slot, word) + 1, (r.slot, word)
+        right = [day, *METHOD_LINES[r.method].split()]
+        if r.method in ("in_person", "staff"):
+            right.append(city)
+        elif r.method == "paper":
+            right.append("inkommen")  # the scan's date; the signing date is on the paper
+        for word in r.signed_name.split():
+            assert added(r.slot, word, "left") == 1, (r.slot, word)
+        for word in right:
+            assert added(r.slot, word, "right") == 1, (r.slot, word)
+        if r.method in ("link", "paper"):
+            assert added(r.slot, city, "right") == 0, r.slot
         for other in reqs:
             if other.slot != r.slot and other.signed_name != r.signed_name:
                 for word in set(r.signed_name.split()) - set(other.signed_name.split()):
-                    assert inside(after, other.slot, word) == inside(before, other.slot, word)
+                    assert added(other.slot, word, "left") == 0
+                    assert added(other.slot, word, "right") == 0
 
 
 def assert_record_matches_the_database(app: Flask, doc: Document, record: dict[str, Any]) -> None:
@@ -410,6 +477,56 @@ def test_the_sealed_pdf_is_the_frozen_pdf_with_signatures_evidence_and_record_ad
     assert info["/Producer"] == xmp["pdf:Producer"]
     assert info["/Title"] == xmp_and_info(frozen)[1]["/Title"]  # LibreOffice's metadata stays
     assert xmp_and_info(original_revision(final))[0]["pdfaid:part"] == "2"
+
+
+def test_ort_och_datum_names_the_office_city_only_where_the_signature_was_made_there(
+    app: Flask, world: World, tmp_path: Path
+) -> None:
+    doc = create(app, world, "consent")
+    reqs = send_and_sign(
+        app,
+        world,
+        doc,
+        drawn=True,
+        by_link=frozenset({"guardian1"}),
+        on_paper=frozenset({"guardian2"}),
+    )
+    doc = db.session.get(Document, doc.id)
+    store = app.extensions["formsvc.store"]
+    frozen, final = store.get(doc.frozen_pdf_sha256), store.get(doc.sealed_pdf_sha256)
+    (tmp_path / "consent-mixed.pdf").write_bytes(final)
+    assert {r.slot: r.method for r in reqs} == {
+        "participant": "in_person",
+        "guardian1": "link",
+        "guardian2": "paper",
+    }
+    # name left; "Stockholm <date>" only for the one signed on site; the method in the column
+    places_of_names(final, frozen, reqs)
+
+    # place and date on one line at the start of the template's column, the method under it
+    before, after = pdf_words(frozen), pdf_words(final)
+    places = find_places(frozen)
+    day = f"{signing.today_local():%Y-%m-%d}"
+    first_word = {"participant": "Stockholm", "guardian1": day, "guardian2": "inkommen"}
+    for r in reqs:
+        p = places[r.slot]
+        column = date_column(before, p)
+        (first,) = in_place(after, p, first_word[r.slot], column, p.x1)
+        (date,) = in_place(after, p, day, column, p.x1)
+        method = METHOD_LINES[r.method].split()[0]
+        (how,) = in_place(after, p, method, column, p.x1)
+        assert abs(first[1] - column) < 1 and abs(how[1] - column) < 1, (r.slot, column)
+        assert abs(date[2] - first[2]) < 0.5  # one line
+        assert how[4] <= date[2], r.slot  # the method's line is below it
+
+    # the city is a setting; without one, the date alone
+    marks = signing.place_marks(doc, store, {**app.config, "SIGNING_CITY": "Göteborg"})
+    assert marks["participant"].signed == f"Göteborg {day}"
+    assert marks["guardian1"].signed == day
+    assert (
+        signing.place_marks(doc, store, {**app.config, "SIGNING_CITY": ""})["participant"].signed
+        == day
+    )
 
 
 def test_a_signer_copy_is_the_same_frozen_pdf_with_that_signers_own_evidence(

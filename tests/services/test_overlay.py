@@ -56,8 +56,9 @@ def marks_for(slots: list[str]) -> dict[str, Mark]:
     return {
         slot: Mark(
             name=f"Namn Förnamnsson {i}",
-            signed=f"e-signerad med kod (sms), 2026-12-0{i + 1}",
+            signed=f"Stockholm 2026-12-0{i + 1}",
             image=drawn_signature() if i == 0 else None,
+            method="e-signerad på plats",
         )
         for i, slot in enumerate(slots)
     }
@@ -129,7 +130,7 @@ def test_the_frozen_pdf_stays_byte_for_byte_and_each_mark_is_in_its_place(frozen
     found = words(out, tmp_path)
     for slot, mark in marks.items():
         place = places[slot]
-        for expected in [*mark.name.split(), *mark.signed.split()]:
+        for expected in [*mark.name.split(), *mark.signed.split(), *mark.method.split()]:
             hits = [w for w in found if w[5] == expected and w[0] == place.page]
             inside = [
                 w
@@ -163,6 +164,47 @@ def test_the_frozen_pdf_stays_byte_for_byte_and_each_mark_is_in_its_place(frozen
         outside = ImageChops.multiply(diff, mask)
         assert outside.getbbox() is None, (page, outside.getbbox())
         assert diff.getbbox() is not None  # and the marks did change the page
+
+
+@pytest.mark.converter
+@pytest.mark.parametrize("slug", SIGNED)
+def test_the_name_goes_under_underskrift_and_place_date_and_method_under_ort_och_datum(
+    frozen, slug, tmp_path
+):
+    body = frozen[slug]
+    places = find_places(body)
+    marks = marks_for(sorted(places))
+    before, after = words(body, tmp_path), words(overlay_marks(body, places, marks), tmp_path)
+    for slot, mark in marks.items():
+        place = places[slot]
+        # the template's caption "Ort och datum" just under the place starts its right column
+        (column,) = {
+            round(w[1], 1)
+            for w in before
+            if w[5] == "Ort" and w[0] == place.page and place.y0 - 20 <= w[4] <= place.y0 + 1
+        }
+
+        def drawn(word: str, place: Place = place) -> tuple[int, float, float, float, float, str]:
+            (hit,) = [
+                w
+                for w in after
+                if w[5] == word
+                and w[0] == place.page
+                and place.x0 - 0.5 <= w[1]
+                and w[3] <= place.x1 + 0.5
+                and place.y0 - 3 <= w[2]
+                and w[4] <= place.y1 + 0.5
+            ]
+            return hit
+
+        for word in mark.name.split():
+            assert drawn(word)[3] < column, (slug, slot, word)
+        city, day = mark.signed.split()
+        method = drawn("e-signerad")
+        assert abs(drawn(city)[1] - column) < 1 and abs(method[1] - column) < 1, (slug, slot)
+        assert drawn(day)[1] > drawn(city)[3]  # "Stockholm 2026-12-0n" on one line …
+        assert abs(drawn(day)[2] - drawn(city)[2]) < 0.5
+        assert method[4] <= drawn(city)[2]  # … and the method on its own line below
 
 
 @pytest.mark.converter

@@ -192,6 +192,41 @@ def signature_marks(doc: Document, store: FileStore) -> dict[str, SignatureMark]
     return marks
 
 
+def place_marks(doc: Document, store: FileStore, settings: Mapping[str, Any]) -> dict[str, Mark]:
+    """Slot key -> what the final PDF draws in that signature place (ADR 013): the drawing and
+    the name; under "Ort och datum" the place and date, and on the line below how it was signed.
+
+    Only what the service knows is printed: the office's city (SIGNING_CITY) for signatures made
+    with staff present (on site) or by staff; for a personal link, where the signer was is not
+    known, so the date alone; for paper, the date the scan came in, labelled so, since the date
+    and place of signing are the ones written on the paper."""
+    city = str(settings.get("SIGNING_CITY") or "").strip()
+    marks = {}
+    for r in requests(doc):
+        if r.status != "signed" or r.signed_at is None:
+            continue
+        day = f"{_local(r.signed_at):%Y-%m-%d}"
+        if r.method in ("in_person", "staff") and city:
+            signed = f"{city} {day}"
+        elif r.method == "paper":
+            signed = _("inkommen %(date)s", date=day)
+        else:
+            signed = day
+        method = {
+            "paper": _("underskriven på papper"),
+            "in_person": _("e-signerad på plats"),
+            "link": _("e-signerad via personlig länk"),
+            "staff": _("e-signerad (inloggad personal)"),
+        }.get(r.method or "", "")
+        marks[r.slot] = Mark(
+            name=r.signed_name or "",
+            signed=signed,
+            method=method,
+            image=store.get(r.signature_sha256) if r.signature_sha256 else None,
+        )
+    return marks
+
+
 @dataclass(frozen=True)
 class FinalPdfs:
     """The sealed archive copy and each link signer's own sealed copy (request id -> PDF)."""
@@ -274,10 +309,7 @@ def _final_pdf_maker(
 ) -> FinalPdfMaker:
     """How this document's final PDFs are made: over its frozen PDF if that has a place for
     every signature, else by the legacy path."""
-    marks = {
-        slot: Mark(name=m.name, signed=m.signed, image=m.image)
-        for slot, m in signature_marks(doc, store).items()
-    }
+    marks = place_marks(doc, store, settings)
     frozen = store.get(doc.frozen_pdf_sha256) if doc.frozen_pdf_sha256 else None
     places = _places_for(doc, frozen, marks) if frozen is not None else None
     if frozen is None or places is None:
