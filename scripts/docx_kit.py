@@ -283,11 +283,12 @@ def header_row(table: Table, *titles: str) -> None:
         shade(cell, HEADER_FILL)
 
 
-def keep_rows_together(table: Table) -> None:
-    """Keep a small table on one page: no row split, each row kept with the next."""
+def keep_rows_together(table: Table, *, with_next: bool = False) -> None:
+    """Keep a small table on one page: no row split, each row kept with the next (and with
+    *with_next*, the last row with the paragraph after the table)."""
     for index, row in enumerate(table.rows):
         row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
-        if index < len(table.rows) - 1:
+        if with_next or index < len(table.rows) - 1:
             for cell in row.cells:
                 for paragraph in cell.paragraphs:
                     paragraph.paragraph_format.keep_with_next = True
@@ -426,8 +427,13 @@ def signature_block(doc: DocumentObject) -> None:
     cell_text(name, "{{ signer.name }}")
     borders(name, bottom="single")
     cell_text(table.rows[4].cells[0], ("Namnförtydligande", caption))
-    keep_rows_together(table)
-    para(doc, "").paragraph_format.space_after = Pt(6)
+    # A block never splits, and each block keeps with the next one through the space after it,
+    # so that the heading and statements before the blocks (kept with the first by their own
+    # keep-with-next) and all the blocks of one section go to a page together: no signer's block
+    # is left alone on a page (issue 13). The chain ends at the document's end, where our
+    # templates put the loop; a section longer than a page is broken by LibreOffice/Word anyway.
+    keep_rows_together(table, with_next=True)
+    para(doc, "", keep_next=True).paragraph_format.space_after = Pt(6)
 
 
 def to_bytes(doc: DocumentObject) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import zipfile
 from pathlib import Path
 
 import pikepdf
@@ -16,6 +17,7 @@ from formsvc.services.conversion import ConverterPool, ConverterSettings, get_po
 from formsvc.services.rendering import render_docx
 from formsvc.services.signature_places import MARKER, PlacesError, find_places
 from tests.conftest import CONVERTER_PORT
+from tests.helpers import pdf_words
 
 REGISTRY = doctypes.discover()
 SIGNED = {slug: t for slug, t in REGISTRY.items() if t.signers(doctypes.sample_input(t))}
@@ -165,3 +167,59 @@ def test_pages_beyond_the_cap_are_not_read(pool):
     last = max(p.page for p in places.values())
     assert find_places(pdf, max_pages=last) == {k: p for k, p in places.items() if p.page < last}
     assert find_places(pdf, max_pages=last + 1) == places
+
+
+#: The heading each signed type's signature section starts with (info_letter: its receipt has none).
+SECTION_HEADING = {
+    "action_plan": "Underskrifter",
+    "consent": "Underskrifter",
+    "info_letter": None,
+    "security_talk": "Underskrifter",
+    "threat_assessment": "Underskrift",
+}
+
+
+def pushed_down(docx: bytes, lines: int, heading: str | None) -> bytes:
+    """*docx* with *lines* one-line paragraphs before its signature section, which moves it
+    down the page: as longer answers in a real document do."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docx)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                xml = data.decode()
+                at = xml.index(f"<w:t>{heading}</w:t>" if heading else "{%p for signer in signers")
+                at = xml.rindex("<w:p>", 0, at)
+                data = (
+                    xml[:at] + "<w:p><w:r><w:t>rad</w:t></w:r></w:p>" * lines + xml[at:]
+                ).encode()
+            dst.writestr(item, data)
+    return out.getvalue()
+
+
+@pytest.mark.converter
+@pytest.mark.parametrize("slug", sorted(SIGNED))
+def test_a_signature_section_goes_to_a_page_whole_wherever_it_falls(pool, slug):
+    # issue 13: the heading and statements stay with the first block, no block splits, and no
+    # block is left alone on a page. Pushing the section down by 0..57 lines in steps of 3
+    # puts a page break at every height of it (LibreOffice showed a lone last block at 3..30
+    # lines for action plan, consent and security talk before the blocks were chained).
+    dtype = SIGNED[slug]
+    context = dtype.build_context(doctypes.sample_input(dtype))
+    heading = SECTION_HEADING[slug]
+    for lines in range(0, 60, 3):
+        docx = render_docx(pushed_down(dtype.template_path.read_bytes(), lines, heading), context)
+        pdf = pool.convert(docx, pdfa=True)
+        places = find_places(pdf)
+        words = pdf_words(pdf)
+        pages = {p.page for p in places.values()}
+        assert len(pages) == 1, (lines, places)
+        (page,) = pages
+        if heading:
+            assert any(w[0] == page and w[5] == heading for w in words), lines
+        for signer in context["signers"]:
+            place = places[signer["key"]]
+            above = [w for w in words if w[0] == page and place.y1 < w[2] < place.y1 + 30]
+            below = [w for w in words if w[0] == page and place.y0 - 60 < w[4] < place.y0]
+            assert signer["role"].split()[0] in [w[5] for w in above], (lines, signer["key"])
+            assert "Namnförtydligande" in [w[5] for w in below], (lines, signer["key"])
