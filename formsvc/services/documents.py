@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import exists, func, or_, select
@@ -41,6 +42,18 @@ from formsvc.services.conversion import ConverterPool
 from formsvc.services.rendering import render_docx
 from formsvc.services.storage import FileStore
 from formsvc.services.templates import DOCX_MIME, active_version, template_bytes
+
+#: The language of documents (the Word templates, the frozen and sealed PDFs, the evidence and
+#: what is stored for it): Swedish, whatever language the interface is in.
+DOCUMENT_LOCALE = "sv"
+
+
+def in_document_language():  # noqa: ANN201 - flask_babel's context manager, also a decorator
+    """Make a document's text (labels, roles, statements, evidence) in DOCUMENT_LOCALE.
+
+    The interface may be English (a caseworker's or a signer's choice); what a document prints
+    or what is stored as its evidence must not depend on who happened to make it."""
+    return force_locale(DOCUMENT_LOCALE)
 
 
 def data_digest(data: Mapping[str, Any]) -> str:
@@ -387,6 +400,7 @@ def render_input(
     )
 
 
+@in_document_language()
 def render(
     doc: Document, dtype: DocumentType, store: FileStore, revision: DocumentRevision | None = None
 ) -> bytes:

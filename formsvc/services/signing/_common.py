@@ -63,6 +63,7 @@ class Outcome:
 # --------------------------------------------------------------------------- who signs
 
 
+@documents.in_document_language()  # roles and statements are stored as the document prints them
 def slots(doc: Document, dtype: DocumentType) -> list[SignerSlot]:
     """The signatures the document's current data needs."""
     return dtype.signers(documents.render_input(doc))

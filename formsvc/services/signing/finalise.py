@@ -40,6 +40,7 @@ def all_signed(doc: Document) -> bool:
     return bool(reqs) and all(r.status == "signed" for r in reqs)
 
 
+@documents.in_document_language()
 def finalise_if_complete(
     doc: Document,
     dtype: DocumentType,
@@ -235,6 +236,7 @@ class FinalPdfs:
     copies: dict[int, bytes]
 
 
+@documents.in_document_language()
 def build_final_pdf(
     doc: Document,
     dtype: DocumentType,
@@ -265,6 +267,7 @@ def build_final_pdf(
     )
 
 
+@documents.in_document_language()
 def build_legacy_final_pdf(
     doc: Document,
     dtype: DocumentType,
@@ -400,6 +403,7 @@ def _seal_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@documents.in_document_language()
 def signer_copy(
     req: SignatureRequest,
     dtype: DocumentType,

@@ -109,6 +109,7 @@ def attributed_name(req: SignatureRequest, typed: str, actor: User | None) -> st
     return designated
 
 
+@documents.in_document_language()  # stored as evidence, printed in the sealed document
 def identity_text(method: str, *, actor: User | None, email: str | None = None) -> str:
     """How the signer's identity was established, as evidence and /verify print it."""
     if method == "in_person":
