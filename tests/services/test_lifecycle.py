@@ -170,6 +170,16 @@ class WithdrawnWhileSealing:
         self.real = get_sealer(app)
 
     def seal(self, pdf: bytes, **kwargs: Any) -> bytes:
+        """The legacy path's seal (a PDF in)."""
+        self._withdraw_meanwhile()
+        return self.real.seal(pdf, **kwargs)
+
+    def seal_writer(self, writer: Any, **kwargs: Any) -> bytes:
+        """The final PDF's seal (ADR 014: the frozen PDF's update in)."""
+        self._withdraw_meanwhile()
+        return self.real.seal_writer(writer, **kwargs)
+
+    def _withdraw_meanwhile(self) -> None:
         def withdraw() -> None:
             with self.app.app_context():
                 consents.withdraw(
@@ -186,7 +196,6 @@ class WithdrawnWhileSealing:
         t = threading.Thread(target=withdraw)
         t.start()
         t.join(timeout=120)
-        return self.real.seal(pdf, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
