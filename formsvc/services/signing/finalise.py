@@ -259,12 +259,7 @@ def build_final_pdf(
         settings=settings,
         finalised_at=finalised_at,
     )
-    return FinalPdfs(
-        archive=make(None),
-        copies={
-            r.id: make(r) for r in requests(doc) if r.status == "signed" and r.method == "link"
-        },
-    )
+    return _every_copy(doc, make)
 
 
 @documents.in_document_language()
@@ -288,16 +283,21 @@ def build_legacy_final_pdf(
         settings=settings,
         finalised_at=finalised_at,
     )
+    return _every_copy(doc, make)
+
+
+#: Makes one sealed final PDF: the archive copy (None) or a signer's own copy.
+FinalPdfMaker = Callable[[SignatureRequest | None], bytes]
+
+
+def _every_copy(doc: Document, make: FinalPdfMaker) -> FinalPdfs:
+    """The archive copy and each personal-link signer's own copy, made by *make*."""
     return FinalPdfs(
         archive=make(None),
         copies={
             r.id: make(r) for r in requests(doc) if r.status == "signed" and r.method == "link"
         },
     )
-
-
-#: Makes one sealed final PDF: the archive copy (None) or a signer's own copy.
-FinalPdfMaker = Callable[[SignatureRequest | None], bytes]
 
 
 def _final_pdf_maker(
