@@ -8,8 +8,12 @@ stored data, so its keys are stable. Stored data (JSON), one flat object::
       "assessed_on": "YYYY-MM-DD",
       "enrolled_on": "YYYY-MM-DD",
       "discharged_on": "YYYY-MM-DD" | null,     # only at discharge (then required)
-      "discharge_reason": "" | "planned" | "own_request" | "crime" | "not_following_plan"
-                          | "unreachable" | "moved" | "other",   # only at discharge (required)
+      "discharge_reason": "" | "planned" | "own_request" | "crime" | "substance"
+                          | "not_following_plan" | "unreachable" | "moved" | "other",
+                                                # only at discharge (required); the keys are
+                                                # stored, so a new reason gets a new key and a
+                                                # relabelled one keeps its key ("crime" was
+                                                # "Avbrott – fortsatt brottslighet")
       "discharge_comment": str,                 # required when the reason is "other"
       "gender": "female" | "male" | "other" | "unknown",
       # the eight indicators (keys of INDICATORS), each an answer and its source:
@@ -43,7 +47,8 @@ ASSESSMENTS: dict[str, Any] = {
 DISCHARGE_REASONS: dict[str, Any] = {
     "planned": _l("Planenligt avslut"),
     "own_request": _l("Avbrott på egen begäran"),
-    "crime": _l("Avbrott – fortsatt brottslighet"),
+    "crime": _l("Avbrott – återfall i brott"),
+    "substance": _l("Avbrott – återfall i missbruk"),
     "not_following_plan": _l("Avbrott – följer inte planen"),
     "unreachable": _l("Avbrott – ej nåbar under längre tid"),
     "moved": _l("Flytt"),

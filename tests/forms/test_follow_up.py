@@ -161,3 +161,20 @@ def test_the_printed_copy_is_de_identified_as_its_title_says(
     assert doc.data["enrolled_on"] == "2025-12-03" and doc.data["discharged_on"] == "2026-11-27"
     form = client.get(f"/documents/{doc.id}/edit").get_data(as_text=True)
     assert "Skriv inga namn eller andra uppgifter som pekar ut deltagaren" in form
+
+
+def test_relapse_into_crime_or_substance_abuse_are_reasons_of_their_own(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    """Issue 17: "substance" is a new key; "crime" keeps its key under the city's wording."""
+    auth.login("caseworker")
+    for reason, label in (
+        ("substance", "Avbrott – återfall i missbruk"),
+        ("crime", "Avbrott – återfall i brott"),
+    ):
+        status, _ = _post(client, world, discharge_reason=reason)
+        assert status == 302
+        doc = db.session.scalars(db.select(Document).order_by(Document.id.desc())).first()
+        assert doc is not None and doc.data["discharge_reason"] == reason
+        assert label in docx_text(client.get(f"/documents/{doc.id}/download.docx").data)
+        assert label in client.get(f"/documents/{doc.id}").get_data(as_text=True)
