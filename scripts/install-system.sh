@@ -17,6 +17,8 @@ fi
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 # tests/pdfa.py runs `qpdf --check` on the PDFs the tests make
 command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
+# the statistics chart's PNG download is drawn from its SVG by rsvg-convert (librsvg, Pango text)
+command -v rsvg-convert >/dev/null 2>&1 || need+=(librsvg2-bin)
 if [ "${FORMSVC_WITH_BROWSER:-0}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
