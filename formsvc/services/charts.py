@@ -2,10 +2,20 @@
 
 No JavaScript and no chart library: the page works with scripts off, prints, and passes the
 Content-Security-Policy (SVG presentation attributes only, no inline styles).
+
+Downloads (issue 17): standalone() lays the same chart out as a file of its own, with a heading
+above and the chart's data as text below, so the picture carries its numbers wherever it is
+pasted; png() draws that SVG as a PNG on the server with rsvg-convert (librsvg). Server-side,
+because the page works without JavaScript, a canvas export would need a script the CSP does
+not allow, and every browser would draw it differently; rsvg-convert, not CairoSVG, because it
+lays text out with Pango as a browser does (kerning, font fallback for any name) and runs as a
+separate process that a timeout and memory limit can stop, with no Python dependency added.
 """
 
 from __future__ import annotations
 
+import subprocess
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -140,3 +150,120 @@ def paired_bars(
         ],
         groups=groups,
     )
+
+
+# --------------------------------------------------------------------------- standalone file
+
+#: Height of a line of the heading and of the data text below the chart.
+LINE = 20
+#: White space around the standalone drawing (its viewBox starts this far left of 0).
+MARGIN = 24
+#: Characters per line: of the 18 px title, and of a 12 px note (in the 800 wide drawing).
+TITLE_CHARS, NOTE_CHARS = 70, 115
+#: Where each value of a data row starts (a second value at the middle of the drawing).
+VALUE_X = (16, 400)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text in the standalone drawing."""
+
+    y: float
+    text: str
+    x: float = 0
+    size: int = 13
+    bold: bool = False
+    muted: bool = False
+
+
+@dataclass(frozen=True)
+class Standalone:
+    """A chart as a file of its own: heading, the drawing moved down, its data as text below."""
+
+    x: int  #: left edge of the viewBox (negative: a margin)
+    width: int  #: of the viewBox, margins included
+    height: int
+    heading: list[Line]
+    chart_y: int  #: the chart's drawing starts this far down
+    chart: PairedBars
+    data: list[Line]
+
+
+def standalone(
+    chart: PairedBars,
+    heading: Sequence[str],
+    data: Sequence[tuple[str, Sequence[str]]],
+    notes: Sequence[str],
+) -> Standalone:
+    """Lay out *chart* with *heading* lines above (the first as the title) and, below, each
+    (label, values) of *data* and the *notes*; long titles and notes are wrapped."""
+    top: list[Line] = []
+    y = MARGIN + 14
+    for i, text in enumerate(heading):
+        title = i == 0
+        for part in textwrap.wrap(text, TITLE_CHARS if title else NOTE_CHARS, max_lines=3) or [""]:
+            top.append(Line(y, part, size=18 if title else 13, bold=title))
+            y += LINE + (4 if title else 0)
+    chart_y = y + 8
+    y = chart_y + chart.height + LINE
+    below: list[Line] = []
+    for label, values in data:
+        below.append(Line(y, label, bold=True))
+        for x, value in zip(VALUE_X, values, strict=False):
+            below.append(Line(y + LINE, value, x=x))
+        y += 2 * LINE + 6
+    y += 4
+    for note in notes:
+        for part in textwrap.wrap(note, NOTE_CHARS) or [""]:
+            below.append(Line(y, part, size=12, muted=True))
+            y += LINE - 4
+    return Standalone(
+        -MARGIN, chart.width + 2 * MARGIN, int(y + MARGIN), top, chart_y, chart, below
+    )
+
+
+# --------------------------------------------------------------------------- PNG
+
+#: The PNG's width in pixels: twice the drawing's width, sharp on a high-density screen or print.
+PNG_WIDTH = 1600
+#: Larger input is not a chart of ours; rsvg-convert is not asked to draw it.
+MAX_SVG_BYTES = 1_000_000
+#: Limits for one rsvg-convert run: seconds of wall time, seconds of CPU, bytes of memory.
+PNG_TIMEOUT, PNG_CPU, PNG_MEMORY = 20.0, 10, 1 << 30
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class RenderError(RuntimeError):
+    """rsvg-convert is missing, failed, was too slow or made no PNG."""
+
+
+def png(svg: bytes, width: int = PNG_WIDTH) -> bytes:
+    """Draw *svg* as a PNG *width* pixels wide (height from its aspect ratio), within limits.
+
+    The SVG comes on stdin, so it has no base location and cannot load other files; prlimit
+    caps the process's memory and CPU time, and a timeout its wall time.
+    """
+    if len(svg) > MAX_SVG_BYTES:
+        raise RenderError(f"SVG of {len(svg)} bytes is larger than {MAX_SVG_BYTES}")
+    if not 16 <= width <= 4000:
+        raise ValueError(f"width {width} out of range")
+    command = [
+        "prlimit",
+        f"--as={PNG_MEMORY}",
+        f"--cpu={PNG_CPU}",
+        "--",
+        "rsvg-convert",
+        "--format=png",
+        f"--width={width}",
+        "--keep-aspect-ratio",
+    ]
+    try:
+        done = subprocess.run(
+            command, input=svg, capture_output=True, timeout=PNG_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RenderError(f"rsvg-convert did not finish: {exc}") from exc
+    if done.returncode != 0 or not done.stdout.startswith(PNG_SIGNATURE):
+        message = done.stderr.decode("utf-8", "replace")[:500]
+        raise RenderError(f"rsvg-convert failed ({done.returncode}): {message}")
+    return done.stdout

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from formsvc.doctypes import TARGET_GROUPS
 from formsvc.forms.follow_up import INDICATORS
 from formsvc.models import District
-from formsvc.services import charts, statistics, users
+from formsvc.services import charts, report_export, statistics, users
 from formsvc.views._common import origin, roles_required
 
 bp = Blueprint("statistics", __name__, url_prefix="/statistics")
@@ -195,3 +198,207 @@ def rows_csv() -> Response | tuple[str, int]:
         details={"kind": "rows", "rows": len(rows)},
     )
     return _download(statistics.rows_csv(rows), "rader", f.query)
+
+
+# --------------------------------------------------------------------------- downloads (issue 17)
+# The whole report as a workbook or one CSV, and the chart as SVG, PNG and its data as CSV: the
+# same filters and access as the page; each download is in the audit log with its kind.
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _report_for(query: statistics.Query) -> tuple[statistics.Report, str | None]:
+    """The report and, when its period is closed, which closed period it was taken from."""
+    return statistics.report(query), None
+
+
+def _group_label(query: statistics.Query) -> str:
+    group = getattr(query, "target_group", None)
+    return str(TARGET_GROUPS[group]) if group in TARGET_GROUPS else _("Båda målgrupperna")
+
+
+def _export_meta(rep: statistics.Report, closed: str | None) -> report_export.Meta:
+    q = rep.query
+    return report_export.Meta(
+        title=_("Uppföljning av sociala insatsgrupper"),
+        period=(q.start, q.end),
+        scope=rep.district_name or _("Hela staden"),
+        target_group=_group_label(q),
+        minimum=q.minimum,
+        taken_at=datetime.now(UTC),
+        closed_period=closed,
+    )
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:40]
+
+
+def _file_name(rep: statistics.Report, stem: str, ext: str) -> str:
+    """uppfoljning-<stem>_<from>_<to>_<district or hela-staden>_<target group>.<ext>, in ascii."""
+    q = rep.query
+    where = "hela-staden"
+    if q.district_id is not None:
+        where = _slug(rep.district_name or "") or f"stadsdel-{q.district_id}"
+    group = getattr(q, "target_group", None)
+    who = _slug(group) if group in TARGET_GROUPS else "alla-malgrupper"
+    return f"uppfoljning-{stem}_{q.start}_{q.end}_{where}_{who}.{ext}"
+
+
+def _attachment(data: bytes, name: str, mimetype: str) -> Response:
+    return Response(
+        data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def _exported(query: statistics.Query, kind: str) -> None:
+    statistics.log(
+        "statistics_export", query, actor=current_user, origin=origin(), details={"kind": kind}
+    )
+
+
+def _said(s: statistics.Share, m: int) -> str:
+    if s.n is None:
+        return statistics.hidden_text(True, m)
+    if s.share is None or s.yes is None:
+        return _("%(hidden)s (n = %(n)d)", hidden=statistics.hidden_text(False, m), n=s.n)
+    return _("%(percent)s (%(yes)d av %(n)d)", percent=_percent(s), yes=s.yes, n=s.n)
+
+
+def _chart_file(rep: statistics.Report, closed: str | None) -> str:
+    """The chart as a standalone SVG document: heading, drawing, its data and notes as text."""
+    q, m = rep.query, rep.query.minimum
+    title = _(
+        "Andel som svarade ja vid inskrivning och vid utskrivning, %(where)s, %(a)s – %(b)s",
+        where=rep.district_name or _("hela staden"),
+        a=q.start,
+        b=q.end,
+    )
+    enrol, out = _("Vid inskrivning"), _("Vid utskrivning")
+    data = [
+        (
+            f"{INDICATORS[r.key]} "
+            + (_("(lägre är bättre)") if r.lower_is_better else _("(högre är bättre)")),
+            [f"{enrol}: {_said(r.enrolment, m)}", f"{out}: {_said(r.discharge, m)}"],
+        )
+        for r in rep.indicators
+    ]
+    small, hidden = statistics.hidden_text(True, m), statistics.hidden_text(False, m)
+    cohort = (
+        _(
+            "Underlag: de %(n)d som skrivits ut under perioden och som också har en "
+            "bedömning vid inskrivning.",
+            n=rep.cohort,
+        )
+        if rep.cohort is not None
+        else _(
+            "Färre än %(n)d av dem som skrivits ut under perioden har en bedömning vid "
+            "inskrivning, så inga andelar visas.",
+            n=m,
+        )
+    )
+    notes = [
+        cohort,
+        _(
+            "Andelen är räknad bland dem som svarat ja eller nej (n); svaret ”vet ej” räknas "
+            "inte med."
+        ),
+        f"{small}: "
+        + _("Gruppen har färre än %(n)d personer, så varken antalet eller andelen visas.", n=m),
+        f"{hidden}: "
+        + _(
+            "Värdet döljs för att ett antal under %(n)d inte ska kunna räknas fram ur totalen. "
+            "Det kan vara den lilla gruppen själv eller en annan grupp på samma rad.",
+            n=m,
+        ),
+        *(
+            f"{label}: {value}"
+            for label, value in report_export.meta_rows(_export_meta(rep, closed))[1:]
+        ),
+    ]
+    clean = report_export.clean
+    doc = charts.standalone(
+        _chart(rep),
+        [clean(title, 300), f"{_('Målgrupp')}: {clean(_group_label(q), 200)}"],
+        [(clean(label, 300), [clean(v, 200) for v in values]) for label, values in data],
+        [clean(note, 1000) for note in notes],
+    )
+    desc = _chart_desc(rep) + " " + _("Samma siffror finns som text under diagrammet.")
+    return render_template(
+        "statistics/chart.svg", doc=doc, title=clean(title, 300), desc=clean(desc, 5000)
+    )
+
+
+def _chart_table(rep: statistics.Report) -> report_export.Table:
+    """The chart's data as one table: share, yes and n at enrolment and at discharge."""
+    m = rep.query.minimum
+    small = statistics.hidden_text(True, m)
+    rows: list[list[str | int | float | None]] = []
+    for r in rep.indicators:
+        row: list[str | int | float | None] = [str(INDICATORS[r.key])]
+        for s in (r.enrolment, r.discharge):
+            if s.n is None:
+                row += [small, small, small]
+            elif s.share is None:
+                row += [None, None, s.n]
+            else:
+                row += [float(s.percent(1)), s.yes, s.n]
+        rows.append(row)
+    enrol, out = _("Vid inskrivning"), _("Vid utskrivning")
+    columns = [_("Fråga")]
+    for when in (enrol, out):
+        columns += [f"{when}: {_('Andel ja')} (%)", f"{when}: {_('Antal ja')}", f"{when}: n"]
+    return report_export.Table(
+        key="indicators",
+        title=_("Andel som svarade ja"),
+        columns=columns,
+        rows=rows,
+        hidden_text=statistics.hidden_text(False, m),
+        notes=[
+            _(
+                "Andelen är räknad bland dem som svarat ja eller nej (n); svaret ”vet ej” "
+                "räknas inte med."
+            )
+        ],
+    )
+
+
+@bp.route("/chart.svg")
+@roles_required(*ROLES)
+def chart_svg() -> Response | tuple[str, int]:
+    f, districts = _filters()
+    if f.query is None:
+        return _page(f, districts, 400)
+    rep, closed = _report_for(f.query)
+    svg = _chart_file(rep, closed).encode("utf-8")
+    _exported(f.query, "chart_svg")
+    return _attachment(svg, _file_name(rep, "diagram", "svg"), "image/svg+xml")
+
+
+@bp.route("/chart.png")
+@roles_required(*ROLES)
+def chart_png() -> Response | tuple[str, int]:
+    f, districts = _filters()
+    if f.query is None:
+        return _page(f, districts, 400)
+    rep, closed = _report_for(f.query)
+    try:
+        data = charts.png(_chart_file(rep, closed).encode("utf-8"))
+    except charts.RenderError:
+        current_app.logger.exception("the chart could not be drawn as PNG")
+        abort(503)
+    _exported(f.query, "chart_png")
+    return _attachment(data, _file_name(rep, "diagram", "png"), "image/png")
+
+
+@bp.route("/chart.csv")
+@roles_required(*ROLES)
+def chart_csv() -> Response | tuple[str, int]:
+    f, districts = _filters()
+    if f.query is None:
+        return _page(f, districts, 400)
+    rep, closed = _report_for(f.query)
+    data = report_export.report_csv(_export_meta(rep, closed), [_chart_table(rep)])
+    _exported(f.query, "chart_csv")
+    return _attachment(data, _file_name(rep, "diagram", "csv"), "text/csv")

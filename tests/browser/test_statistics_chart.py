@@ -50,6 +50,38 @@ def test_analyst_sees_a_readable_chart_of_the_eight_indicators(
     shutil.copy(tmp_path / "stats-page.png", SCREENSHOT.with_name("stats-page.png"))
     assert shot.stat().st_size > 10_000
 
+    # the chart downloads: SVG and PNG with the numbers as text, and the numbers as CSV
+    for name, suffix in (
+        ("Ladda ner diagrammet som SVG-bild", ".svg"),
+        ("Ladda ner diagrammet som PNG-bild", ".png"),
+        ("Ladda ner diagrammets siffror (CSV)", ".csv"),
+    ):
+        with page.expect_download() as info:
+            page.get_by_role("link", name=name).click()
+        download = info.value
+        assert download.suggested_filename.endswith(suffix), download.suggested_filename
+        saved = tmp_path / download.suggested_filename
+        download.save_as(saved)
+        assert saved.stat().st_size > 500
+        if suffix == ".png":
+            assert saved.read_bytes().startswith(b"\x89PNG")
+            shutil.copy(saved, SCREENSHOT.with_name("stats-chart-download.png"))
+        if suffix == ".svg":
+            svg = saved.read_text(encoding="utf-8")
+            assert svg.startswith("<?xml")
+            # drawn by the browser on its own: every text ends inside the file's viewBox
+            alone = page.context.new_page()
+            alone.set_content(svg.split("?>", 1)[1])
+            inside = alone.evaluate(
+                """() => { const s = document.querySelector('svg'), v = s.viewBox.baseVal;
+                  return [...s.querySelectorAll('text')].every(t => { const b = t.getBBox();
+                    return b.x >= v.x && b.x + b.width <= v.x + v.width; }); }"""
+            )
+            assert inside
+            for question in INDICATORS.values():
+                expect(alone.locator("g.data text", has_text=str(question))).to_have_count(1)
+            alone.close()
+
     # a district with three discharged: the same chart, with no bar and no number in it
     page.get_by_label("Stadsdel").select_option(label=SMALL_DISTRICT)
     page.get_by_role("button", name="Visa").click()
