@@ -222,7 +222,7 @@ def _export_meta(rep: statistics.Report, closed: str | None) -> report_export.Me
     return report_export.Meta(
         title=_("Uppföljning av sociala insatsgrupper"),
         period=(q.start, q.end),
-        scope=rep.district_name or _("Hela staden"),
+        scope=_scope(q) or _("Hela staden"),
         target_group=_group_label(q),
         minimum=q.minimum,
         taken_at=datetime.now(UTC),
@@ -240,7 +240,7 @@ def _file_name(rep: statistics.Report, stem: str, ext: str) -> str:
     q = rep.query
     where = "hela-staden"
     if q.district_id is not None:
-        where = _slug(rep.district_name or "") or f"stadsdel-{q.district_id}"
+        where = _slug(_scope(q) or "") or f"stadsdel-{q.district_id}"
     group = getattr(q, "target_group", None)
     who = _slug(group) if group in TARGET_GROUPS else "alla-malgrupper"
     return f"uppfoljning-{stem}_{q.start}_{q.end}_{where}_{who}.{ext}"
@@ -258,12 +258,16 @@ def _exported(query: statistics.Query, kind: str) -> None:
     )
 
 
-def _said(s: statistics.Share, m: int) -> str:
-    if s.n is None:
-        return statistics.hidden_text(True, m)
-    if s.share is None or s.yes is None:
-        return _("%(hidden)s (n = %(n)d)", hidden=statistics.hidden_text(False, m), n=s.n)
-    return _("%(percent)s (%(yes)d av %(n)d)", percent=_percent(s), yes=s.yes, n=s.n)
+def _scope(query: statistics.Query) -> str | None:
+    """The district's name, None for the city."""
+    return statistics.district_name(query.district_id)
+
+
+def _chart_data(chart: charts.PairedBars) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What the chart shows: each question with (series, value or marker) per bar."""
+    return [
+        (f"{g.label} {g.note}".strip(), [(b.series, b.text) for b in g.bars]) for g in chart.groups
+    ]
 
 
 def _chart_file(rep: statistics.Report, closed: str | None) -> str:
@@ -271,35 +275,13 @@ def _chart_file(rep: statistics.Report, closed: str | None) -> str:
     q, m = rep.query, rep.query.minimum
     title = _(
         "Andel som svarade ja vid inskrivning och vid utskrivning, %(where)s, %(a)s – %(b)s",
-        where=rep.district_name or _("hela staden"),
+        where=_scope(q) or _("hela staden"),
         a=q.start,
         b=q.end,
     )
-    enrol, out = _("Vid inskrivning"), _("Vid utskrivning")
-    data = [
-        (
-            f"{INDICATORS[r.key]} "
-            + (_("(lägre är bättre)") if r.lower_is_better else _("(högre är bättre)")),
-            [f"{enrol}: {_said(r.enrolment, m)}", f"{out}: {_said(r.discharge, m)}"],
-        )
-        for r in rep.indicators
-    ]
+    chart = _chart(rep)
     small, hidden = statistics.hidden_text(True, m), statistics.hidden_text(False, m)
-    cohort = (
-        _(
-            "Underlag: de %(n)d som skrivits ut under perioden och som också har en "
-            "bedömning vid inskrivning.",
-            n=rep.cohort,
-        )
-        if rep.cohort is not None
-        else _(
-            "Färre än %(n)d av dem som skrivits ut under perioden har en bedömning vid "
-            "inskrivning, så inga andelar visas.",
-            n=m,
-        )
-    )
     notes = [
-        cohort,
         _(
             "Andelen är räknad bland dem som svarat ja eller nej (n); svaret ”vet ej” räknas "
             "inte med."
@@ -319,9 +301,12 @@ def _chart_file(rep: statistics.Report, closed: str | None) -> str:
     ]
     clean = report_export.clean
     doc = charts.standalone(
-        _chart(rep),
+        chart,
         [clean(title, 300), f"{_('Målgrupp')}: {clean(_group_label(q), 200)}"],
-        [(clean(label, 300), [clean(v, 200) for v in values]) for label, values in data],
+        [
+            (clean(label, 300), [clean(f"{series}: {text}", 300) for series, text in values])
+            for label, values in _chart_data(chart)
+        ],
         [clean(note, 1000) for note in notes],
     )
     desc = _chart_desc(rep) + " " + _("Samma siffror finns som text under diagrammet.")
@@ -331,30 +316,15 @@ def _chart_file(rep: statistics.Report, closed: str | None) -> str:
 
 
 def _chart_table(rep: statistics.Report) -> report_export.Table:
-    """The chart's data as one table: share, yes and n at enrolment and at discharge."""
-    m = rep.query.minimum
-    small = statistics.hidden_text(True, m)
-    rows: list[list[str | int | float | None]] = []
-    for r in rep.indicators:
-        row: list[str | int | float | None] = [str(INDICATORS[r.key])]
-        for s in (r.enrolment, r.discharge):
-            if s.n is None:
-                row += [small, small, small]
-            elif s.share is None:
-                row += [None, None, s.n]
-            else:
-                row += [float(s.percent(1)), s.yes, s.n]
-        rows.append(row)
-    enrol, out = _("Vid inskrivning"), _("Vid utskrivning")
-    columns = [_("Fråga")]
-    for when in (enrol, out):
-        columns += [f"{when}: {_('Andel ja')} (%)", f"{when}: {_('Antal ja')}", f"{when}: n"]
+    """The chart's data as one table: the share (or marker) at enrolment and at discharge."""
+    chart = _chart(rep)
+    series = [b.series for b in chart.groups[0].bars] if chart.groups else []
     return report_export.Table(
-        key="indicators",
+        key="chart",
         title=_("Andel som svarade ja"),
-        columns=columns,
-        rows=rows,
-        hidden_text=statistics.hidden_text(False, m),
+        columns=[_("Fråga"), *series],
+        rows=[[label, *(text for _s, text in values)] for label, values in _chart_data(chart)],
+        hidden_text=statistics.hidden_text(False, rep.query.minimum),
         notes=[
             _(
                 "Andelen är räknad bland dem som svarat ja eller nej (n); svaret ”vet ej” "
