@@ -181,6 +181,18 @@ def _width(values: list[str | int | float | None]) -> float:
     return float(min(_MAX_WIDTH, max(_MIN_WIDTH, longest + 2)))
 
 
+def _unique_notes(tables: list[Table]) -> list[str]:
+    """Every table's notes once, in the order they first appear."""
+    return list(dict.fromkeys(note for t in tables for note in t.notes))
+
+
+def _common_notes(tables: list[Table]) -> list[str]:
+    """The notes every table has (definitions of the whole report), when there are tables."""
+    if not tables:
+        return []
+    return [n for n in _unique_notes(tables) if all(n in t.notes for t in tables)]
+
+
 def _about_sheet(ws: Worksheet, meta: Meta, tables: list[Table], names: list[str]) -> None:
     _put(ws, 1, 1, meta.title).font = _TITLE
     row = 3
@@ -189,15 +201,18 @@ def _about_sheet(ws: Worksheet, meta: Meta, tables: list[Table], names: list[str
         _put(ws, row, 2, value)
         row += 1
     row += 1
-    _put(ws, row, 1, _("Tabeller och definitioner")).font = _BOLD
+    _put(ws, row, 1, _("Tabeller")).font = _BOLD
     row += 1
     for table, name in zip(tables, names, strict=True):
         _put(ws, row, 1, name)
-        _put(ws, row, 2, table.title).font = _BOLD
+        _put(ws, row, 2, table.title)
         row += 1
-        for note in table.notes:
-            _put(ws, row, 2, note)
-            row += 1
+    row += 1
+    _put(ws, row, 1, _("Definitioner")).font = _BOLD
+    row += 1
+    for note in _unique_notes(tables):
+        _put(ws, row, 1, note)
+        row += 1
     ws.column_dimensions["A"].width = _width([label for label, _v in meta_rows(meta)] + names)
     ws.column_dimensions["B"].width = _MAX_WIDTH + 20
 
@@ -269,9 +284,10 @@ def _csv_cell(value: str | int | float | None, hidden: str) -> str:
 def report_csv(meta: Meta, tables: list[Table]) -> bytes:
     """The whole report as one CSV for Excel in Swedish: the meta block, then each table.
 
-    UTF-8 with BOM, semicolons, CRLF and decimal comma, as statistics' own CSV files. Each
-    table starts with a line "Tabell;key;title", then its headings, rows and notes, then a
-    blank line. Hidden cells read as the table's hidden text.
+    UTF-8 with BOM, semicolons, CRLF and decimal comma, as statistics' own CSV files. The meta
+    block ends with the notes every table shares ("Definition;..."), once. Each table follows
+    after a blank line: "Tabell;key;title", its headings, its rows, its own notes. Hidden cells
+    read as the table's hidden text.
     """
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
@@ -279,9 +295,12 @@ def report_csv(meta: Meta, tables: list[Table]) -> bytes:
     def line(cells: list[str | int | float | None], hidden: str = "") -> None:
         writer.writerow([_csv_cell(c, hidden) for c in cells])
 
+    common = _common_notes(tables)
     line([_("Om rapporten")])
     for label, value in meta_rows(meta):
         line([label, value])
+    for note in common:
+        line([_("Definition"), note])
     for table in tables:
         line([])
         line([_("Tabell"), table.key, table.title])
@@ -289,5 +308,6 @@ def report_csv(meta: Meta, tables: list[Table]) -> bytes:
         for values in table.rows:
             line(list(values), table.hidden_text)
         for note in table.notes:
-            line([_("Anmärkning"), note])
+            if note not in common:
+                line([_("Anmärkning"), note])
     return buf.getvalue().encode("utf-8-sig")

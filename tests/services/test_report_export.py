@@ -221,3 +221,22 @@ def test_the_csv_has_the_meta_block_first_then_every_table(app: Flask) -> None:
     shares = lines.index(["Tabell", "indicators", "Andel ja vid inskrivning och utskrivning"])
     assert lines[shares + 2] == ["Misstänkt för brott", "57,1", "35", "färre än 3"]
     assert lines[shares + 3] == ["Boende", "12,5", "35", "40,0"]
+
+
+def test_definitions_shared_by_every_table_are_written_once_in_the_csv(app: Flask) -> None:
+    shared = "Andelens bas är de som svarat ja eller nej."
+    tables = [
+        Table("a", "A", ["Stadsdel", "Antal"], [["X", 5]], "döljs", [shared, "Bara A."]),
+        Table("b", "B", ["Stadsdel", "Antal"], [["X", 6]], "döljs", [shared]),
+    ]
+    lines = _csv_lines(report_csv(_meta(), tables))
+    assert lines.count(["Definition", shared]) == 1
+    assert lines.index(["Definition", shared]) < lines.index(["Tabell", "a", "A"])
+    assert ["Anmärkning", shared] not in lines
+    assert lines[lines.index(["Tabell", "a", "A"]) + 3] == ["Anmärkning", "Bara A."]
+    wb = _open(workbook(_meta(), tables))
+    about = [c for row in _values(wb["Om rapporten"]) for c in row]
+    assert about.count(shared) == 1 and about.count("Bara A.") == 1
+    # each table's sheet stands on its own, with all its notes under it
+    for name in ("a", "b"):
+        assert shared in [row[0] for row in _values(wb[name])]
