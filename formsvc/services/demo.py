@@ -468,6 +468,7 @@ class _Seeder:
                 "discharge_reason": ("planned", "own_request", "moved")[n % 3] if later else "",
                 "discharge_comment": "",
                 "gender": "female" if n % 4 == 0 else "male",
+                "target_group": p.target_group,
             }
             for j, key in enumerate(INDICATORS):
                 # a third answer one way and two thirds the other, turned around at discharge

@@ -1,10 +1,11 @@
-"""What the service knows about a district, for answers it can propose (district checklist)."""
+"""What the service knows about a district or a participant, for answers a form can propose
+(district checklist, follow-up pre-fill) and for the checks it makes against other documents."""
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -173,12 +174,86 @@ def _contact_list(district_id: int, today: date, months: int) -> ContactListFact
     )
 
 
-def for_participant(participant_id: int | None, today: date) -> dict[str, Any]:
-    """Facts about a participant: their consents (bilaga 3.2) as they stand *today*.
+def for_participant(
+    participant_id: int | None,
+    today: date,
+    *,
+    district_id: int | None = None,
+    excluding: int | None = None,
+) -> dict[str, Any]:
+    """Facts about a participant: their consents (bilaga 3.2) as they stand *today*, and, when
+    the district of the document being filled is given, their follow-ups there (bilaga 3.4).
 
     Only a consent in force today counts (signed, within its period, not withdrawn): a draft
-    or unsigned consent covers nobody (issue 10).
+    or unsigned consent covers nobody (issue 10). *excluding* is the document being edited: it
+    is not compared with itself.
     """
     if participant_id is None:
         return {}
-    return {"consents": consents.on_day(participant_id, today)}
+    out: dict[str, Any] = {"consents": consents.on_day(participant_id, today)}
+    if district_id is not None:
+        out["follow_ups"] = follow_ups(participant_id, district_id, excluding=excluding)
+    return out
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One follow-up (bilaga 3.4) of a participant, as the follow-up form's pre-fill and
+    cross-checks read it. Dates that are missing or unreadable in the stored data are None."""
+
+    reference: str  #: e.g. SIG-2026-000012 v1, named in the form's messages
+    assessment: str  #: "enrolment" or "discharge" (the stored key)
+    assessed_on: date | None
+    enrolled_on: date | None
+    discharged_on: date | None
+    gender: str  #: the stored key ("" when missing)
+    updated_at: datetime  #: the last change, to order assessments made on the same day
+
+    @property
+    def order(self) -> tuple[date, datetime]:
+        """Oldest first: by the assessment's date, then by the last change (as the statistics
+        pick the newest assessment of a kind)."""
+        return (self.assessed_on or date.min, self.updated_at)
+
+
+def _date(value: Any) -> date | None:
+    day = _day(value)
+    return date.fromisoformat(day) if day else None
+
+
+def follow_ups(
+    participant_id: int, district_id: int, *, excluding: int | None = None
+) -> list[FollowUp]:
+    """The participant's enrolment and discharge assessments in *district_id*, oldest first.
+
+    Only the district's documents: those are the ones its staff may open, and the statistics
+    count an assessment in the district of its document. Voided and purged documents say
+    nothing; drafts count, as they do in the statistics.
+    """
+    docs = db.session.scalars(
+        select(Document).where(
+            Document.participant_id == participant_id,
+            Document.district_id == district_id,
+            Document.type_slug == "follow_up",
+            Document.status.not_in(GONE),
+        )
+    )
+    out = []
+    for doc in docs:
+        data = doc.data if isinstance(doc.data, dict) else {}
+        kind = data.get("assessment")
+        if doc.id == excluding or kind not in ("enrolment", "discharge"):
+            continue
+        gender = data.get("gender")
+        out.append(
+            FollowUp(
+                reference=doc.reference,
+                assessment=kind,
+                assessed_on=_date(data.get("assessed_on")),
+                enrolled_on=_date(data.get("enrolled_on")),
+                discharged_on=_date(data.get("discharged_on")),
+                gender=gender if isinstance(gender, str) else "",
+                updated_at=doc.updated_at,
+            )
+        )
+    return sorted(out, key=lambda f: f.order)

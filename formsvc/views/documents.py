@@ -135,7 +135,9 @@ def _new(
     return _fill(dtype, ctx, form, {"save": save, "page": page})
 
 
-def _facts(district_id: int, participant: Participant | None) -> dict:
+def _facts(
+    district_id: int, participant: Participant | None, document_id: int | None = None
+) -> dict:
     today = signing.today_local()
     return {
         **facts.for_district(
@@ -143,7 +145,12 @@ def _facts(district_id: int, participant: Participant | None) -> dict:
             today=today,
             contact_list_months=current_app.config["CONTACT_LIST_CURRENT_MONTHS"],
         ),
-        **facts.for_participant(participant.id if participant else None, today),
+        **facts.for_participant(
+            participant.id if participant else None,
+            today,
+            district_id=district_id,
+            excluding=document_id,
+        ),
     }
 
 
@@ -195,7 +202,7 @@ def edit(doc_id: int) -> str | BaseResponse:
         participant=doc.participant,
         employee=doc.subject_user,
         stored=doc.data,
-        facts=_facts(doc.district_id, doc.participant),
+        facts=_facts(doc.district_id, doc.participant, doc.id),
     )
     form = documents.stored_form(dtype, doc.data) if request.method == "GET" else dtype.form_class()
 

@@ -53,10 +53,13 @@ def test_enrolment_is_stored_flat_and_printed_without_the_participants_name(
         "discharge_reason",
         "discharge_comment",
         "gender",
+        "target_group",
     }
     text = docx_text(client.get(f"/documents/{doc.id}/download.docx").data)
     assert "Första bedömning – vid inskrivning" in text
-    assert "SIG unga (12–20 år)" in text  # the participant's target group
+    # the group at the assessment as stored, though the participant is in SIG unga today
+    assert world.participant.target_group == "sig_unga"
+    assert "SIG unga vuxna (19–29 år)" in text and "SIG unga (12–20 år)" not in text
     assert "Utskrivningsdatum" not in text
     assert "Åsa Öberg" not in text and "Öberg" not in text
 
