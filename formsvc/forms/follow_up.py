@@ -391,9 +391,8 @@ def cross_checks(values: Values, others: Sequence[FollowUp]) -> list[Finding]:
             ended = (named or enrolments or [None])[-1]
         else:
             ended = _ends(day, values.enrolled_on, enrolments)
-            if ended is None and enrolments:
-                first = enrolments[0]
-                assert first.source is not None
+            first = enrolments[0] if enrolments else None
+            if ended is None and first is not None and first.source is not None:
                 out.append(
                     Finding(
                         "discharged_on",
@@ -417,7 +416,9 @@ def cross_checks(values: Values, others: Sequence[FollowUp]) -> list[Finding]:
         every = sorted([*enrolments, mine], key=lambda e: (e.day, e.source is None))
         still = _open(every, [d for f in discharges if (d := _discharge_day(f))])
         if any(e is mine for e in still):
-            for other in (e for e in still if e.source is not None):
+            for other in still:
+                if other.source is None:
+                    continue
                 out.append(
                     Finding(
                         "enrolled_on",
@@ -509,8 +510,7 @@ def initial(ctx: FormContext) -> dict[str, Any]:
     if not enrolments:
         return data
     newest = enrolments[-1]
-    assert newest.source is not None
-    if newest.source.gender in GENDERS:
+    if newest.source is not None and newest.source.gender in GENDERS:
         data["gender"] = newest.source.gender
     discharges = [d for f in others if f.assessment == "discharge" if (d := _discharge_day(f))]
     if any(e is newest for e in _open(enrolments, discharges)):
