@@ -6,6 +6,7 @@ from formsvc.models.district import District
 from formsvc.models.document import Document, DocumentRevision, TemplateVersion
 from formsvc.models.participant import Participant, ParticipantAssignment
 from formsvc.models.signing import SentReminder, SignatureRequest
+from formsvc.models.statistics_period import ClosedPeriod, PeriodCorrection
 from formsvc.models.stored_file import StoredFile
 from formsvc.models.throttle import LoginThrottle
 from formsvc.models.user import User
@@ -14,12 +15,14 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "ChecklistItem",
+    "ClosedPeriod",
     "District",
     "Document",
     "DocumentRevision",
     "LoginThrottle",
     "Participant",
     "ParticipantAssignment",
+    "PeriodCorrection",
     "SentReminder",
     "SignatureRequest",
     "StoredFile",

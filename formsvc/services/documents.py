@@ -37,7 +37,7 @@ from formsvc.models import (
 )
 from formsvc.models._base import utcnow
 from formsvc.models.document import DocumentStatus
-from formsvc.services import access, audit, checklists, lifecycle
+from formsvc.services import access, audit, checklists, lifecycle, periods
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.rendering import render_docx
 from formsvc.services.storage import FileStore
@@ -245,6 +245,8 @@ def create(
 ) -> Document:
     """Save a new document (a draft unless told otherwise), version 1, and its first revision."""
     district = participant.district_id if participant else (district_id or actor.district_id)
+    # closed statistics periods (issue 17): a follow-up dated in one is a recorded late entry
+    closed = periods.guard(None, dtype.slug, district, data, None)
     tv = active_version(dtype, store)
     now = utcnow()
     doc = Document(
@@ -271,6 +273,7 @@ def create(
         origin,
         {"type": dtype.slug, "version": 1, "data_sha256": data_digest(doc.data)},
     )
+    periods.record_change(closed, doc, actor=actor, reason=None, origin=origin)  # issue 17
     db.session.commit()
     return doc
 
@@ -283,14 +286,23 @@ def update(
     store: FileStore,
     dtype: DocumentType,
     origin: audit.Origin | None = None,
+    correction: str | None = None,
 ) -> Document:
     """Save an edit as the next version; the previous data stays as a revision.
 
     A document out for signature becomes a draft again: its open requests are voided (the
     signatures already given were for the frozen version and stay with it as history).
+    A follow-up in a closed statistics period is saved only as a *correction* (its reason);
+    otherwise periods.Locked is raised and nothing is changed (services/periods.py).
     """
     if doc.status not in EDITABLE:
         raise NotEditable(doc.id)
+    # closed statistics periods (issue 17): locked follow-ups change only as a correction
+    try:
+        closed = periods.guard(doc, doc.type_slug, doc.district_id, data, correction)
+    except periods.Locked:
+        db.session.rollback()
+        raise
     if doc.status == "awaiting_signatures":
         voided = db.session.execute(
             sql_update(SignatureRequest)
@@ -324,6 +336,7 @@ def update(
         origin,
         {"type": doc.type_slug, "version": doc.version, "data_sha256": data_digest(doc.data)},
     )
+    periods.record_change(closed, doc, actor=actor, reason=correction, origin=origin)  # issue 17
     db.session.commit()
     return doc
 

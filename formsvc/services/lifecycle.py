@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, update
 from formsvc.extensions import db
 from formsvc.models import Document, User
 from formsvc.models.document import DocumentStatus as S
-from formsvc.services import audit
+from formsvc.services import audit, periods
 
 #: The allowed moves: from a state, the states a document may go to.
 TRANSITIONS: dict[S, frozenset[S]] = {
@@ -88,6 +88,11 @@ def transition(
     target = S(to)
     if not allowed(source, target):
         raise ForbiddenTransition(doc.id, source, target.value, "not an allowed move")
+    if target == S.VOIDED and doc.type_slug == periods.SLUG:
+        # issue 17: a follow-up counted in a closed statistics period is corrected, not voided
+        periods.serialise()
+        if periods.locked_by(doc):
+            raise ForbiddenTransition(doc.id, source, target.value, "in a closed period")
     moved = db.session.execute(
         update(Document)
         .where(Document.id == doc.id, Document.status == source, *where)

@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
         lock,
         main,
         participants,
+        periods,
         public,
         security,
         signing,
@@ -54,7 +55,7 @@ def register(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     # the lock first: its check runs before any other request hook of the views
     modules = (lock, auth, main, account, participants, documents, signing, public, staff, admin)
-    for module in (*modules, statistics, security, audit_log):
+    for module in (*modules, statistics, periods, security, audit_log):
         app.register_blueprint(module.bp)
 
     encoding.init_app(app)

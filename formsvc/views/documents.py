@@ -23,7 +23,7 @@ from formsvc.doctypes import DocumentType
 from formsvc.extensions import db
 from formsvc.models import Document, DocumentRevision, Participant, User
 from formsvc.models.document import DocumentStatus
-from formsvc.services import access, consents, documents, facts, signing
+from formsvc.services import access, consents, documents, facts, periods, signing
 from formsvc.services.conversion import ConversionError
 from formsvc.views._common import (
     converter,
@@ -186,6 +186,9 @@ def edit(doc_id: int) -> str | BaseResponse:
     if doc.status not in documents.EDITABLE:
         flash(_("Dokumentet är avslutat och kan inte ändras."), "error")
         return redirect(url_for(".show", doc_id=doc.id))
+    if locks := periods.locked_by(doc):  # issue 17: GET and POST alike
+        flash(periods.locked_message(locks), "error")
+        return redirect(url_for("periods.correct", doc_id=doc.id))
     if doc.status == "awaiting_signatures" and request.method == "GET":
         flash(
             _(
@@ -207,7 +210,13 @@ def edit(doc_id: int) -> str | BaseResponse:
     form = documents.stored_form(dtype, doc.data) if request.method == "GET" else dtype.form_class()
 
     def save(data: dict) -> Document:
-        documents.update(doc, data, actor=current_user, store=store(), dtype=dtype, origin=origin())
+        try:
+            documents.update(
+                doc, data, actor=current_user, store=store(), dtype=dtype, origin=origin()
+            )
+        except periods.Locked as exc:  # closed meanwhile, or the edit moves it into one
+            flash(periods.locked_message(exc.periods), "error")
+            return doc
         flash(_("Ändringarna är sparade som version %(v)d.", v=doc.version), "info")
         return doc
 
@@ -235,6 +244,8 @@ def show(doc_id: int, conversion_error: str | None = None, link_forms: dict | No
         dtype=dtype,
         context=dtype.build_context(documents.render_input(doc)),
         revisions=documents.revisions(doc),
+        period_locks=periods.locked_by(doc),
+        period_corrections=periods.corrections_for(doc),
         conversion_error=conversion_error,
         can_edit=access.can_edit_document(current_user, doc, dtype),
         can_send=doc.status == "draft" and bool(signing.slots(doc, dtype)),

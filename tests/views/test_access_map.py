@@ -229,6 +229,11 @@ ACCESS: dict[str, Staff | Public | Token] = {
     "statistics.index": Staff(frozenset({"analyst", "manager", "other_manager"})),
     "statistics.aggregates_csv": Staff(frozenset({"analyst", "manager", "other_manager"})),
     "statistics.rows_csv": Staff(frozenset({"analyst", "manager", "other_manager"})),
+    # closed statistics periods: managers see the list, analysts close (issue 17)
+    "periods.index": Staff(frozenset({"analyst", "manager", "other_manager"})),
+    "periods.close": Staff(frozenset({"analyst"})),
+    # a draft in no closed period: the correction page sends to the ordinary edit
+    "periods.correct": Staff(HOME, DOC, district=True, ok=302),
     # trust: the district's trail for its managers, the security function, the administrator
     "audit_log.district_trail": Staff(frozenset({"manager", "other_manager"})),
     "audit_log.admin_trail": Staff(frozenset({"admin"})),
