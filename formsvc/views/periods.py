@@ -62,8 +62,9 @@ def index() -> tuple[str, int]:
 def close() -> tuple[str, int] | BaseResponse:
     if not CsrfForm().validate_on_submit():
         abort(400)  # a missing or stale CSRF token: nothing is closed
-    typed = {k: str(request.form.get(k, "")).strip()[:MAX_DATE] for k in ("from", "to")}
-    start, end = _date(typed["from"]), _date(typed["to"])
+    raw = {k: str(request.form.get(k, "")).strip() for k in ("from", "to")}
+    start, end = _date(raw["from"]), _date(raw["to"])
+    typed = {k: v[: MAX_DATE * 2] for k, v in raw.items()}  # shown back, not parsed
     errors: dict[str, str] = {}
     if start is None:
         errors["from"] = _("Ange startdatum som ÅÅÅÅ-MM-DD, till exempel 2026-01-01.")
@@ -127,7 +128,10 @@ def correct(doc_id: int) -> str | BaseResponse:
             )
             flash(_("Rättelsen är sparad som version %(v)d.", v=doc.version), "info")
             return redirect(url_for("documents.show", doc_id=doc.id))
-        flash(_("Rättelsen är inte sparad. Rätta de markerade fälten; det du skrev finns kvar."))
+        flash(
+            _("Rättelsen är inte sparad. Rätta de markerade fälten; det du skrev finns kvar."),
+            "error",
+        )
     return render_template(
         "periods/correction.html",
         form=form,
@@ -137,8 +141,7 @@ def correct(doc_id: int) -> str | BaseResponse:
         document=doc,
         participant=doc.participant,
         employee=None,
-        locks=locks,
-        label=periods.label,
+        locks=", ".join(periods.label(cp) for cp in locks),
         reason=reason[: periods.MAX_REASON * 2],
         reason_error=reason_error,
         max_reason=periods.MAX_REASON,

@@ -54,7 +54,13 @@ def edit(app: Flask, world: World, doc: Document, correction: str | None = None,
 
 
 def enrolment(on: str) -> dict[str, Any]:
-    return {"assessment": "enrolment", "enrolled_on": on, "discharged_on": None}
+    return {
+        "assessment": "enrolment",
+        "enrolled_on": on,
+        "discharged_on": None,
+        "discharge_reason": "",
+        "discharge_comment": "",
+    }
 
 
 def close(world: World, start: date = H1[0], end: date = H1[1], **kw: Any) -> ClosedPeriod:
