@@ -229,6 +229,9 @@ ACCESS: dict[str, Staff | Public | Token] = {
     "statistics.index": Staff(frozenset({"analyst", "manager", "other_manager"})),
     "statistics.aggregates_csv": Staff(frozenset({"analyst", "manager", "other_manager"})),
     "statistics.rows_csv": Staff(frozenset({"analyst", "manager", "other_manager"})),
+    "statistics.chart_svg": Staff(frozenset({"analyst", "manager", "other_manager"})),
+    "statistics.chart_png": Staff(frozenset({"analyst", "manager", "other_manager"})),
+    "statistics.chart_csv": Staff(frozenset({"analyst", "manager", "other_manager"})),
     # closed statistics periods: managers see the list, analysts close (issue 17)
     "periods.index": Staff(frozenset({"analyst", "manager", "other_manager"})),
     "periods.close": Staff(frozenset({"analyst"})),
