@@ -43,6 +43,7 @@ def _list(typed: dict[str, str], errors: dict[str, str], status: int = 200) -> t
         "periods/index.html",
         closed=closed,
         corrections={cp.id: periods.correction_count(cp) for cp in closed},
+        intact={cp.id: periods.intact(cp) for cp in closed},
         typed=typed,
         errors=errors,
         form=CsrfForm(),

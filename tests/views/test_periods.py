@@ -234,3 +234,31 @@ def test_another_districts_caseworker_cannot_correct(
     assert client.post(f"/documents/{locked.id}/correction", data=data).status_code == 404
     db.session.remove()
     assert db.session.scalar(select(func.count(PeriodCorrection.id))) == 0
+
+
+def test_a_new_follow_up_dated_in_a_closed_period_is_saved_as_a_late_entry(
+    client: FlaskClient, auth: Auth, world: World, locked: Document
+) -> None:
+    auth.login("caseworker")
+    data = post_data(FollowUpForm, {**sample(), **enrolment("2025-05-05"), "gender": "female"})
+    resp = client.post(
+        f"/participants/{world.participant.id}/documents/new/follow_up",
+        data=data,
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200
+    assert "Registrerad efter att perioden 2025-01-01–2025-06-30 stängdes, version 1" in resp.text
+    db.session.remove()
+    assert db.session.scalars(select(PeriodCorrection.kind)).all() == ["late_entry"]
+
+
+def test_the_list_says_when_a_frozen_snapshot_was_changed_behind_the_application(
+    client: FlaskClient, auth: Auth, locked: Document
+) -> None:
+    auth.login("analyst")
+    assert "stämmer" in client.get(URL).text
+    assert "Stämmer inte" not in client.get(URL).text
+    cp = db.session.scalars(select(ClosedPeriod)).one()
+    cp.snapshot = []
+    db.session.commit()
+    assert "Stämmer inte: de frysta uppgifterna har ändrats" in client.get(URL).text
