@@ -210,18 +210,18 @@ def edit(doc_id: int) -> str | BaseResponse:
     form = documents.stored_form(dtype, doc.data) if request.method == "GET" else dtype.form_class()
 
     def save(data: dict) -> Document:
-        try:
-            documents.update(
-                doc, data, actor=current_user, store=store(), dtype=dtype, origin=origin()
-            )
-        except periods.Locked as exc:  # closed meanwhile, or the edit moves it into one
-            flash(periods.locked_message(exc.periods), "error")
-            return doc
+        documents.update(doc, data, actor=current_user, store=store(), dtype=dtype, origin=origin())
         flash(_("Ändringarna är sparade som version %(v)d.", v=doc.version), "info")
         return doc
 
     page = {"participant": doc.participant, "employee": doc.subject_user, "document": doc}
-    return _fill(dtype, ctx, form, {"save": save, "page": page})
+    try:
+        return _fill(dtype, ctx, form, {"save": save, "page": page})
+    except periods.Locked as exc:  # issue 17: closed meanwhile, or the edit moves it into one
+        from formsvc.views.periods import correction_page  # that module imports this one
+
+        flash(periods.locked_message(exc.periods), "error")
+        return correction_page(doc, dtype, form, ctx, exc.periods)
 
 
 def _link_emails(doc: Document, dtype: DocumentType, reqs: list) -> dict[int, str]:

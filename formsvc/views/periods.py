@@ -17,6 +17,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 
+from formsvc.doctypes import DocumentType, FormContext
+from formsvc.models import ClosedPeriod, Document
 from formsvc.services import access, documents, periods, signing
 from formsvc.views._common import origin, roles_required, store
 from formsvc.views.documents import _facts, load_document
@@ -92,12 +94,8 @@ def correct(doc_id: int) -> str | BaseResponse:
     doc, dtype = load_document(doc_id)
     if not access.can_edit_document(current_user, doc, dtype):
         abort(403)
-    if doc.status not in documents.EDITABLE:
-        flash(_("Dokumentet är avslutat och kan inte ändras."), "error")
-        return redirect(url_for("documents.show", doc_id=doc.id))
-    locks = periods.locked_by(doc)
-    if not locks:  # nothing closed: an ordinary edit
-        return redirect(url_for("documents.edit", doc_id=doc.id))
+    if doc.status not in documents.EDITABLE or doc.type_slug != periods.SLUG:
+        return redirect(url_for("documents.edit", doc_id=doc.id))  # which says what applies
     ctx = documents.form_context(
         dtype,
         author=current_user,
@@ -108,31 +106,46 @@ def correct(doc_id: int) -> str | BaseResponse:
         facts=_facts(doc.district_id, doc.participant),
     )
     form = documents.stored_form(dtype, doc.data) if request.method == "GET" else dtype.form_class()
+    locks = periods.locked_by(doc)
+    if request.method == "GET":
+        return correction_page(doc, dtype, form, ctx, locks)
     reason = str(request.form.get("reason", "")).strip()
     reason_error = ""
-    if request.method == "POST":
-        ok = documents.validate(dtype, form, ctx)
-        if not reason:
-            reason_error = _("Skriv varför uppgifterna rättas.")
-        elif len(reason) > periods.MAX_REASON:
-            reason_error = _("Skälet får vara högst %(n)d tecken.", n=periods.MAX_REASON)
-        if ok and not reason_error:
-            data = documents.to_data(dtype, form, ctx)
-            documents.update(
-                doc,
-                data,
-                actor=current_user,
-                store=store(),
-                dtype=dtype,
-                origin=origin(),
-                correction=reason,
-            )
-            flash(_("Rättelsen är sparad som version %(v)d.", v=doc.version), "info")
-            return redirect(url_for("documents.show", doc_id=doc.id))
-        flash(
-            _("Rättelsen är inte sparad. Rätta de markerade fälten; det du skrev finns kvar."),
-            "error",
+    ok = documents.validate(dtype, form, ctx)
+    if not reason:
+        reason_error = _("Skriv varför uppgifterna rättas.")
+    elif len(reason) > periods.MAX_REASON:
+        reason_error = _("Skälet får vara högst %(n)d tecken.", n=periods.MAX_REASON)
+    if ok and not reason_error:
+        data = documents.to_data(dtype, form, ctx)
+        documents.update(
+            doc,
+            data,
+            actor=current_user,
+            store=store(),
+            dtype=dtype,
+            origin=origin(),
+            correction=reason,
         )
+        flash(_("Rättelsen är sparad som version %(v)d.", v=doc.version), "info")
+        return redirect(url_for("documents.show", doc_id=doc.id))
+    flash(
+        _("Rättelsen är inte sparad. Rätta de markerade fälten; det du skrev finns kvar."),
+        "error",
+    )
+    return correction_page(doc, dtype, form, ctx, locks, reason, reason_error)
+
+
+def correction_page(
+    doc: Document,
+    dtype: DocumentType,
+    form: FlaskForm,
+    ctx: FormContext,
+    locks: list[ClosedPeriod],
+    reason: str = "",
+    reason_error: str = "",
+) -> str:
+    """The follow-up's form with the reason a correction needs; what was typed stays."""
     return render_template(
         "periods/correction.html",
         form=form,

@@ -262,3 +262,23 @@ def test_the_list_says_when_a_frozen_snapshot_was_changed_behind_the_application
     cp.snapshot = []
     db.session.commit()
     assert "Stämmer inte: de frysta uppgifterna har ändrats" in client.get(URL).text
+
+
+def test_an_edit_moving_a_follow_up_into_a_closed_period_becomes_a_correction(
+    app: Flask, client: FlaskClient, auth: Auth, world: World, locked: Document
+) -> None:
+    free = follow_up(app, world, **enrolment("2025-07-01"))
+    auth.login("caseworker")
+    moved = {**free.data, "enrolled_on": "2025-06-30"}
+    resp = client.post(f"/documents/{free.id}/edit", data=post_data(FollowUpForm, moved))
+    assert resp.status_code == 200
+    assert "kan inte längre ändras som utkast" in resp.text
+    assert 'value="2025-06-30"' in resp.text  # what was typed is kept
+    assert f'action="/documents/{free.id}/correction"' in resp.text
+    db.session.remove()
+    assert db.session.get(Document, free.id).version == 1
+    data = post_data(FollowUpForm, moved, reason="Fel inskrivningsdatum")
+    resp = client.post(f"/documents/{free.id}/correction", data=data, follow_redirects=True)
+    assert "Rättelse efter stängd period 2025-01-01–2025-06-30, version 2" in resp.text
+    db.session.remove()
+    assert db.session.get(Document, free.id).data["enrolled_on"] == "2025-06-30"
