@@ -392,7 +392,9 @@ def cross_checks(values: Values, others: Sequence[FollowUp]) -> list[Finding]:
         else:
             ended = _ends(day, values.enrolled_on, enrolments)
             first = enrolments[0] if enrolments else None
-            if ended is None and first is not None and first.source is not None:
+            # before the form's own enrolment date: check() says so already, once is enough
+            own = values.enrolled_on is not None and day < values.enrolled_on
+            if ended is None and first is not None and first.source is not None and not own:
                 out.append(
                     Finding(
                         "discharged_on",
@@ -408,6 +410,9 @@ def cross_checks(values: Values, others: Sequence[FollowUp]) -> list[Finding]:
                         blocking=True,
                     )
                 )
+            if ended is None:  # still say how it differs from the enrolment it was meant to end
+                named = [e for e in enrolments if e.day == values.enrolled_on]
+                ended = (named or [first])[-1]
         if ended is not None and ended.source is not None:
             out += _differences(values, ended.source)
     elif values.assessment == "enrolment" and values.enrolled_on:

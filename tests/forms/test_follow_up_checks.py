@@ -93,12 +93,24 @@ def _only(findings: list[Finding]) -> Finding:
 
 
 def test_a_discharge_before_every_enrolment_is_an_error(app: Flask) -> None:
-    f = _only(
-        cross_checks(values("discharge", "2025-01-10", "2025-02-01"), [enrolment("2025-03-04")])
+    found = cross_checks(
+        values("discharge", "2025-01-10", "2025-02-01", gender="female"), [enrolment("2025-03-04")]
     )
-    assert f.blocking and f.field == "discharged_on"
-    assert "2025-02-01" in f.message and "2025-03-04" in f.message
-    assert "SIG-2025-000001 v1" in f.message
+    error, *warnings = found
+    assert error.blocking and error.field == "discharged_on"
+    assert "2025-02-01" in error.message and "2025-03-04" in error.message
+    assert "SIG-2025-000001 v1" in error.message
+    # and how the form differs from the enrolment it was meant to end
+    assert [(w.field, w.blocking) for w in warnings] == [
+        ("gender", False),
+        ("enrolled_on", False),
+    ]
+
+
+def test_a_discharge_before_its_own_enrolment_date_is_said_once(app: Flask) -> None:
+    """check() refuses a discharge before the form's own enrolment date; no second error."""
+    found = cross_checks(values("discharge", "2025-03-04", "2025-02-01"), [enrolment("2025-03-04")])
+    assert found == []
 
 
 def test_a_discharge_of_an_earlier_enrolment_is_not_an_error(app: Flask) -> None:

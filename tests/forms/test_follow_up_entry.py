@@ -175,6 +175,7 @@ def test_a_discharge_before_its_own_enrolment_date_is_refused(
     status, html = _post(client, _url(world), enrolled_on="2025-12-03", discharged_on="2025-12-01")
     assert status == 200
     assert "Utskrivningsdatumet kan inte vara före inskrivningsdatumet." in html
+    assert "är före inskrivningen: deltagarens första bedömning" not in html  # said once
     assert len(_docs()) == 1
 
 
