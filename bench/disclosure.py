@@ -16,6 +16,8 @@ import statistics as stats
 import time
 from collections.abc import Callable
 
+# documents first: importing statistics alone meets the cycle follow_up -> facts -> ... -> periods
+from formsvc.services import documents  # noqa: F401
 from formsvc.services.disclosure import Grid, protect_grid, protect_linked
 from formsvc.services.statistics import protect
 

@@ -365,14 +365,19 @@ class _Problem:
             return
         self.primary()
         self._tie()
+        passed: set[tuple[tuple[int, int], ...]] = set()
         changed = True
         while changed:  # a pass over every target; repeat while anything was hidden
             changed = False
             for expr, anchor in self.targets():
-                while self.width(expr) < self.m - _EPS:
+                key = tuple(sorted(expr.items()))
+                if key in passed:
+                    continue  # hiding more only widens a range: it still passes
+                while not self.lp().wide(expr, self.m):
                     self._extend(expr, anchor)
                     self._tie()
                     changed = True
+                passed.add(key)
 
     # ----------------------------------------------------------------------- secondary
 
@@ -547,13 +552,30 @@ class _Lp:
         costs = {self.index[v]: c for v, c in expr.items() if v in self.index}
         if not costs:
             return const, const
+        self._cost(costs)
+        lo = self._optimum(highspy.ObjSense.kMinimize)
+        hi = self._optimum(highspy.ObjSense.kMaximize)
+        return lo + const, hi + const
+
+    def wide(self, expr: Mapping[int, int], minimum: int) -> bool:
+        """Whether the expression can take values at least *minimum* apart (the audit)."""
+        truth = sum(c * self.values[v] for v, c in expr.items())
+        const = sum(c * self.values[v] for v, c in expr.items() if v not in self.index)
+        costs = {self.index[v]: c for v, c in expr.items() if v in self.index}
+        if not costs:
+            return False
+        self._cost(costs)
+        hi = self._optimum(highspy.ObjSense.kMaximize) + const
+        if hi - truth >= minimum - _EPS:
+            return True  # the least value is at most the true one: no need to find it
+        lo = self._optimum(highspy.ObjSense.kMinimize) + const
+        return hi - lo >= minimum - _EPS
+
+    def _cost(self, costs: Mapping[int, int]) -> None:
         cost = np.zeros(self.n)
         for k, c in costs.items():
             cost[k] = c
         self.h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost)
-        lo = self._optimum(highspy.ObjSense.kMinimize)
-        hi = self._optimum(highspy.ObjSense.kMaximize)
-        return lo + const, hi + const
 
     def _optimum(self, sense: highspy.ObjSense) -> float:
         h = self.h
