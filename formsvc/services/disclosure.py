@@ -65,6 +65,11 @@ ATTRIBUTE = "attribute"  #: reason: reveals something about every member of a gr
 COMPLEMENTARY = "complementary"  #: reason: hidden so that another hidden value stays uncertain
 
 _EPS = 1e-6
+_DEFINITE = (
+    highspy.HighsModelStatus.kOptimal,
+    highspy.HighsModelStatus.kUnbounded,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible,
+)
 _TRIALS = 8  # rectangles tried by LP per step, cheapest first
 
 
@@ -582,7 +587,14 @@ class _Lp:
         h.changeObjectiveSense(sense)
         h.run()
         status = h.getModelStatus()
-        if status == highspy.HighsModelStatus.kUnbounded:
+        if status not in _DEFINITE:
+            h.clearSolver()  # a warm start gone wrong (seen after an integer solve): start afresh
+            h.run()
+            status = h.getModelStatus()
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,  # the true table is feasible
+        ):
             return -math.inf if sense == highspy.ObjSense.kMinimize else math.inf
         if status != highspy.HighsModelStatus.kOptimal:
             raise AssertionError(f"the published values admit no table: {status}")
@@ -607,3 +619,4 @@ class _Lp:
             return float(round(h.getInfo().objective_function_value))
         finally:
             h.changeColsIntegrality(self.n, idx, np.full(self.n, highspy.HighsVarType.kContinuous))
+            h.clearSolver()  # the next relaxation starts afresh, not from the integer search
