@@ -43,6 +43,12 @@ Secondary (complementary) suppression, audited by linear programming
     Hidden cells of a small row in a category whose city value is shown as 0 are known to be
     0 to everyone; they are hidden with their row but not required to move.
 
+How hidden values must read
+    The audit assumes the page shows one marker for every hidden value of a table ("döljs"), and
+    never why it is hidden (ProtectedGrid.reasons is internal). A row marked "färre än m" while
+    its partner row says "döljs" would tell the attacker that one total is from 1 to m-1, which
+    the audit does not model: a hidden small cell in the partner row could then be narrowed.
+
 What this does not stop
     Differences between overlapping queries (two periods, a district view beside the city view
     computed separately) can narrow a hidden value; statistics are for two named roles and
