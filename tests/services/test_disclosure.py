@@ -8,6 +8,7 @@ looks at what each hidden value, and the complement of each attribute cell, coul
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -296,6 +297,21 @@ def test_no_hidden_value_of_random_linked_tables_can_be_worked_out(m: int) -> No
             by.append(grid(table, "abc"[:width]))
         out = protect_linked({"gender": by[0], "reason": by[1]}, m)
         assert_safe(by, [out["gender"], out["reason"]], m, [False, False])
+
+
+@pytest.mark.parametrize("m", [3, 5])
+def test_no_hidden_value_of_any_small_row_can_be_worked_out(m: int) -> None:
+    """Every row of two or three categories up to m + 2, as today's protect() test tries."""
+    columns = ["a", "b", "c"]
+    for size in (2, 3):
+        for values in itertools.product(range(m + 3), repeat=size):
+            row = dict(zip(columns, values, strict=False))
+            out = protect_row(row, m)
+            case = grid({"d": list(values)}, columns[:size])
+            as_grid = protect_grid(case, m)
+            assert out.cells == {c: as_grid.cells["d", c] for c in row}
+            assert out.total == as_grid.row_totals["d"] == as_grid.total
+            assert_safe([case], [as_grid], m, [False])
 
 
 # --------------------------------------------------------------------------- (b) named cases
