@@ -93,7 +93,12 @@ def test_a_first_follow_up_proposes_an_enrolment_in_the_participants_group(
     assert _selected(html, "target_group") == world.participant.target_group == "sig_unga"
     assert _selected(html, "gender") == "" and _value(html, "enrolled_on") == ""
     assert "Målgrupp vid bedömningen" in html
-    assert "till exempel efter att ha fyllt 20" in html  # why the group can be changed
+    # why the group can be changed, read with the select by a screen reader
+    hint = re.search(r'<span class="hint" id="target_group-hint">([^<]*)</span>', html)
+    assert hint and "till exempel efter att ha fyllt 20" in hint.group(1)
+    assert re.search(
+        r'<select[^>]*aria-describedby="target_group-hint"[^>]*name="target_group"', html
+    )
 
 
 def test_an_open_enrolment_is_followed_by_its_discharge_pre_filled(
