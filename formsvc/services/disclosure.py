@@ -71,6 +71,7 @@ ATTRIBUTE = "attribute"  #: reason: reveals something about every member of a gr
 COMPLEMENTARY = "complementary"  #: reason: hidden so that another hidden value stays uncertain
 
 _EPS = 1e-6
+_LARGEST = 10**9  # counts of people; far below where the LP's floating point loses whole numbers
 _DEFINITE = (
     highspy.HighsModelStatus.kOptimal,
     highspy.HighsModelStatus.kUnbounded,
@@ -203,6 +204,8 @@ def _check_grid(name: str, grid: Grid) -> None:
                 raise ValueError(f"{label}: the count for ({r!r}, {c!r}) is not a whole number")
             if value < 0:
                 raise ValueError(f"{label}: the count for ({r!r}, {c!r}) is negative ({value})")
+            if value > _LARGEST:
+                raise ValueError(f"{label}: the count for ({r!r}, {c!r}) is implausibly large")
     if len(grid.counts) != len(rows) * len(columns):
         pairs = {(r, c) for r in rows for c in columns}
         extra = next(k for k in grid.counts if k not in pairs)

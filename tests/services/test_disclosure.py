@@ -421,6 +421,7 @@ def test_the_same_input_gives_the_same_pattern() -> None:
         ({("A", "x"): 1}, "missing"),
         ({("A", "x"): 1, ("A", "y"): 2.5}, "whole number"),
         ({("A", "x"): 1, ("A", "y"): True}, "whole number"),
+        ({("A", "x"): 1, ("A", "y"): 10**12}, "implausibly large"),
         ({("A", "x"): 1, ("A", "y"): 2, ("B", "x"): 1}, "not in a row and column"),
     ],
 )
