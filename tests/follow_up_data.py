@@ -241,6 +241,7 @@ def hand(city: City, district_id: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "enrolled_gender": Counter(),
         "enrolled_group": Counter(),
+        "active_gender": Counter(),  # enrolled at some time during the period
         "discharged_gender": Counter(),
         "discharged_group": Counter(),
         "reasons": Counter(),
@@ -254,6 +255,14 @@ def hand(city: City, district_id: int | None = None) -> dict[str, Any]:
         if first and here(first) and start <= first.data["enrolled_on"] <= end:
             out["enrolled_gender"][first.data["gender"]] += 1
             out["enrolled_group"][p.target_group] += 1
+        left = discharge.data["discharged_on"] if discharge else None
+        if (
+            first
+            and here(first)
+            and first.data["enrolled_on"] <= end
+            and (not left or left >= start)
+        ):
+            out["active_gender"][first.data["gender"]] += 1
         if not (discharge and here(discharge) and start <= discharge.data["discharged_on"] <= end):
             continue
         out["discharged_gender"][discharge.data["gender"]] += 1

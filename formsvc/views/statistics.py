@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
@@ -15,10 +16,12 @@ from flask_login import current_user
 from formsvc.doctypes import TARGET_GROUPS
 from formsvc.forms.follow_up import INDICATORS
 from formsvc.models import District
-from formsvc.services import charts, report_export, statistics, users
+from formsvc.models.statistics_period import ClosedPeriod
+from formsvc.services import charts, periods, report_export, statistics, users
 from formsvc.views._common import origin, roles_required
 
 bp = Blueprint("statistics", __name__, url_prefix="/statistics")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 ROLES = ("analyst", "manager")
 #: Longer input than this is not a date or a district id; it is cut before being shown back.
 MAX_INPUT = 40
@@ -28,7 +31,7 @@ MAX_INPUT = 40
 class Filters:
     """The GET form: what was typed (shown back as typed), its errors, and the query if valid."""
 
-    typed: dict[str, str]  #: "from", "to", "district" as typed
+    typed: dict[str, str]  #: "from", "to", "district", "group" as typed
     errors: dict[str, str] = field(default_factory=dict)  #: field -> Swedish message
     query: statistics.Query | None = None  #: None when there are errors
     notice: str = ""  #: a note that part of the input was ignored
@@ -46,7 +49,8 @@ def _date(value: str) -> date | None:
 
 
 def _parse(args: Mapping[str, str], districts: list[District]) -> Filters:
-    f = Filters({k: str(args.get(k, "")).strip()[:MAX_INPUT] for k in ("from", "to", "district")})
+    keys = ("from", "to", "district", "group")
+    f = Filters({k: str(args.get(k, "")).strip()[:MAX_INPUT] for k in keys})
     start, end = (_date(f.typed[k]) for k in ("from", "to"))
     if not f.typed["from"] and not f.typed["to"]:
         start, end = statistics.default_period(date.today())
@@ -68,8 +72,18 @@ def _parse(args: Mapping[str, str], districts: list[District]) -> Filters:
         district_id = int(f.typed["district"])
     else:
         f.errors["district"] = _("Välj en stadsdel i listan, eller hela staden.")
+    group = f.typed["group"] or None
+    if group is not None and group not in TARGET_GROUPS:
+        f.errors["group"] = _("Välj en målgrupp i listan, eller båda.")
     if not f.errors and start is not None and end is not None:
-        f.query = statistics.Query(start, end, district_id, _minimum())
+        f.query = statistics.Query(
+            start,
+            end,
+            district_id,
+            _minimum(),
+            target_group=group,
+            alone=current_user.role == "manager",
+        )
     return f
 
 
@@ -84,24 +98,34 @@ def _percent(share: statistics.Share) -> str:
     return f"{share.percent()}\u00a0%"
 
 
-def _columns(names: Mapping[str, object], rows: list[tuple[str, statistics.Counts]]) -> list[str]:
-    """The categories a table shows: those in any of its rows ("unknown" only when used)."""
-    return [key for key in names if any(key in row.cells for _label, row in rows)]
+def _line(rep: statistics.Report) -> str | None:
+    """The row the chart shows: the district picked (or a manager's own), else the city."""
+    return rep.rows[0] if rep.scope is not None else None
+
+
+def _said_share(rep: statistics.Report, s: statistics.Share, when: str, key: str) -> str:
+    if s.share is not None:
+        return _percent(s)
+    if s.n == 0:
+        return _("inga svar")
+    ind = next(i for i in rep.indicators if i.key == key)
+    return statistics.hidden_text(getattr(ind, when).total(None) is None, rep.query.minimum)
 
 
 def _chart(rep: statistics.Report) -> charts.PairedBars:
-    m = rep.query.minimum
+    line = _line(rep)
 
-    def value(s: statistics.Share) -> charts.Value:
+    def value(r: statistics.IndicatorResult, when: str) -> charts.Value:
+        s = r.share(when, line)
         if s.share is None:
-            return charts.Value(None, statistics.hidden_text(s.n is None, m))
+            return charts.Value(None, _said_share(rep, s, when, r.key))
         return charts.Value(s.share, _percent(s))
 
     rows = [
         charts.Row(
             str(INDICATORS[r.key]),
             _("(lägre är bättre)") if r.lower_is_better else _("(högre är bättre)"),
-            (value(r.enrolment), value(r.discharge)),
+            (value(r, "enrolment"), value(r, "discharge")),
         )
         for r in rep.indicators
     ]
@@ -111,25 +135,56 @@ def _chart(rep: statistics.Report) -> charts.PairedBars:
 
 
 def _chart_desc(rep: statistics.Report) -> str:
-    m = rep.query.minimum
-
-    def said(s: statistics.Share) -> str:
-        return _percent(s) if s.share is not None else statistics.hidden_text(s.n is None, m)
-
+    line = _line(rep)
     return " ".join(
         _(
             "%(q)s: %(a)s vid inskrivning, %(b)s vid utskrivning.",
             q=INDICATORS[r.key],
-            a=said(r.enrolment),
-            b=said(r.discharge),
+            a=_said_share(rep, r.share("enrolment", line), "enrolment", r.key),
+            b=_said_share(rep, r.share("discharge", line), "discharge", r.key),
         )
         for r in rep.indicators
     )
 
 
+def _closed(q: statistics.Query) -> ClosedPeriod | None:
+    """The closed period the report is read from, if its dates are closed.
+
+    An analyst's report (also one district's row) comes from the city's tables, so from the
+    city's closed period; a manager's from their district's or the city's.
+    """
+    return periods.closed_period_for(q if q.alone else replace(q, district_id=None))
+
+
+def _people(q: statistics.Query) -> tuple[list[statistics.Person], ClosedPeriod | None]:
+    """The people a report counts: a closed period's frozen snapshot, else the database."""
+    cp = _closed(q)
+    if cp is not None:
+        return periods.people_of(cp), cp
+    return statistics.people(q.district_id if q.alone else None), None
+
+
+def _corrections(cp: ClosedPeriod | None, q: statistics.Query | None) -> int:
+    """Corrections saved after the period closed (a manager's: their district's)."""
+    if cp is None or q is None:
+        return 0
+    return periods.correction_count(cp, q.district_id if q.alone else None)
+
+
+def _closed_label(cp: ClosedPeriod | None) -> str | None:
+    """ "2020-01-01–2020-06-30, stängd 2020-08-15 av analytiker1" (Stockholm time), or None."""
+    if cp is None:
+        return None
+    at = cp.closed_at.replace(tzinfo=cp.closed_at.tzinfo or UTC).astimezone(STOCKHOLM)
+    return _("%(p)s, stängd %(at)s av %(who)s", p=periods.label(cp), at=at.date(), who=cp.closed_by)
+
+
 def _page(f: Filters, districts: list[District], status: int = 200) -> tuple[str, int]:
-    rep = statistics.report(f.query) if f.query else None
-    if rep is not None and f.query is not None:
+    rep, notes, cp = None, [], None
+    if f.query is not None:
+        everyone, cp = _people(f.query)
+        rep = statistics.report(f.query, everyone)
+        notes = statistics.rows_notes(rep, statistics.export_rows(rep, everyone))
         statistics.log("statistics_view", f.query, actor=current_user, origin=origin())
     html = render_template(
         "statistics/index.html",
@@ -142,15 +197,25 @@ def _page(f: Filters, districts: list[District], status: int = 200) -> tuple[str
         labels=statistics.labels(),
         indicators=INDICATORS,
         percent=_percent,
-        columns=_columns,
         minimum=_minimum(),
         small=statistics.hidden_text(True, _minimum()),
+        target_groups=TARGET_GROUPS,
+        titles=statistics.figure_titles(),
+        definitions=statistics.definitions(_minimum()),
+        group_label=statistics.target_group_label(f.query) if f.query else "",
+        said=_said_share,
+        line=_line(rep) if rep else None,
+        rows_notes=notes,
+        closed_period=cp,
+        closed_corrections=_corrections(cp, f.query),
     )
     return html, status
 
 
 def _download(data: bytes, kind: str, query: statistics.Query) -> Response:
     where = f"stadsdel-{query.district_id}" if query.district_id else "hela-staden"
+    if query.target_group:
+        where += "_" + query.target_group.replace("_", "-")
     name = f"uppfoljning-{kind}_{query.start}_{query.end}_{where}.csv"
     return Response(
         data,
@@ -172,7 +237,7 @@ def aggregates_csv() -> Response | tuple[str, int]:
     f, districts = _filters()
     if f.query is None:
         return _page(f, districts, 400)  # the form with its errors, not a broken file
-    data = statistics.aggregates_csv(statistics.report(f.query))
+    data = statistics.aggregates_csv(statistics.report(f.query, _people(f.query)[0]))
     statistics.log(
         "statistics_export",
         f.query,
@@ -189,7 +254,9 @@ def rows_csv() -> Response | tuple[str, int]:
     f, districts = _filters()
     if f.query is None:
         return _page(f, districts, 400)
-    rows = statistics.export_rows(f.query)
+    everyone, _cp = _people(f.query)
+    rep = statistics.report(f.query, everyone)
+    rows = statistics.export_rows(rep, everyone)
     statistics.log(
         "statistics_export",
         f.query,
@@ -197,7 +264,8 @@ def rows_csv() -> Response | tuple[str, int]:
         origin=origin(),
         details={"kind": "rows", "rows": len(rows)},
     )
-    return _download(statistics.rows_csv(rows), "rader", f.query)
+    data = statistics.rows_csv(rows, statistics.rows_notes(rep, rows))
+    return _download(data, "rader", f.query)
 
 
 # --------------------------------------------------------------------------- downloads (issue 17)
@@ -209,7 +277,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _report_for(query: statistics.Query) -> tuple[statistics.Report, str | None]:
     """The report and, when its period is closed, which closed period it was taken from."""
-    return statistics.report(query), None
+    everyone, cp = _people(query)
+    return statistics.report(query, everyone), _closed_label(cp)
 
 
 def _group_label(query: statistics.Query) -> str:

@@ -90,6 +90,6 @@ def test_analyst_sees_a_readable_chart_of_the_eight_indicators(
     )
     expect(small).to_be_visible()
     expect(small.locator("rect[width]")).to_have_count(2)  # the legend's swatches only
-    expect(small.locator("text", has_text="färre än 5")).to_have_count(16)
+    expect(small.locator("text", has_text="döljs")).to_have_count(16)
     small.screenshot(path=str(tmp_path / "small.png"))
     shutil.copy(tmp_path / "small.png", SCREENSHOT.with_name("stats-chart-small.png"))

@@ -5,16 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from html import unescape as html_unescape
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from formsvc.extensions import db
-from formsvc.forms.follow_up import INDICATORS
+from formsvc.forms.follow_up import INDICATORS, sample
 from formsvc.models import AuditEvent
+from formsvc.services import documents, periods, statistics
 from formsvc.services.statistics import AGGREGATE_COLUMNS, ROW_COLUMNS
+from tests.city_report_data import HALF_YEAR, PUBLISHED, UNGA, VUXNA
+from tests.city_report_data import SMALL_DISTRICT as SMALL_DISTRICT_2020
+from tests.city_report_data import City as CityReport
+from tests.city_report_data import generate as generate_city_report
 from tests.conftest import PASSWORD, World
 from tests.follow_up_data import PERIOD, SMALL_DISTRICT, City, generate, hand
 
@@ -35,7 +43,28 @@ def _client(app: Flask, role: str) -> FlaskClient:
 
 def _csv(data: bytes) -> list[dict[str, str]]:
     assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel reads å, ä, ö right
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    lines = data.decode("utf-8-sig").splitlines(keepends=True)
+    body = "".join(line for line in lines if not line.startswith("# "))  # the file's notes
+    return list(csv.DictReader(io.StringIO(body), delimiter=";"))
+
+
+def _notes(data: bytes) -> list[str]:
+    lines = data.decode("utf-8-sig").splitlines()
+    return [line[2:] for line in lines if line.startswith("# ")]
+
+
+def _table(html: str, table_id: str) -> dict[str, list[str]]:
+    """A table of the page by id: row heading -> the cells' text."""
+    found = re.search(rf'<table class="stats" id="{table_id}">(.*?)</table>', html, re.S)
+    assert found, table_id
+    out = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", found.group(1), re.S):
+        head = re.search(r'<th scope="row">(.*?)</th>', row, re.S)
+        if head:
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            text = [html_unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells]
+            out[html_unescape(re.sub(r"<[^>]+>", "", head.group(1))).strip()] = text
+    return out
 
 
 def _percent(yes: int, n: int, places: int) -> str:
@@ -76,9 +105,9 @@ def test_aggregates_csv_matches_a_hand_computation(app: Flask, city: City) -> No
     assert b"\r\n" in resp.data and b";" in resp.data.splitlines()[0]
     rows = _csv(resp.data)
     assert list(rows[0]) == list(AGGREGATE_COLUMNS)
-    assert {r["district"] for r in rows} == {"Hela staden"}
+    assert {r["district"] for r in rows} == {*city.districts, "Hela staden"}
     expected = hand(city)
-    by = {(r["section"], r["key"]): r for r in rows}
+    by = {(r["section"], r["key"]): r for r in rows if r["district"] == "Hela staden"}
     total = sum(expected["discharged_gender"].values())
     assert by["discharged_by_gender", "total"]["count"] == str(total)
     assert by["indicator_cohort", "total"]["count"] == str(expected["cohort"])
@@ -91,6 +120,7 @@ def test_aggregates_csv_matches_a_hand_computation(app: Flask, city: City) -> No
                 assert (row["count"], row["share_percent"]) == (str(yes), _percent(yes, n, 1))
             else:
                 assert (row["count"], row["share_percent"], row["note"]) == ("", "", "döljs")
+    assert by["active_by_gender", "total"]["count"] == str(sum(expected["active_gender"].values()))
 
 
 def _bodies(app: Flask, city: City) -> dict[str, str]:
@@ -133,19 +163,24 @@ def test_a_district_with_three_discharged_shows_no_numbers(app: Flask, city: Cit
     small = city.districts[SMALL_DISTRICT].id
     client = _client(app, "analyst")
     html = client.get(f"/statistics/?{PERIOD_ARGS}&district={small}").get_data(as_text=True)
-    assert "färre än 5" in html
-    discharged = re.search(r'<th scope="row">Utskrivna</th>(.*?)</tr>', html, re.S)
-    assert discharged and not re.search(r"\d", discharged.group(1).replace("färre än 5", ""))
+    table = _table(html, "discharged-gender")
+    assert table[SMALL_DISTRICT] == ["döljs"] * 5  # hidden, the complement in another row
+    assert table["Hela staden"][0] != "döljs"
     assert "/statistics/rows.csv" not in html and "kan inte laddas ner" in html
     rows = _csv(client.get(f"/statistics/aggregates.csv?{PERIOD_ARGS}&district={small}").data)
+    assert {r["district"] for r in rows} == {SMALL_DISTRICT, "Hela staden"}
     for row in rows:
-        if row["section"].startswith(("discharge", "indicator")):
+        if row["district"] == SMALL_DISTRICT and row["section"].startswith(("discharge", "ind")):
             assert (row["count"], row["n"], row["share_percent"]) == ("", "", ""), row
-            assert row["note"] == "färre än 5"
+            assert row["note"] == "döljs"
     assert _csv(client.get(f"/statistics/rows.csv?{PERIOD_ARGS}&district={small}").data) == []
-    # and the whole city's rows leave it out
-    city_rows = _csv(client.get(f"/statistics/rows.csv?{PERIOD_ARGS}").data)
-    assert SMALL_DISTRICT not in {r["district"] for r in city_rows}
+    # and the whole city's rows leave it out, saying so in the file and on the page
+    resp = client.get(f"/statistics/rows.csv?{PERIOD_ARGS}")
+    assert SMALL_DISTRICT not in {r["district"] for r in _csv(resp.data)}
+    [left_out] = [n for n in _notes(resp.data) if "tas inte med" in n]
+    assert SMALL_DISTRICT in left_out
+    page = client.get(f"/statistics/?{PERIOD_ARGS}").get_data(as_text=True)
+    assert left_out in html_unescape(page)
 
 
 def test_a_manager_sees_only_their_own_district(app: Flask, world: World, city: City) -> None:
@@ -195,6 +230,8 @@ HOSTILE = [
     ("district=abc", "Välj en stadsdel i listan", ""),
     ("district=99999999999999999999999999999", "Välj en stadsdel i listan", ""),
     ("district=-1", "Välj en stadsdel i listan", ""),
+    ("group=sig_aldre", "Välj en målgrupp i listan", ""),
+    ("group=%3Cb%3E", "Välj en målgrupp i listan", ""),
     ("from=%3Cscript%3Ealert(1)%3C/script%3E&to=2025-01-01", "Ange startdatum", "&lt;script&gt;"),
     ("from=" + "9" * 5000 + "&to=2025-01-01", "Ange startdatum", ""),
 ]
@@ -263,4 +300,137 @@ def test_every_view_and_export_is_in_the_audit_log(app: Flask, world: World, cit
 def test_the_default_period_is_the_last_full_half_year(app: Flask, world: World) -> None:
     html = _client(app, "analyst").get("/statistics/").get_data(as_text=True)
     assert re.search(r'name="from" value="\d{4}-(01|07)-01"', html)
-    assert "Senaste hela halvåret" in html and "Hela staden, " in html
+    assert "Senaste hela halvåret" in html and "Alla stadsdelar och hela staden, " in html
+
+
+# --------------------------------------------------------------------------- the city's report
+
+HALF_YEAR_ARGS = f"from={HALF_YEAR[0]}&to={HALF_YEAR[1]}"
+GENDER_COLUMNS = ("female", "male", "other", "unknown")
+
+
+@pytest.fixture
+def half_year(app: Flask, world: World) -> CityReport:
+    return generate_city_report(app, world)
+
+
+def _city_row(html: str, table_id: str) -> dict[str, str]:
+    cells = _table(html, table_id)["Hela staden"]
+    return dict(zip(("total", *GENDER_COLUMNS), cells, strict=True))
+
+
+@pytest.mark.parametrize("minimum", [1, 2])
+def test_the_city_half_year_report_is_reproduced(
+    app: Flask, half_year: CityReport, minimum: int
+) -> None:
+    """46 new (43 men, 3 women), 35 discharged (33 men, 2 women), 108 enrolled in the half-year."""
+    app.config["STATISTICS_MIN_GROUP"] = minimum
+    client = _client(app, "analyst")
+    resp = client.get(f"/statistics/?{HALF_YEAR_ARGS}&group={VUXNA}")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    new, out = _city_row(html, "new-gender"), _city_row(html, "discharged-gender")
+    active = _city_row(html, "active-gender")
+    assert (new["male"], new["female"], new["total"]) == ("43", "3", "46")
+    assert (out["male"], out["female"], out["total"]) == ("33", "2", "35")
+    assert active["total"] == "108"
+    for key, figures in PUBLISHED.items():  # the plan itself says the same
+        expected = half_year.expected(VUXNA)[key]
+        assert {g: expected[g] for g in figures if g != "total"} == {
+            g: v for g, v in figures.items() if g != "total"
+        }
+        assert sum(expected.values()) == figures["total"]
+    csv_rows = _csv(client.get(f"/statistics/aggregates.csv?{HALF_YEAR_ARGS}&group={VUXNA}").data)
+    by = {(r["section"], r["key"]): r["count"] for r in csv_rows if r["district"] == "Hela staden"}
+    assert (by["new_by_gender", "male"], by["new_by_gender", "female"]) == ("43", "3")
+    assert (by["discharged_by_gender", "male"], by["discharged_by_gender", "female"]) == ("33", "2")
+    assert by["active_by_gender", "total"] == "108"
+    assert {r["target_group"] for r in csv_rows} == {"SIG unga vuxna (19–29 år)"}
+    if minimum == 1:  # every district's row, and the other target group, as planned
+        for name in half_year.districts:
+            expected = half_year.expected(VUXNA, name)
+            row = _table(html, "active-gender")[name]
+            assert row[1:3] == [str(expected["active"][g]) for g in ("female", "male")], name
+        unga = client.get(f"/statistics/?{HALF_YEAR_ARGS}&group={UNGA}").get_data(as_text=True)
+        both = client.get(f"/statistics/?{HALF_YEAR_ARGS}").get_data(as_text=True)
+        for key in ("new", "active", "discharged"):
+            n_unga = sum(half_year.expected(UNGA)[key].values())
+            assert _city_row(unga, f"{key}-gender")["total"] == str(n_unga)
+            assert _city_row(both, f"{key}-gender")["total"] == str(
+                n_unga + sum(half_year.expected(VUXNA)[key].values())
+            )
+            assert n_unga > 0
+
+
+def test_at_the_default_minimum_the_small_gender_cells_are_hidden(
+    app: Flask, half_year: CityReport
+) -> None:
+    assert app.config["STATISTICS_MIN_GROUP"] == 5
+    client = _client(app, "analyst")
+    html = client.get(f"/statistics/?{HALF_YEAR_ARGS}&group={VUXNA}").get_data(as_text=True)
+    new, out = _city_row(html, "new-gender"), _city_row(html, "discharged-gender")
+    # 3 and 2 women are below 5; the men are hidden with them, or the total would give them away
+    assert (new["female"], new["male"], new["total"]) == ("döljs", "döljs", "46")
+    assert (out["female"], out["male"], out["total"]) == ("döljs", "döljs", "35")
+    assert _city_row(html, "active-gender")["total"] == "108"
+    assert "färre än 5" not in html.split('id="resultat"')[0].split("Inskrivna och utskrivna")[1]
+    # the page says what the markers mean and what the analyst can do about a hidden split
+    text = html_unescape(html)
+    assert "Välj en längre period, båda målgrupperna eller hela staden" in text
+    assert "STATISTICS_MIN_GROUP" in text and "inskrivna senast periodens sista dag" in text
+    assert "”vet ej” räknas inte in i basen" in text
+    # the rows follow the page: per district the page's number, the others named in both
+    resp = client.get(f"/statistics/rows.csv?{HALF_YEAR_ARGS}&group={VUXNA}")
+    rows, notes = _csv(resp.data), _notes(resp.data)
+    table = _table(html, "discharged-gender")
+    shown = {
+        d: int(v[0].split()[0]) for d, v in table.items() if d != "Hela staden" and v[0] != "döljs"
+    }
+    assert Counter(r["district"] for r in rows) == {d: n for d, n in shown.items() if n}
+    left_out = sorted(d for d, v in table.items() if v[0] == "döljs")
+    assert SMALL_DISTRICT_2020 in left_out
+    assert any(", ".join(left_out) in n for n in notes)
+    for note in notes:
+        assert note in text  # the page says the same as the file
+    assert f"Filen har {len(rows)} av 35 utskrivna." in notes
+
+
+def test_a_closed_half_year_is_read_from_its_snapshot(
+    app: Flask, world: World, half_year: CityReport
+) -> None:
+    """After closing, a new follow-up in the half-year changes neither the page nor the files."""
+    app.config["STATISTICS_MIN_GROUP"] = 1
+    client = _client(app, "analyst")
+    url = f"/statistics/?{HALF_YEAR_ARGS}&group={VUXNA}"
+    before = _city_row(client.get(url).get_data(as_text=True), "new-gender")
+    periods.close(*HALF_YEAR, actor=world.users["analyst"], today=date(2020, 8, 15))
+    late = world.add_participant(world.other, "Sen", "Registrering", date(1998, 2, 2))
+    documents.create(
+        app.extensions["formsvc.registry"]["follow_up"],
+        {
+            **sample(),
+            "assessment": "enrolment",
+            "enrolled_on": "2020-03-01",
+            "assessed_on": "2020-03-02",
+            "discharged_on": None,
+            "discharge_reason": "",
+            "target_group": VUXNA,
+        },
+        actor=world.users["other_caseworker"],
+        store=app.extensions["formsvc.store"],
+        participant=late,
+    )
+    assert (
+        statistics.report(statistics.Query(*HALF_YEAR, minimum=1, target_group=VUXNA))
+        .figures["new"]
+        .by_gender.total(None)
+        == 47
+    )  # the live data has the late one
+    html = client.get(url).get_data(as_text=True)
+    assert _city_row(html, "new-gender") == before and before["total"] == "46"
+    assert "Stängd period: 2020-01-01–2020-06-30" in html_unescape(html)
+    rows = _csv(client.get(f"/statistics/aggregates.csv?{HALF_YEAR_ARGS}&group={VUXNA}").data)
+    city_new = [
+        r for r in rows if r["district"] == "Hela staden" and r["section"] == "new_by_gender"
+    ]
+    assert {r["key"]: r["count"] for r in city_new}["total"] == "46"
