@@ -178,13 +178,25 @@ class Counts:
     def cell(self, row: str | None, column: str) -> int | None:
         """A district's count (the city's when *row* is None); None when hidden.
 
-        In a row whose total is shown as 0 every count is 0, whatever the grid hid.
+        In a row or column whose total is shown as 0 every count is 0, whatever the grid hid.
         """
-        if self.total(row) == 0:
+        if self.total(row) == 0 or self.cell_total(column) == 0:
             return 0
         if row is None:
             return self.grid.column_totals[column]
         return self.grid.cells[row, column]
+
+    def cell_total(self, column: str) -> int | None:
+        """The city's count of *column* as published (None when hidden)."""
+        return self.grid.column_totals[column]
+
+    @property
+    def small(self) -> bool:
+        """Whether the whole table is hidden for being below the minimum ("färre än m").
+
+        A grand total hidden to protect another value reads "döljs" like any other.
+        """
+        return self.grid.total is None and self.grid.reasons.get("total", "small") == "small"
 
     def total(self, row: str | None) -> int | None:
         """A district's total (the city's when *row* is None); None when hidden."""
@@ -768,18 +780,18 @@ def aggregates_csv(rep: Report) -> bytes:
         for section, counts, names in tables:
             for key in counts.columns:
                 count = counts.cell(where, key)
-                whole = counts.total(None) is None
+                whole = counts.small
                 line(where, section, key, names.get(key, key), count, None, "", whole)
             total = counts.total(where)
-            line(where, section, "total", _("Totalt"), total, None, "", counts.total(None) is None)
+            line(where, section, "total", _("Totalt"), total, None, "", counts.small)
         cohort_label = _("Utskrivna med bedömning vid inskrivning")
-        cohort, whole = rep.cohort.total(where), rep.cohort.total(None) is None
+        cohort, whole = rep.cohort.total(where), rep.cohort.small
         line(where, "indicator_cohort", "total", cohort_label, cohort, None, "", whole)
         for when in ("enrolment", "discharge"):
             for ind in rep.indicators:
                 s = ind.share(when, where)
                 label = INDICATORS[ind.key]
-                whole = getattr(ind, when).total(None) is None
+                whole = getattr(ind, when).small
                 line(where, f"indicator_{when}", ind.key, label, s.yes, s.n, s.percent(1), whole)
     return _csv(AGGREGATE_COLUMNS, lines)
 
@@ -793,7 +805,7 @@ def tables(rep: Report) -> list[Table]:
     m = rep.query.minimum
     names_by = labels()
     district = _("Stadsdel")
-    whole = rep.figures["discharged"].by_gender.total(None) is None
+    whole = rep.figures["discharged"].by_gender.small
     hidden = hidden_text(whole, m)
     base_notes = definitions(m)
     out: list[Table] = []

@@ -109,7 +109,7 @@ def _said_share(rep: statistics.Report, s: statistics.Share, when: str, key: str
     if s.n == 0:
         return _("inga svar")
     ind = next(i for i in rep.indicators if i.key == key)
-    return statistics.hidden_text(getattr(ind, when).total(None) is None, rep.query.minimum)
+    return statistics.hidden_text(getattr(ind, when).small, rep.query.minimum)
 
 
 def _chart(rep: statistics.Report) -> charts.PairedBars:
