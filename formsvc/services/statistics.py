@@ -75,13 +75,8 @@ from formsvc.doctypes import TARGET_GROUPS
 from formsvc.extensions import db
 from formsvc.forms.follow_up import DISCHARGE_REASONS, GENDERS, INDICATORS
 from formsvc.models import District, Document, Participant, User
-from formsvc.services import audit
+from formsvc.services import audit, disclosure
 from formsvc.services.report_export import Table
-
-try:
-    from formsvc.services import disclosure
-except ImportError:  # until helper "disclosure" merges disclosure.py (same interface)
-    from formsvc.services import _disclosure_stub as disclosure  # type: ignore[no-redef]
 
 SLUG = "follow_up"
 UNKNOWN = "unknown"
@@ -196,7 +191,9 @@ class Counts:
 
         A grand total hidden to protect another value reads "döljs" like any other.
         """
-        return self.grid.total is None and self.grid.reasons.get("total", "small") == "small"
+        return (
+            self.grid.total is None and self.grid.reasons.get(disclosure.TOTAL) == disclosure.SMALL
+        )
 
     def total(self, row: str | None) -> int | None:
         """A district's total (the city's when *row* is None); None when hidden."""
