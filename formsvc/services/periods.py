@@ -42,7 +42,6 @@ from sqlalchemy import ColumnElement, func, or_, select, text, true
 from sqlalchemy.exc import IntegrityError
 
 from formsvc.extensions import db
-from formsvc.forms.follow_up import INDICATORS
 from formsvc.models import ClosedPeriod, Document, PeriodCorrection, User
 from formsvc.models._base import utcnow
 from formsvc.services import audit, statistics
@@ -53,16 +52,7 @@ LOCK_KEY = 4242017
 #: The longest reason a correction may give (the column's size).
 MAX_REASON = 1000
 #: The keys of a follow-up's data the report reads; nothing else goes into a snapshot.
-REPORT_KEYS = (
-    "assessment",
-    "assessed_on",
-    "enrolled_on",
-    "discharged_on",
-    "discharge_reason",
-    "gender",
-    "target_group",
-    *INDICATORS,
-)
+REPORT_KEYS = statistics.KEPT
 
 
 class PeriodError(ValueError):
@@ -101,7 +91,7 @@ def serialise() -> None:
 # --------------------------------------------------------------------------- snapshot
 
 
-def _assessment_json(a: Any) -> dict[str, Any] | None:
+def _assessment_json(a: statistics.Assessment | None) -> dict[str, Any] | None:
     if a is None:
         return None
     return {
@@ -111,15 +101,15 @@ def _assessment_json(a: Any) -> dict[str, Any] | None:
     }
 
 
-def _assessment_from(raw: Mapping[str, Any] | None) -> Any:
+def _assessment_from(raw: Mapping[str, Any] | None) -> statistics.Assessment | None:
     if raw is None:
         return None
     # the order only chose the newest assessment before the snapshot was taken
     order = (date.min, datetime.min, 0)
-    return statistics._Assessment(raw["kind"], raw["district_id"], dict(raw["data"]), order)
+    return statistics.Assessment(raw["kind"], raw["district_id"], dict(raw["data"]), order)
 
 
-def _dates(person: Any) -> list[date]:
+def _dates(person: statistics.Person) -> list[date]:
     out = []
     for a in (person.enrolment, person.discharge):
         if a is not None:
@@ -127,7 +117,7 @@ def _dates(person: Any) -> list[date]:
     return out
 
 
-def _may_count(person: Any, start: date, end: date) -> bool:
+def _may_count(person: statistics.Person, start: date, end: date) -> bool:
     """False only for someone no figure of the period can count: every date after its end, or
     discharged with every date before its start. (Data minimisation; undated people stay.)"""
     days = _dates(person)
@@ -142,11 +132,12 @@ def _may_count(person: Any, start: date, end: date) -> bool:
 def snapshot(start: date, end: date, district_id: int | None) -> list[dict[str, Any]]:
     """The de-identified people the report of the period reads, as JSON-ready dicts.
 
-    No participant id: a running number stands for each person (the row export pseudonymises
-    with a throw-away key anyway). Sorted, so equal data give an equal digest.
+    Not Person.to_json(): that keeps participant and document ids and change times, which
+    link the frozen data back to people. Here a running number stands for each person (the row
+    export pseudonymises with a throw-away key anyway) and only the report's keys are kept.
+    Sorted, so equal data give an equal digest.
     """
-    # TODO(statcore): statistics.people() and Person.to_json() once public
-    people = [p for p in statistics._people(district_id) if _may_count(p, start, end)]
+    people = [p for p in statistics.people(district_id) if _may_count(p, start, end)]
     rows = [
         {
             "target_group": p.target_group,
@@ -159,10 +150,10 @@ def snapshot(start: date, end: date, district_id: int | None) -> list[dict[str, 
     return [{"person": i + 1, **row} for i, row in enumerate(rows)]
 
 
-def people_of(cp: ClosedPeriod) -> list[Any]:
+def people_of(cp: ClosedPeriod) -> list[statistics.Person]:
     """The snapshot's people, as statistics.report reads them."""
     return [
-        statistics._Person(
+        statistics.Person(
             row["person"],
             row["target_group"],
             _assessment_from(row["enrolment"]),
@@ -321,7 +312,11 @@ def report_day(data: Mapping[str, Any] | None) -> date | None:
     if not isinstance(data, Mapping):
         return None
     key = {"enrolment": "enrolled_on", "discharge": "discharged_on"}.get(data.get("assessment"))
-    return statistics._day(data.get(key)) if key else None
+    value = data.get(key) if key else None
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
 
 
 def closing(district_id: int, datas: Iterable[Mapping[str, Any] | None]) -> list[ClosedPeriod]:
