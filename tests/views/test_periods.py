@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from formsvc.extensions import db
 from formsvc.forms.follow_up import FollowUpForm, sample
 from formsvc.models import ClosedPeriod, Document, PeriodCorrection
-from formsvc.services import documents, periods
+from formsvc.services import documents, periods, statistics
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import post_data
 
@@ -282,3 +282,45 @@ def test_an_edit_moving_a_follow_up_into_a_closed_period_becomes_a_correction(
     assert "Rättelse efter stängd period 2025-01-01–2025-06-30, version 2" in resp.text
     db.session.remove()
     assert db.session.get(Document, free.id).data["enrolled_on"] == "2025-06-30"
+
+
+# --------------------------------------------------------------------------- the frozen report
+
+
+def test_the_report_of_a_closed_period_never_changes_and_says_so(
+    app: Flask, client: FlaskClient, auth: Auth, world: World
+) -> None:
+    """A correction after closing changes the live data, never the closed period's report."""
+    docs = []
+    for i, gender in enumerate(("male",) * 6 + ("female",) * 6):
+        p = world.add_participant(world.home, f"Deltagare{i}", "Frysdotter", date(2000, 1, 1))
+        dtype = app.extensions["formsvc.registry"]["follow_up"]
+        docs.append(
+            documents.create(
+                dtype,
+                {**sample(), **enrolment(f"2025-0{1 + i % 6}-10"), "gender": gender},
+                actor=world.users["caseworker"],
+                participant=p,
+                store=app.extensions["formsvc.store"],
+            )
+        )
+    query = statistics.Query(date(2025, 1, 1), date(2025, 6, 30), minimum=1)
+    before = statistics.report(query)
+    auth.login("analyst")
+    assert client.post(URL, data=H1).status_code == 302
+    auth.logout()
+    auth.login("caseworker")
+    data = post_data(FollowUpForm, {**docs[0].data, "gender": "female"}, reason="Fel kön")
+    assert client.post(f"/documents/{docs[0].id}/correction", data=data).status_code == 302
+    auth.logout()
+
+    db.session.remove()
+    cp = periods.closed_period_for(query)
+    assert cp is not None
+    assert statistics.report(query, cp.people) == before
+    assert statistics.report(query) != before  # the live data has the correction
+    auth.login("analyst")
+    page = client.get("/statistics/?from=2025-01-01&to=2025-06-30")
+    assert page.status_code == 200
+    assert "Stängd period: 2025-01-01–2025-06-30" in page.text
+    assert "1 rättelser efter stängning – rapporten visar uppgifterna som de var när" in page.text
