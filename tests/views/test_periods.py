@@ -308,6 +308,8 @@ def test_the_report_of_a_closed_period_never_changes_and_says_so(
     before = statistics.report(query)
     auth.login("analyst")
     assert client.post(URL, data=H1).status_code == 302
+    csv_url = "/statistics/aggregates.csv?from=2025-01-01&to=2025-06-30"
+    frozen_csv = client.get(csv_url).data
     auth.logout()
     auth.login("caseworker")
     data = post_data(FollowUpForm, {**docs[0].data, "gender": "female"}, reason="Fel kön")
@@ -324,3 +326,4 @@ def test_the_report_of_a_closed_period_never_changes_and_says_so(
     assert page.status_code == 200
     assert "Stängd period: 2025-01-01–2025-06-30" in page.text
     assert "1 rättelser efter stängning – rapporten visar uppgifterna som de var när" in page.text
+    assert client.get(csv_url).data == frozen_csv
