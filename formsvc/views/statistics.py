@@ -281,18 +281,13 @@ def _report_for(query: statistics.Query) -> tuple[statistics.Report, str | None]
     return statistics.report(query, everyone), _closed_label(cp)
 
 
-def _group_label(query: statistics.Query) -> str:
-    group = getattr(query, "target_group", None)
-    return str(TARGET_GROUPS[group]) if group in TARGET_GROUPS else _("Båda målgrupperna")
-
-
 def _export_meta(rep: statistics.Report, closed: str | None) -> report_export.Meta:
     q = rep.query
     return report_export.Meta(
         title=_("Uppföljning av sociala insatsgrupper"),
         period=(q.start, q.end),
         scope=_scope(q) or _("Hela staden"),
-        target_group=_group_label(q),
+        target_group=statistics.target_group_label(q),
         minimum=q.minimum,
         taken_at=datetime.now(UTC),
         closed_period=closed,
@@ -310,8 +305,7 @@ def _file_name(rep: statistics.Report, stem: str, ext: str) -> str:
     where = "hela-staden"
     if q.district_id is not None:
         where = _slug(_scope(q) or "") or f"stadsdel-{q.district_id}"
-    group = getattr(q, "target_group", None)
-    who = _slug(group) if group in TARGET_GROUPS else "alla-malgrupper"
+    who = _slug(q.target_group) if q.target_group in TARGET_GROUPS else "alla-malgrupper"
     return f"uppfoljning-{stem}_{q.start}_{q.end}_{where}_{who}.{ext}"
 
 
@@ -371,7 +365,7 @@ def _chart_file(rep: statistics.Report, closed: str | None) -> str:
     clean = report_export.clean
     doc = charts.standalone(
         chart,
-        [clean(title, 300), f"{_('Målgrupp')}: {clean(_group_label(q), 200)}"],
+        [clean(title, 300), f"{_('Målgrupp')}: {clean(statistics.target_group_label(q), 200)}"],
         [
             (clean(label, 300), [clean(f"{series}: {text}", 300) for series, text in values])
             for label, values in _chart_data(chart)
@@ -385,21 +379,27 @@ def _chart_file(rep: statistics.Report, closed: str | None) -> str:
 
 
 def _chart_table(rep: statistics.Report) -> report_export.Table:
-    """The chart's data as one table: the share (or marker) at enrolment and at discharge."""
-    chart = _chart(rep)
-    series = [b.series for b in chart.groups[0].bars] if chart.groups else []
+    """The chart's numbers: each indicator's row for the line the chart shows (the district's or
+    the city's), as the report's indicator tables have it (share, yes, yes or no, "vet ej")."""
+    shown = statistics.tables(rep)
+    indicators = [t for t in shown if t.key.startswith("indicator_")]
+    line = _line(rep)
+    label = rep.rows[0] if line is not None else _("Hela staden")
+    rows: list[list[str | int | None]] = []
+    for t in indicators:
+        row = next((r for r in t.rows if r[0] == label), None)
+        if row is not None:
+            rows.append([t.title, *row[1:]])
+    first = indicators[0] if indicators else None
     return report_export.Table(
         key="chart",
-        title=_("Andel som svarade ja"),
-        columns=[_("Fråga"), *series],
-        rows=[[label, *(text for _s, text in values)] for label, values in _chart_data(chart)],
-        hidden_text=statistics.hidden_text(False, rep.query.minimum),
-        notes=[
-            _(
-                "Andelen är räknad bland dem som svarat ja eller nej (n); svaret ”vet ej” "
-                "räknas inte med."
-            )
-        ],
+        title=_("Andel som svarade ja, %(where)s", where=label),
+        columns=[_("Fråga"), *(first.columns[1:] if first else [])],
+        rows=rows,
+        hidden_text=first.hidden_text
+        if first
+        else statistics.hidden_text(False, rep.query.minimum),
+        notes=list(first.notes) if first else [],
     )
 
 
@@ -441,3 +441,27 @@ def chart_csv() -> Response | tuple[str, int]:
     data = report_export.report_csv(_export_meta(rep, closed), [_chart_table(rep)])
     _exported(f.query, "chart_csv")
     return _attachment(data, _file_name(rep, "diagram", "csv"), "text/csv")
+
+
+@bp.route("/report.xlsx")
+@roles_required(*ROLES)
+def report_xlsx() -> Response | tuple[str, int]:
+    f, districts = _filters()
+    if f.query is None:
+        return _page(f, districts, 400)  # the form with its errors, not a broken file
+    rep, closed = _report_for(f.query)
+    data = report_export.workbook(_export_meta(rep, closed), statistics.tables(rep))
+    _exported(f.query, "report_xlsx")
+    return _attachment(data, _file_name(rep, "rapport", "xlsx"), XLSX)
+
+
+@bp.route("/report.csv")
+@roles_required(*ROLES)
+def report_csv() -> Response | tuple[str, int]:
+    f, districts = _filters()
+    if f.query is None:
+        return _page(f, districts, 400)
+    rep, closed = _report_for(f.query)
+    data = report_export.report_csv(_export_meta(rep, closed), statistics.tables(rep))
+    _exported(f.query, "report_csv")
+    return _attachment(data, _file_name(rep, "rapport", "csv"), "text/csv")

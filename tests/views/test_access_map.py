@@ -232,6 +232,8 @@ ACCESS: dict[str, Staff | Public | Token] = {
     "statistics.chart_svg": Staff(frozenset({"analyst", "manager", "other_manager"})),
     "statistics.chart_png": Staff(frozenset({"analyst", "manager", "other_manager"})),
     "statistics.chart_csv": Staff(frozenset({"analyst", "manager", "other_manager"})),
+    "statistics.report_xlsx": Staff(frozenset({"analyst", "manager", "other_manager"})),
+    "statistics.report_csv": Staff(frozenset({"analyst", "manager", "other_manager"})),
     # closed statistics periods: managers see the list, analysts close (issue 17)
     "periods.index": Staff(frozenset({"analyst", "manager", "other_manager"})),
     "periods.close": Staff(frozenset({"analyst"})),

@@ -6,25 +6,32 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
+from openpyxl.worksheet.worksheet import Worksheet
 from PIL import Image
 
 from formsvc.extensions import db
 from formsvc.forms.follow_up import INDICATORS
 from formsvc.models import AuditEvent, District
+from formsvc.services import periods, statistics
+from formsvc.services.report_export import Table
 from formsvc.services.statistics import LOWER_IS_BETTER as LOWER
 from tests.conftest import PASSWORD, World
 from tests.follow_up_data import PERIOD, SMALL_DISTRICT, City, generate, hand
 
 PERIOD_ARGS = f"from={PERIOD[0]}&to={PERIOD[1]}"
 CHART_URLS = ("/statistics/chart.svg", "/statistics/chart.png", "/statistics/chart.csv")
-URLS = CHART_URLS
+REPORT_URLS = ("/statistics/report.xlsx", "/statistics/report.csv")
+URLS = CHART_URLS + REPORT_URLS
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SVG = "{http://www.w3.org/2000/svg}"
 #: A copy of the downloaded PNG for a person to look at after the run.
 PNG_COPY = Path("/tmp/stats-chart-download.png")
@@ -146,18 +153,24 @@ def test_the_chart_numbers_download_as_csv(app: Flask, city: City) -> None:
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     lines = _csv_lines(resp.data)
     assert lines[0] == ["Om rapporten"]
-    start = lines.index(["Tabell", "chart", "Andel som svarade ja"])
-    assert lines[start + 1] == ["Fråga", "Vid inskrivning", "Vid utskrivning"]
+    start = lines.index(["Tabell", "chart", "Andel som svarade ja, Hela staden"])
+    assert lines[start + 1][:5] == [
+        "Fråga",
+        "Andel ja vid inskrivning",
+        "Ja vid inskrivning",
+        "Ja eller nej vid inskrivning",
+        "Vet ej vid inskrivning",
+    ]
     rows = {line[0]: line for line in lines[start + 2 : start + 2 + len(INDICATORS)]}
     expected = hand(city)
     shown = 0
     for key, question in INDICATORS.items():
-        row = rows[f"{question} " + ("(lägre är bättre)" if key in LOWER else "(högre är bättre)")]
-        for i, when in enumerate(("enrolment", "discharge"), start=1):
+        row = rows[str(question)]
+        for i, when in ((1, "enrolment"), (5, "discharge")):
             yes, n = expected["yes"][key, when], expected["n"][key, when]
             if n >= 5 and yes not in range(1, 5) and n - yes not in range(1, 5):
                 shown += 1
-                assert row[i] == f"{_percent(yes, n)}\u00a0%"
+                assert row[i : i + 3] == [f"{_percent(yes, n)} %", str(yes), str(n)]
     assert shown >= 12
 
 
@@ -174,8 +187,10 @@ def test_a_manager_downloads_only_their_own_district(app: Flask, world: World, c
     yes, n = home["yes"][key, "discharge"], home["n"][key, "discharge"]
     lines = _csv_lines(client.get(f"/statistics/chart.csv?{PERIOD_ARGS}").data)
     assert ["Omfattning", "Rinkeby-Kista"] in lines
-    row = next(line for line in lines if line[:1] == [f"{INDICATORS[key]} (högre är bättre)"])
-    assert row[2] in (f"{_percent(yes, n)}\u00a0%", "döljs", "färre än 5")
+    assert ["Tabell", "chart", "Andel som svarade ja, Rinkeby-Kista"] in lines
+    row = next(line for line in lines if line[:1] == [str(INDICATORS[key])])
+    assert row[5] in (f"{_percent(yes, n)} %", "döljs", "färre än 5")
+    assert row[7] in (str(n), "döljs", "färre än 5")
 
 
 @pytest.mark.parametrize("role", ["caseworker", "other_caseworker", "security_officer", "admin"])
@@ -228,7 +243,8 @@ def test_every_download_is_in_the_audit_log_with_its_kind(
         .where(AuditEvent.action == "statistics_export")
         .order_by(AuditEvent.id)
     ).all()
-    assert [e.details["kind"] for e in events] == ["chart_svg", "chart_png", "chart_csv"]
+    kinds = ["chart_svg", "chart_png", "chart_csv", "report_xlsx", "report_csv"]
+    assert [e.details["kind"] for e in events] == kinds
     for e in events:
         assert e.actor_label == "analyst" and e.district_id == world.other.id
         assert e.details["from"] == "2025-01-01" and e.details["to"] == "2025-12-31"
@@ -260,3 +276,113 @@ def test_a_hostile_district_name_cannot_break_the_files(
     lines = _csv_lines(client.get(f"/statistics/chart.csv?{args}").data)
     scope = next(line for line in lines if line[:1] == ["Omfattning"])
     assert scope[1].startswith("'=HYPERLINK")  # formula-safe
+    book = client.get(f"/statistics/report.xlsx?{args}")
+    assert book.status_code == 200
+    wb = openpyxl.load_workbook(io.BytesIO(book.data))
+    about = {r[0]: r[1] for r in wb["Om rapporten"].iter_rows(values_only=True) if r[0]}
+    assert about["Omfattning"].startswith('=HYPERLINK("x")<script>&amp;\ufffd\ufffd ]]>Å')
+    assert wb["Om rapporten"]["B5"].data_type == "s"
+
+
+XLSX_URLS = ("/statistics/report.xlsx", "/statistics/report.csv")
+
+
+def _expected_tables(query: statistics.Query) -> list[Table]:
+    return statistics.tables(statistics.report(query))
+
+
+def _sheet_rows(ws: Worksheet) -> list[list[object]]:
+    """A table sheet's body: the rows under the heading row (3), up to the blank line."""
+    rows = []
+    for row in ws.iter_rows(min_row=4, values_only=True):
+        if all(v is None for v in row):
+            break
+        rows.append(list(row))
+    return rows
+
+
+def test_the_report_downloads_as_a_workbook_with_every_table(app: Flask, city: City) -> None:
+    resp = _client(app, "analyst").get(f"/statistics/report.xlsx?{PERIOD_ARGS}")
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert (
+        'filename="uppfoljning-rapport_2025-01-01_2025-12-31_hela-staden_alla-malgrupper.xlsx"'
+        in resp.headers["Content-Disposition"]
+    )
+    wb = openpyxl.load_workbook(io.BytesIO(resp.data))
+    expected = _expected_tables(statistics.Query(PERIOD[0], PERIOD[1], None, 5))
+    assert len(expected) >= 10
+    assert wb.sheetnames == ["Om rapporten", *(t.key for t in expected)]
+    about = {r[0]: r[1] for r in wb["Om rapporten"].iter_rows(values_only=True) if r[0]}
+    assert about["Period"] == "2025-01-01 – 2025-12-31"
+    assert about["Omfattning"] == "Hela staden"
+    assert about["Underlag"] == "preliminär – perioden är inte stängd"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d \(CES?T\)", about["Uttagen"])
+    for table in expected:
+        ws = wb[table.key]
+        assert ws["A1"].value == table.title
+        assert [c.value for c in ws[3]][: len(table.columns)] == table.columns
+        want = [[table.hidden_text if v is None else v for v in row] for row in table.rows]
+        assert _sheet_rows(ws) == want, table.key
+    # each district's discharged, by hand, in its row's total where shown
+    names = dict(db.session.execute(db.select(District.name, District.id)).all())
+    shown = 0
+    for row in _sheet_rows(wb["discharged_by_gender"]):
+        if row[0] in names and row[-1] != "döljs":
+            assert row[-1] == sum(hand(city, names[row[0]])["discharged_gender"].values())
+            shown += 1
+    assert shown >= 3
+
+
+def test_the_report_downloads_as_one_csv(app: Flask, city: City) -> None:
+    resp = _client(app, "analyst").get(f"/statistics/report.csv?{PERIOD_ARGS}")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert (
+        "uppfoljning-rapport_2025-01-01_2025-12-31_hela-staden"
+        in resp.headers["Content-Disposition"]
+    )
+    lines = _csv_lines(resp.data)
+    assert lines[0] == ["Om rapporten"] and ["Omfattning", "Hela staden"] in lines
+    for table in _expected_tables(statistics.Query(PERIOD[0], PERIOD[1], None, 5)):
+        start = lines.index(["Tabell", table.key, table.title])
+        assert lines[start + 1] == table.columns
+        for i, row in enumerate(table.rows, start=start + 2):
+            assert lines[i] == [table.hidden_text if v is None else str(v) for v in row]
+
+
+def test_a_manager_gets_their_own_district_in_the_workbook(
+    app: Flask, world: World, city: City
+) -> None:
+    resp = _client(app, "manager").get(f"/statistics/report.xlsx?{PERIOD_ARGS}")
+    assert "_rinkeby-kista_alla-malgrupper.xlsx" in resp.headers["Content-Disposition"]
+    wb = openpyxl.load_workbook(io.BytesIO(resp.data))
+    about = {r[0]: r[1] for r in wb["Om rapporten"].iter_rows(values_only=True) if r[0]}
+    assert about["Omfattning"] == "Rinkeby-Kista"
+    labels = {row[0] for name in wb.sheetnames[1:] for row in _sheet_rows(wb[name])}
+    assert labels == {"Rinkeby-Kista"}  # no other district, no city row
+
+
+def test_a_target_group_is_in_the_file_name_and_the_meta(app: Flask, city: City) -> None:
+    resp = _client(app, "analyst").get(f"/statistics/report.csv?{PERIOD_ARGS}&group=sig_unga")
+    assert "_hela-staden_sig-unga.csv" in resp.headers["Content-Disposition"]
+    assert ["Målgrupp", "SIG unga (12–20 år)"] in _csv_lines(resp.data)
+
+
+def test_a_report_of_a_closed_period_says_which_and_is_read_from_it(
+    app: Flask, world: World, city: City
+) -> None:
+    client = _client(app, "analyst")
+    before = client.get(f"/statistics/report.csv?{PERIOD_ARGS}").data
+    periods.close(PERIOD[0], PERIOD[1], actor=world.users["analyst"], today=date.today())
+    lines = _csv_lines(client.get(f"/statistics/report.csv?{PERIOD_ARGS}").data)
+    basis = next(line[1] for line in lines if line[:1] == ["Underlag"])
+    assert basis.startswith("2025-01-01–2025-12-31, stängd ") and basis.endswith(" av analyst")
+    # the same figures as before it was closed: only the meta block differs
+    old = _csv_lines(before)
+    changed = [i for i, (a, b) in enumerate(zip(old, lines, strict=True)) if a != b]
+    assert {old[i][0] for i in changed} <= {"Uttagen", "Underlag"}
+    wb = openpyxl.load_workbook(
+        io.BytesIO(client.get(f"/statistics/report.xlsx?{PERIOD_ARGS}").data)
+    )
+    about = {r[0]: r[1] for r in wb["Om rapporten"].iter_rows(values_only=True) if r[0]}
+    assert about["Underlag"] == basis
