@@ -401,11 +401,6 @@ def people(district_id: int | None = None) -> list[Person]:
     return sorted(found.values(), key=lambda p: p.participant_id)
 
 
-#: The former private names, for code written against them (periods.py of helper "freeze") until
-#: it uses the public ones.
-_people, _Person, _Assessment = people, Person, Assessment
-
-
 def district_names() -> dict[int, str]:
     """Every district's name by id, in name order."""
     q = select(District.id, District.name).order_by(District.name)
