@@ -531,8 +531,8 @@ def retention_command(dry_run: bool) -> None:
 @click.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def verify_command(file: Path) -> None:
-    """Check a sealed PDF as the /verify page does; exit 0 if all is well, 1 on a problem,
-    2 if the file cannot be read."""
+    """Check a sealed PDF as the /verify page does; exit 0 if all is well, 1 on a problem or a
+    demo seal (demo – not for real use), 2 if the file cannot be read."""
     from formsvc.services import verification
     from formsvc.services.sealing import trusted_certificates
     from formsvc.services.untrusted import EXTENSION_KEY, Refused
@@ -557,7 +557,13 @@ def verify_command(file: Path) -> None:
     except Refused as exc:  # a limit of the bounded check
         click.echo(exc.message, err=True)
         sys.exit(2)
-    seal = result.seal
+    seal, verdict = result.seal, result.verdict()
+    # the same four answers as /verify, in the same words; the status line comes first
+    click.echo(f"{_('Status')}: {verdict.heading}", err=not seal.is_pdf)
+    if verdict.demo:
+        click.echo(f"DEMO: {verdict.badge}")
+    for line in verdict.explanation:
+        click.echo(f"  {line}", err=not seal.is_pdf)
     if not seal.is_pdf:
         for problem in seal.problems:
             click.echo(problem, err=True)
@@ -565,9 +571,10 @@ def verify_command(file: Path) -> None:
     click.echo(f"SHA-256: {seal.sha256}")
     if seal.sealed:
         click.echo(_("Förseglat av: %(who)s", who=seal.signer or "–"))
+        click.echo(f"{_('Sigillets certifikat')}: {verdict.certificate}")
     for problem in seal.problems:
         click.echo(f"FEL: {problem}")
-    if seal.ok:
+    if seal.ok and not verdict.demo:
         click.echo(f"OK: {_('Sigillet är äkta och filen oförändrad sedan förseglingen.')}")
     if result.record is not None:
         click.echo(
@@ -582,4 +589,4 @@ def verify_command(file: Path) -> None:
         click.echo(f"{'OK' if finding.ok else 'FEL'}: {finding.text}")
     for line in result.additions():
         click.echo(f"  + {line}")
-    sys.exit(0 if result.ok else 1)
+    sys.exit(0 if result.ok and not verdict.demo else 1)

@@ -62,10 +62,14 @@ def converter_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def seal_pkcs12(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """One demo sealing certificate (ECDSA P-256) for the whole run; each test gets a copy."""
-    from formsvc.services.sealing import generate_demo_pkcs12
+    """One sealing certificate (ECDSA P-256) for the whole run; each test gets a copy.
 
-    return generate_demo_pkcs12(SEAL_PASSPHRASE.encode())
+    Not a demo seal: the tests check what a real instance shows (/verify labels a demo seal)."""
+    from formsvc.services.sealing import generate_self_signed_pkcs12
+
+    return generate_self_signed_pkcs12(
+        SEAL_PASSPHRASE.encode(), organisation="Stockholms stad", common_name="formsvc test seal"
+    )
 
 
 SEAL_PASSPHRASE = "test-seal-passphrase"

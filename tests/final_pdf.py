@@ -266,3 +266,12 @@ def tamper_and_reseal(pdf: bytes, hook: Hook, seal_p12: Path, passphrase: str) -
         field_name="Angripare", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES
     )
     return signers.PdfSigner(meta, signer=signer).sign_pdf(writer).getvalue()
+
+
+def update_after_seal(pdf: bytes, hook: Hook = replace_page_text) -> bytes:
+    """*pdf* with one more update made by *hook* and no new seal (a change after the seal)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    hook(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

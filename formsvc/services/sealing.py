@@ -26,6 +26,7 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -371,6 +372,13 @@ class Verification:
     timestamped: bool = False  #: the seal carries an intact RFC 3161 timestamp token
     sha256: str = ""  #: of the checked bytes
     problems: list[str] = field(default_factory=list)  #: Swedish sentences, empty when ok
+    #: at least one seal is made with one of our certificates (even if it no longer matches the
+    #: content: a changed file still says whose seal it carried)
+    ours: bool = False
+    #: a seal or signature in the file is not ours (with `ours`: someone sealed after us)
+    others: bool = False
+    #: the seal shown (our seal if there is one, else the last) is a demo seal (`is_demo`)
+    demo: bool = False
 
     @property
     def ok(self) -> bool:
@@ -425,6 +433,12 @@ def verify(
     last = statuses[-1]
     result.intact = all(s.intact and s.valid for s in statuses)
     result.trusted = result.intact and all(s.trusted for s in statuses)
+    # pyHanko judges trust only where the content still matches; where it does not, the
+    # certificate itself says whose seal was broken
+    ours = [s for s in statuses if s.trusted or (not s.intact and _made_by(s.signing_cert, trust))]
+    result.ours = bool(ours)
+    result.others = len(ours) < len(statuses)
+    result.demo = is_demo((ours or [last])[-1].signing_cert)
     result.whole_file = last.coverage == SignatureCoverageLevel.ENTIRE_FILE
     result.signer = _human_name(last.signing_cert.subject)
     ts = last.timestamp_validity
@@ -446,6 +460,51 @@ def verify(
             _("Dokumentet har ändrats eller fått tillägg efter att det förseglades.")
         )
     return result
+
+
+def _made_by(cert: asn1_x509.Certificate, trust: list[asn1_x509.Certificate]) -> bool:
+    """Whether *cert* is one of *trust* or directly issued by one of them (signature checked).
+
+    pyHanko reports a seal whose content no longer matches as untrusted without looking at the
+    certificate; this says whose certificate it was all the same."""
+    if any(cert.sha256 == t.sha256 for t in trust):
+        return True
+    try:
+        leaf = x509.load_der_x509_certificate(cert.dump())
+    except ValueError:
+        return False
+    for t in trust:
+        if t.subject != cert.issuer:
+            continue
+        try:
+            leaf.verify_directly_issued_by(x509.load_der_x509_certificate(t.dump()))
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False
+
+
+#: The mark of a demo seal: the organisation name `generate_demo_pkcs12` writes ends with it.
+DEMO_MARK = "(DEMO)"
+
+
+def is_demo(cert: asn1_x509.Certificate) -> bool:
+    """Whether *cert* is a demo seal: an organisation name in its subject ends with DEMO_MARK.
+
+    The mark is in the certificate, not in the configuration, so it holds wherever the file
+    goes: every PDF reader shows the seal's subject, a demo seal kept in trusted/ after a real
+    one was installed is still a demo seal, and every demo seal made since the first version
+    carries it. No certificate authority issues an e-seal whose organisation ends with "(DEMO)"."""
+    try:
+        names = cert.subject.native
+    except ValueError:
+        return False
+    organisations = names.get("organization_name") if isinstance(names, dict) else None
+    if isinstance(organisations, str):
+        organisations = [organisations]
+    return any(
+        isinstance(o, str) and o.rstrip().upper().endswith(DEMO_MARK) for o in organisations or []
+    )
 
 
 #: Refusals of scans.open_pdf that /verify reports in its own words instead.
@@ -557,12 +616,21 @@ def open_within_limits(
 def generate_demo_pkcs12(
     passphrase: bytes, *, common_name: str = "formsvc demo seal – inte för skarp drift"
 ) -> bytes:
-    """A self-signed ECDSA P-256 seal valid for 3 years, as PKCS#12 (for demos, not trusted)."""
+    """A self-signed ECDSA P-256 seal valid for 3 years, as PKCS#12 (for demos, not trusted).
+
+    Its organisation carries DEMO_MARK: /verify labels it "demo – inte för verklig användning"."""
+    return generate_self_signed_pkcs12(
+        passphrase, organisation=f"Stockholms stad {DEMO_MARK}", common_name=common_name
+    )
+
+
+def generate_self_signed_pkcs12(passphrase: bytes, *, organisation: str, common_name: str) -> bytes:
+    """A self-signed ECDSA P-256 seal for *organisation*, valid for 3 years, as PKCS#12."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Stockholms stad (DEMO)"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )

@@ -45,11 +45,18 @@ from formsvc.services.sealing import Verification
 from formsvc.services.untrusted import N_, Output, Runner
 
 __all__ = [
+    "CHANGED",
+    "DEMO_LABEL",
     "EVIDENCE_FORMAT",
     "EVIDENCE_NAME",
+    "FOREIGN",
     "Finding",
+    "INTACT",
     "Reading",
     "Result",
+    "STATES",
+    "UNREADABLE",
+    "Verdict",
     "check",
     "read_sealed",
     "verify_untrusted",
@@ -110,6 +117,38 @@ class Reading:
         self.notes.append([ok, msgid, params])
 
 
+#: The four answers /verify and `flask verify` give, whatever else they show.
+INTACT = "intact"  #: sealed by us and unchanged since (perhaps with a demo seal: Verdict.demo)
+CHANGED = "changed"  #: it carries our seal, but something was changed or added after it
+FOREIGN = "foreign"  #: a PDF without a seal of ours: no seal, or another's seal or signature
+UNREADABLE = "unreadable"  #: not a PDF, or a PDF too damaged (e.g. truncated) to be read
+STATES = (INTACT, CHANGED, FOREIGN, UNREADABLE)
+
+#: The words on the status: a demo seal is never reported as plainly "our seal".
+DEMO_LABEL = N_("Demo – inte för verklig användning")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer in words: one of STATES, a heading and what it means for this file.
+
+    The page draws an icon per `icon` whose text alternative is `icon_text`; the words alone
+    carry the meaning (the colour and the shape only repeat it)."""
+
+    state: str  #: one of STATES
+    demo: bool  #: our seal, but a demo seal (sealing.is_demo)
+    icon: str  #: "ok", "demo", "bad", "unknown" or "unreadable": the icon's shape
+    icon_text: str  #: the icon's text alternative
+    heading: str
+    explanation: list[str]  #: sentences: what the answer means for this file
+    certificate: str  #: whose certificate made the seal, in words (instead of "trusted: no")
+
+    @property
+    def badge(self) -> str:
+        """DEMO_LABEL for a demo seal of ours, else empty."""
+        return gettext(DEMO_LABEL) if self.demo else ""
+
+
 @dataclass
 class Result:
     """Everything /verify and `flask verify` show about one file."""
@@ -118,6 +157,7 @@ class Result:
     reading: Reading | None = None  #: the final PDF's structure, if the seal was intact
     record: Any = None  #: signing.SealedRecord: what the database says of this file
     findings: list[Finding] = field(default_factory=list)  #: in the order they were checked
+    organisation: str = ""  #: whose seal we check for (ORGANISATION_NAME), for the words
 
     @property
     def final(self) -> bool:
@@ -128,6 +168,194 @@ class Result:
     def ok(self) -> bool:
         """The seal is ours and intact, and nothing found is a problem."""
         return self.seal.ok and all(f.ok for f in self.findings)
+
+    @property
+    def state(self) -> str:
+        """One of STATES (a demo seal is INTACT too; `verdict().demo` says it is a demo)."""
+        seal = self.seal
+        if not seal.is_pdf:
+            return UNREADABLE
+        if not seal.sealed or not seal.ours:
+            return FOREIGN
+        return INTACT if self.ok else CHANGED
+
+    def verdict(self) -> Verdict:
+        """The state in words, for the page and the command line alike."""
+        seal, org = self.seal, self.organisation or "–"
+        state = self.state
+        if state == UNREADABLE:
+            return Verdict(
+                state,
+                False,
+                "unreadable",
+                gettext("Ingen PDF"),
+                gettext("Filen är inte en PDF eller kan inte läsas"),
+                [
+                    gettext(
+                        "Filen kunde inte läsas som en PDF: den är av ett annat slag, skadad eller "
+                        "bara delvis nedladdad. Vi kan inte säga något om den."
+                    ),
+                    gettext(
+                        "Hämta filen på nytt, eller be avsändaren om den igen, och försök igen."
+                    ),
+                ],
+                "–",
+            )
+        if state == FOREIGN:
+            if not seal.sealed:
+                why = gettext(
+                    "Filen har inget elektroniskt sigill. Allt som %(org)s förseglar i den här "
+                    "tjänsten har ett; den här filen kan vara ett utkast, en utskrift eller en "
+                    "kopia som har sparats om. Vi kan inte intyga att innehållet är det som "
+                    "skrevs under.",
+                    org=org,
+                )
+                cert = "–"
+            elif seal.signer is None:
+                why = gettext(
+                    "Filen har ett sigill eller en underskrift som inte gick att kontrollera: den "
+                    "är skadad eller av ett slag vi inte känner till. Vi kan inte intyga något "
+                    "om filen."
+                )
+                cert = gettext("okänt: sigillet kunde inte läsas")
+            else:
+                why = gettext(
+                    "Filen är signerad eller förseglad med ett certifikat som inte är sigillet "
+                    "från %(org)s (%(who)s). Det kan vara äkta för den som gjorde det, men det är "
+                    "inte vårt: vi kan inte intyga något om filen.",
+                    org=org,
+                    who=seal.signer,
+                )
+                cert = gettext(
+                    "Inte sigillet från %(org)s, utan %(who)s: ett sigill av någon annan, eller "
+                    "en underskrift gjord utanför den här tjänsten.",
+                    org=org,
+                    who=seal.signer,
+                )
+            return Verdict(
+                state,
+                False,
+                "unknown",
+                gettext("Inte vårt sigill"),
+                gettext("Dokumentet är inte förseglat av %(org)s", org=org),
+                [why],
+                cert,
+            )
+        demo = seal.demo
+        if state == INTACT:
+            if demo:
+                return Verdict(
+                    state,
+                    True,
+                    "demo",
+                    gettext(DEMO_LABEL),
+                    gettext("Oförändrat, men förseglat med ett demosigill"),
+                    [
+                        gettext(
+                            "Filen är oförändrad sedan den förseglades, men sigillet är ett "
+                            "demosigill: en nyckel som tjänsten skapade själv för att den ska "
+                            "kunna provas. Det är inte det riktiga sigillet från %(org)s, och "
+                            "ingen certifikatutfärdare står bakom det.",
+                            org=org,
+                        ),
+                        gettext(
+                            "Dokumentet visar hur tjänsten fungerar och gäller inte som underlag "
+                            "för något verkligt."
+                        ),
+                    ],
+                    gettext(
+                        "Den här installationens demosigill, inte sigillet från %(org)s "
+                        "(%(label)s).",
+                        org=org,
+                        label=gettext(DEMO_LABEL),
+                    ),
+                )
+            return Verdict(
+                state,
+                False,
+                "ok",
+                gettext("Godkänt"),
+                gettext("Dokumentet är äkta och oförändrat"),
+                [
+                    gettext(
+                        "Filen är förseglad med sigillet från %(org)s och är byte för byte den "
+                        "fil vi förseglade: ingenting har ändrats eller lagts till sedan dess.",
+                        org=org,
+                    )
+                ],
+                gettext("Sigillet från %(org)s.", org=org),
+            )
+        # CHANGED: the seal is ours, but it does not (or no longer) cover what the file shows
+        why = []
+        if not seal.intact:
+            why.append(
+                gettext(
+                    "Filen bär sigillet från %(org)s, men innehållet har ändrats efter "
+                    "förseglingen: sigillet stämmer inte längre med innehållet och intygar därför "
+                    "ingenting om det du ser.",
+                    org=org,
+                )
+            )
+        elif seal.others:
+            why.append(
+                gettext(
+                    "Filen bär sigillet från %(org)s, men någon har ändrat den efteråt och "
+                    "förseglat eller signerat den på nytt med ett annat certifikat (%(who)s). Det "
+                    "senare sigillet är inte vårt.",
+                    org=org,
+                    who=seal.signer or "–",
+                )
+            )
+        elif not seal.whole_file:
+            why.append(
+                gettext(
+                    "Filen bär sigillet från %(org)s, men något har ändrats eller lagts till "
+                    "efter förseglingen. Sigillet omfattar bara filen som den var innan; det som "
+                    "kom till efteråt har ingen av oss intygat.",
+                    org=org,
+                )
+            )
+        else:
+            why.append(
+                gettext(
+                    "Sigillet är från %(org)s och oförändrat, men innehållet stämmer inte med det "
+                    "vi registrerade när dokumentet skrevs under: se problemen nedan.",
+                    org=org,
+                )
+            )
+        why.append(
+            gettext(
+                "Lita inte på innehållet. Be den som skickade dokumentet om en ny kopia, eller "
+                "kontakta %(org)s.",
+                org=org,
+            )
+        )
+        if not seal.intact:
+            cert = gettext(
+                "Sigillet från %(org)s, men det täcker inte innehållet som det ser ut nu: "
+                "innehållet ändrades efter förseglingen.",
+                org=org,
+            )
+        elif seal.others:
+            cert = gettext(
+                "Sigillet från %(org)s, följt av ett senare sigill eller en underskrift som "
+                "inte är vår (%(who)s).",
+                org=org,
+                who=seal.signer or "–",
+            )
+        else:
+            cert = gettext("Sigillet från %(org)s.", org=org)
+        if demo:
+            cert = f"{cert} {gettext('Det är ett demosigill')}: {gettext(DEMO_LABEL)}."
+        return Verdict(
+            state,
+            demo,
+            "bad",
+            gettext("Ändrat"),
+            gettext("Dokumentet har ändrats efter att vi förseglade det"),
+            why,
+            cert,
+        )
 
     def additions(self) -> list[str]:
         """What the update added to the original pages, and by whom, as sentences."""
@@ -204,7 +432,7 @@ def verify_upload(
     raw = value.pop("reading", None)
     seal = sealing.verification_from(value)
     reading = Reading(**raw) if isinstance(raw, dict) else None
-    return check(seal, reading)
+    return check(seal, reading, organisation=str(settings.get("ORGANISATION_NAME") or ""))
 
 
 def verify_untrusted(pdf: bytes, *, trust: list[str], **limits: int) -> Output:
@@ -222,12 +450,12 @@ def verify_untrusted(pdf: bytes, *, trust: list[str], **limits: int) -> Output:
     return out
 
 
-def check(seal: Verification, reading: Reading | None) -> Result:
+def check(seal: Verification, reading: Reading | None, *, organisation: str = "") -> Result:
     """Translate the child's findings and compare the record with the database."""
     from formsvc.services import signing  # signing imports sealing; only the parent needs it
 
     record = signing.sealed_record(seal.sha256) if seal.ok else None
-    result = Result(seal=seal, reading=reading, record=record)
+    result = Result(seal=seal, reading=reading, record=record, organisation=organisation)
     if reading is None:
         return result
     result.findings = [Finding(bool(ok), gettext(m, **(p or {}))) for ok, m, p in reading.notes]

@@ -29,7 +29,7 @@ def test_admin_installs_a_new_seal_and_documents_are_sealed_with_it(
 ) -> None:
     auth.login("admin")
     page = client.get("/admin/seal").get_data(as_text=True)
-    assert "formsvc demo seal" in page
+    assert "formsvc test seal" in page
     resp = upload(client, make_p12(common_name="Stockholms stad sigill 2027"))
     assert resp.status_code == 302
     assert "Stockholms stad sigill 2027" in client.get("/admin/seal").get_data(as_text=True)

@@ -44,7 +44,7 @@ def test_the_page_shows_the_original_pages_unchanged_what_was_added_and_the_stat
         assert f"underskrift av {req.signed_name} ({req.role})" in body
     assert "Underskriftsbevis: 1 sidor" in body and "formsvc-evidence.json" in body
     # what the page showed before stays: the seal, the record, the state today
-    assert "Betrott certifikat" in body and signed.reference in body
+    assert "Sigillets certifikat" in body and signed.reference in body
     assert "Gäller dokumentet i dag?" in body
     assert "Problem:" not in body
 
@@ -57,7 +57,8 @@ def test_changed_original_pages_under_our_seal_are_shown_as_a_problem(
     )
     assert status == 200
     assert "Dokumentet är äkta och oförändrat" not in body
-    assert "Sigillet är äkta, men innehållet stämmer inte" in body
+    assert "Dokumentet har ändrats efter att vi förseglade det" in body
+    assert "Sigillet är från Stockholms stad och oförändrat, men innehållet stämmer inte" in body
     assert "Problem:" in body and "Originalsidorna har ändrats" in body
 
 
