@@ -346,7 +346,7 @@ def signers(ri: RenderInput) -> list[SignerSlot]:
         ),
     ]
     if guardian_signs(s, dict(ri.data)):
-        slots.append(SignerSlot("guardian1", _("Vårdnadshavare")))
+        slots.append(SignerSlot("guardian1", pgettext("signer role", "Vårdnadshavare")))
     return slots
 
 

@@ -507,7 +507,11 @@ def signers(ri: RenderInput) -> list[SignerSlot]:
         for_guardian = statements(guardian=True, child=s.name if s else "", private=private)
         for i in range(count):
             g = guardians[i] if i < len(guardians) else {}
-            role = _("Vårdnadshavare %(n)d", n=i + 1) if count > 1 else _("Vårdnadshavare")
+            role = (
+                pgettext("signer role", "Vårdnadshavare %(n)d", n=i + 1)
+                if count > 1
+                else pgettext("signer role", "Vårdnadshavare")
+            )
             slots.append(
                 SignerSlot(
                     f"guardian{i + 1}",

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, FormField, SelectField
 from wtforms.validators import DataRequired, Email, Optional, Regexp
@@ -233,7 +234,12 @@ def signers(ri: RenderInput) -> list[SignerSlot]:
     s = ri.subject
     receipt = _("Jag har tagit emot och läst informationen i detta brev.")
     return [
-        SignerSlot("participant", _("Deltagare"), name=s.name if s else "", statements=(receipt,))
+        SignerSlot(
+            "participant",
+            pgettext("signer role", "Deltagare"),
+            name=s.name if s else "",
+            statements=(receipt,),
+        )
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, FormField
 from wtforms.validators import DataRequired, Optional
@@ -224,13 +225,17 @@ def signers(ri: RenderInput) -> list[SignerSlot]:
     return [
         SignerSlot(
             "manager",
-            _("Arbetsledare"),
+            pgettext("signer role", "Arbetsledare"),
             kind="staff",
             staff_role="manager",
             name=ri.data.get("manager_name") or ri.author.name,
         ),
         SignerSlot(
-            "employee", _("Medarbetare"), kind="staff", staff_role="employee", name=employee.name
+            "employee",
+            pgettext("signer role", "Medarbetare"),
+            kind="staff",
+            staff_role="employee",
+            name=employee.name,
         ),
     ]
 

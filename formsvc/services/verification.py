@@ -39,7 +39,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
-from formsvc.services import audit, sealing
+from formsvc.services import audit, sealing, signer_roles
 from formsvc.services.checkpoints import Checkpoint
 from formsvc.services.sealing import Verification
 from formsvc.services.untrusted import N_, Output, Runner
@@ -346,7 +346,11 @@ class Result:
         else:
             cert = gettext("Sigillet från %(org)s.", org=org)
         if demo:
-            cert = f"{cert} {gettext('Det är ett demosigill')}: {gettext(DEMO_LABEL)}."
+            cert = gettext(
+                "%(certificate)s Det är ett demosigill: %(label)s.",
+                certificate=cert,
+                label=gettext(DEMO_LABEL),
+            )
         return Verdict(
             state,
             demo,
@@ -370,7 +374,7 @@ class Result:
                         "Sida %(page)d: underskrift av %(name)s (%(role)s), %(when)s.",
                         page=place["page"] + 1,
                         name=_signer_name(signer),
-                        role=str(signer.get("role") or ""),
+                        role=signer_roles.label(str(signer.get("role") or "")),
                         when=_local_text(signer.get("signed_at")),
                     )
                 )
@@ -380,7 +384,7 @@ class Result:
                         "%(name)s (%(role)s) har ingen plats i dokumentet; underskriften finns i "
                         "underskriftsbeviset.",
                         name=_signer_name(signer),
-                        role=str(signer.get("role") or ""),
+                        role=signer_roles.label(str(signer.get("role") or "")),
                     )
                 )
         if reading.evidence_pages:

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 
 from formsvc.extensions import db, login_manager
 from formsvc.models import User
+from formsvc.services import signer_roles
 from formsvc.services.storage import StoredFileError
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -62,6 +63,8 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["mask"] = mask
+    # roles are stored in Swedish (document text); the interface shows them in its language
+    app.jinja_env.filters["signer_role"] = signer_roles.label
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 

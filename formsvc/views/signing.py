@@ -24,7 +24,7 @@ from formsvc.extensions import db
 from formsvc.forms._base import data_to_formdata
 from formsvc.forms.consent_withdrawal import ScopeForm
 from formsvc.models import Document, SignatureRequest, StoredFile
-from formsvc.services import access, audit, consents, documents, signing, throttle
+from formsvc.services import access, audit, consents, documents, signer_roles, signing, throttle
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
 from formsvc.services.untrusted import Busy
@@ -271,7 +271,9 @@ def paper(doc_id: int) -> tuple[str, int] | BaseResponse:
         r for r in signing.requests(doc) if r.status == "open" and r.kind == "external"
     ]
     form, status = PaperForm(), 200
-    form.requests.choices = [(r.id, f"{r.role} – {r.expected_name}") for r in open_external]
+    form.requests.choices = [
+        (r.id, f"{signer_roles.label(r.role)} – {r.expected_name}") for r in open_external
+    ]
     if form.validate_on_submit():
         chosen = [r for r in open_external if r.id in form.requests.data]
         names = {r.id: request.form.get(f"name-{r.id}", "") for r in chosen}

@@ -15,7 +15,7 @@ from formsvc.extensions import db
 from formsvc.forms._base import text_problem
 from formsvc.models import SignatureRequest, User
 from formsvc.models._base import utcnow
-from formsvc.services import audit, scans, untrusted
+from formsvc.services import audit, scans, signer_roles, untrusted
 from formsvc.services.signing._common import SigningError, _log_signer
 from formsvc.services.signing.record import (
     AlreadyDone,
@@ -91,7 +91,10 @@ def sign_on_paper(
         typed = (names.get(req.id) or req.expected_name or "").strip()
         if not typed:
             raise SigningError(
-                _("Skriv namnet på den som skrivit under (%(role)s).", role=req.role)
+                _(
+                    "Skriv namnet på den som skrivit under (%(role)s).",
+                    role=signer_roles.label(req.role),
+                )
             )
         problem = text_problem(typed, 200, label=_("Namn på den som skrev under"))
         if problem:
