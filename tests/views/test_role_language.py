@@ -22,10 +22,10 @@ from tests.views.test_signing import send, starting_today
 
 SWEDISH_ROLES = ("Deltagare", "Vårdnadshavare 1", "Vårdnadshavare 2")
 ENGLISH_ROLES = ("Participant", "Guardian 1", "Guardian 2")
-#: Every Swedish role name of every document type: none may show in an English interface.
-ANY_SWEDISH_ROLE = re.compile(
-    r"Deltagare|Vårdnadshavare|Arbetsledare|Lots/samordnare|Medarbetare", re.IGNORECASE
-)
+#: Every Swedish role name of every document type: none may show in an English interface. As
+#: names (capitalised): the statements a guardian ticks are the document's Swedish text ("Jag är
+#: vårdnadshavare till …"), stored at sending and printed in the evidence as attested.
+ANY_SWEDISH_ROLE = re.compile(r"Deltagare|Vårdnadshavare|Arbetsledare|Lots/samordnare|Medarbetare")
 
 
 @pytest.fixture
@@ -56,13 +56,13 @@ def pages(
     guardian2 = reqs[2]
     token = send_link(client, smtp_server, doc, guardian2, "maria@example.se")
     signer = app.test_client()
-    signer.get(f"/lang/{lang}")
     open_with_code(signer, smtp_server, token, "maria@example.se")
+    signer.get(f"/lang/{lang}")  # after the code: the helper reads the Swedish code mail
     out = {
         "document": client.get(f"/documents/{doc.id}").get_data(as_text=True),
-        "in-person": client.get(
-            f"/documents/{doc.id}/signatures/{reqs[1].id}/in-person"
-        ).get_data(as_text=True),
+        "in-person": client.get(f"/documents/{doc.id}/signatures/{reqs[1].id}/in-person").get_data(
+            as_text=True
+        ),
         "link": signer.get(f"/s/{token}").get_data(as_text=True),
     }
     assert signing.requests(doc)[2].role == "Vårdnadshavare 2"  # nothing stored changed
