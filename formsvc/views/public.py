@@ -79,7 +79,7 @@ def _page(req: SignatureRequest, token: str, **kw: object) -> str:
     dtype = registry()[req.document.type_slug]
     state = signing.link_state(req)
     form = kw.pop("form", None) or SignForm(prefix="s")
-    form.statements.choices = [(s, s) for s in signing.statements_for(req, dtype)]
+    form.statements.choices = signing.statement_choices(req, dtype)
     if request.method == "GET" and not form.name.data:
         form.name.data = req.expected_name
     doc = req.document
@@ -164,7 +164,7 @@ def sign(token: str) -> str | BaseResponse:
         return redirect(url_for(".link", token=token))
     dtype = registry()[req.document.type_slug]
     form = SignForm(prefix="s")
-    form.statements.choices = [(s, s) for s in signing.statements_for(req, dtype)]
+    form.statements.choices = signing.statement_choices(req, dtype)
     decline = DeclineForm(prefix="d")
     try:
         if "d-reason" in request.form:

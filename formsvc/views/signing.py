@@ -127,9 +127,8 @@ def _sign_page(
     """In person (locked view, witnessed) or as the logged-in staff member (password)."""
     if req.status != "open":
         return render_template("signing/done.html", document=doc, req=req, locked=not staff)
-    wanted = signing.statements_for(req, dtype)
     form = (StaffSignForm if staff else SignForm)(prefix="s")
-    form.statements.choices = [(s, s) for s in wanted]
+    form.statements.choices = signing.statement_choices(req, dtype)
     decline = DeclineForm(prefix="d")
     if not staff and request.method == "GET":
         form.name.data = req.expected_name

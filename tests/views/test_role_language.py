@@ -1,4 +1,5 @@
-"""Signer roles are stored in Swedish (document text) and shown in the interface's language.
+"""Signer roles and statements are stored in Swedish (document text) and shown in the interface's
+language (a statement with its Swedish original, which is what the signer attests to).
 
 The document page, the in-person signing page and the personal link's page of a consent for a
 minor with two guardians, once with the session in English and once in Swedish.
@@ -85,6 +86,14 @@ def test_with_english_the_pages_show_english_roles_and_no_swedish_ones(
     assert "Waiting for" not in shown["document"] or "Waiting for Guardian" in shown["document"]
     assert "Guardian 1" in shown["in-person"]
     assert re.search(r"<dt>You are</dt>\s*<dd>Guardian 2</dd>", shown["link"])
+    # the statement reads in English; what is ticked and attested is the document's Swedish
+    for page in (shown["in-person"], shown["link"]):
+        assert ">I am the guardian of Åsa Öberg and give my consent" in page
+        assert (
+            'In the document, in Swedish: <span lang="sv">Jag är vårdnadshavare till Åsa Öberg'
+            in page
+        )
+        assert 'value="Jag är vårdnadshavare till Åsa Öberg' in page
 
 
 def test_with_swedish_the_pages_show_the_roles_as_stored(
@@ -102,3 +111,4 @@ def test_with_swedish_the_pages_show_the_roles_as_stored(
     assert re.search(r"<dt>Du är</dt>\s*<dd>Vårdnadshavare 2</dd>", shown["link"])
     for page in shown.values():
         assert "Guardian" not in page and "Participant" not in page
+        assert "I dokumentet, på svenska" not in page  # the label is the document's text

@@ -68,6 +68,7 @@ from formsvc.services.signing.record import (
     identity_text,
     missing_before_signing,
     sign,
+    statement_choices,
     statements_for,
 )
 from formsvc.services.signing.sending import send, void_open
@@ -130,6 +131,7 @@ __all__ = [
     "signature_marks",
     "signer_copy",
     "slots",
+    "statement_choices",
     "statements_for",
     "today_local",
     "void_open",

@@ -20,7 +20,7 @@ from formsvc.forms._base import text_problem
 from formsvc.models import Document, SignatureRequest, User
 from formsvc.models._base import utcnow
 from formsvc.models.document import DocumentStatus
-from formsvc.services import audit, documents, lifecycle
+from formsvc.services import audit, documents, lifecycle, signer_roles
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.names import same_name
 from formsvc.services.signing._common import Given, SigningError, _log, _log_signer, slots
@@ -102,7 +102,7 @@ def attributed_name(req: SignatureRequest, typed: str, actor: User | None) -> st
                 "Namnet stämmer inte med den som ska skriva under som %(role)s: %(name)s. "
                 "Bara %(name)s kan skriva under här. Är namnet i dokumentet fel ska "
                 "handläggaren ändra dokumentet och skicka det på nytt.",
-                role=req.role,
+                role=signer_roles.label(req.role),
                 name=designated,
             )
         )
@@ -139,7 +139,7 @@ def _require_filled(req: SignatureRequest, dtype: DocumentType) -> None:
             _(
                 "%(role)s kan inte skriva under ännu: det här saknas i dokumentet: %(fields)s. "
                 "Dokumentet måste kompletteras (och skickas på nytt) först.",
-                role=req.role,
+                role=signer_roles.label(req.role),
                 fields="; ".join(missing),
             )
         )
@@ -152,6 +152,21 @@ def statements_for(req: SignatureRequest, dtype: DocumentType) -> tuple[str, ...
         if s.key == req.slot:
             return s.statements
     return ()
+
+
+def statement_choices(req: SignatureRequest, dtype: DocumentType) -> list[tuple[str, str]]:
+    """(statement as the document states it, the same in the reader's language) per statement.
+
+    What is ticked, checked and stored as evidence is the document's Swedish text (the first);
+    the second is what the checkbox's label shows, the same text when the interface is Swedish."""
+    wanted = statements_for(req, dtype)
+    shown: tuple[str, ...] = ()
+    for s in dtype.signers(documents.render_input(req.document)):  # in the caller's locale
+        if s.key == req.slot:
+            shown = s.statements
+    if len(shown) != len(wanted):
+        shown = wanted
+    return list(zip(wanted, shown, strict=True))
 
 
 def sign(
