@@ -217,6 +217,7 @@ def standalone(
         for part in textwrap.wrap(note, NOTE_CHARS) or [""]:
             below.append(Line(y, part, size=12, muted=True))
             y += LINE - 4
+        y += 4  # a little space between notes, so each reads as its own paragraph
     return Standalone(
         -MARGIN, chart.width + 2 * MARGIN, int(y + MARGIN), top, chart_y, chart, below
     )

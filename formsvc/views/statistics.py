@@ -326,11 +326,24 @@ def _scope(query: statistics.Query) -> str | None:
     return statistics.district_name(query.district_id)
 
 
-def _chart_data(chart: charts.PairedBars) -> list[tuple[str, list[tuple[str, str]]]]:
-    """What the chart shows: each question with (series, value or marker) per bar."""
-    return [
-        (f"{g.label} {g.note}".strip(), [(b.series, b.text) for b in g.bars]) for g in chart.groups
-    ]
+def _chart_data(rep: statistics.Report) -> list[tuple[str, list[str]]]:
+    """The chart's numbers as text: each question, then its share with yes and n (or the
+    marker) at enrolment and at discharge, for the line the chart shows."""
+    line, out = _line(rep), []
+    for r in rep.indicators:
+        note = _("(lägre är bättre)") if r.lower_is_better else _("(högre är bättre)")
+        values = []
+        for when, series in (
+            ("enrolment", _("Vid inskrivning")),
+            ("discharge", _("Vid utskrivning")),
+        ):
+            s = r.share(when, line)
+            text = _said_share(rep, s, when, r.key)
+            if s.share is not None and s.yes is not None and s.n is not None:
+                text = _("%(percent)s (%(yes)d av %(n)d)", percent=text, yes=s.yes, n=s.n)
+            values.append(f"{series}: {text}")
+        out.append((f"{INDICATORS[r.key]} {note}", values))
+    return out
 
 
 def _chart_file(rep: statistics.Report, closed: str | None) -> str:
@@ -343,20 +356,9 @@ def _chart_file(rep: statistics.Report, closed: str | None) -> str:
         b=q.end,
     )
     chart = _chart(rep)
-    small, hidden = statistics.hidden_text(True, m), statistics.hidden_text(False, m)
+    # the page's and the exports' own definitions, so the picture explains its markers the same way
     notes = [
-        _(
-            "Andelen är räknad bland dem som svarat ja eller nej (n); svaret ”vet ej” räknas "
-            "inte med."
-        ),
-        f"{small}: "
-        + _("Gruppen har färre än %(n)d personer, så varken antalet eller andelen visas.", n=m),
-        f"{hidden}: "
-        + _(
-            "Värdet döljs för att ett antal under %(n)d inte ska kunna räknas fram ur totalen. "
-            "Det kan vara den lilla gruppen själv eller en annan grupp på samma rad.",
-            n=m,
-        ),
+        *statistics.definitions(m),
         *(
             f"{label}: {value}"
             for label, value in report_export.meta_rows(_export_meta(rep, closed))[1:]
@@ -367,8 +369,8 @@ def _chart_file(rep: statistics.Report, closed: str | None) -> str:
         chart,
         [clean(title, 300), f"{_('Målgrupp')}: {clean(statistics.target_group_label(q), 200)}"],
         [
-            (clean(label, 300), [clean(f"{series}: {text}", 300) for series, text in values])
-            for label, values in _chart_data(chart)
+            (clean(label, 300), [clean(v, 300) for v in values])
+            for label, values in _chart_data(rep)
         ],
         [clean(note, 1000) for note in notes],
     )

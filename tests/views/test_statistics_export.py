@@ -112,7 +112,7 @@ def test_the_chart_downloads_as_a_standalone_svg_with_its_numbers(app: Flask, ci
             yes, n = expected["yes"][key, when], expected["n"][key, when]
             if n >= 5 and yes not in range(1, 5) and n - yes not in range(1, 5):
                 shown += 1
-                assert values[when].endswith(f": {_percent(yes, n)}\u00a0%")
+                assert values[when].endswith(f": {_percent(yes, n)}\u00a0% ({yes} av {n})")
     assert shown >= 12
     assert any(t.startswith("Uttagen: ") for t in texts)
     assert "Underlag: preliminär – perioden är inte stängd" in texts
