@@ -327,3 +327,12 @@ def test_the_report_of_a_closed_period_never_changes_and_says_so(
     assert "Stängd period: 2025-01-01–2025-06-30" in page.text
     assert "1 rättelser efter stängning – rapporten visar uppgifterna som de var när" in page.text
     assert client.get(csv_url).data == frozen_csv
+
+
+def test_an_open_period_reads_as_preliminary_with_a_way_to_the_closed_periods(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    auth.login("manager")
+    page = client.get("/statistics/?from=2025-01-01&to=2025-06-30")
+    assert "Preliminär: perioden är inte stängd" in page.text
+    assert f'href="{URL}"' in page.text
