@@ -396,5 +396,6 @@ def seal() -> str | Response | tuple[str, int]:
         "admin/seal.html",
         form=form,
         active=active,
+        demo=active is not None and sealing.is_demo(active.certificate),
         trusted=sealing.trusted_certificates(current_app) if active else [],
     ), status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -10,8 +11,13 @@ from flask.testing import FlaskClient
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document
-from formsvc.services.sealing import get_sealer, trusted_certificates, verify
-from tests.conftest import Auth, World
+from formsvc.services.sealing import (
+    generate_demo_pkcs12,
+    get_sealer,
+    trusted_certificates,
+    verify,
+)
+from tests.conftest import SEAL_PASSPHRASE, Auth, World
 from tests.services.test_sealing import UPLOAD_PASS, make_p12
 from tests.services.test_signing import Flow
 
@@ -72,3 +78,18 @@ def test_only_administrators_may_install_a_seal(
 ) -> None:
     auth.login("manager")
     assert upload(client, make_p12()).status_code == 403
+
+
+def test_the_page_says_when_the_active_seal_is_the_demo_seal(
+    app: Flask, client: FlaskClient, auth: Auth, world: World
+) -> None:
+    auth.login("admin")
+    label = "Demo – inte för verklig användning"
+    before = client.get("/admin/seal")
+    assert before.status_code == 200 and "formsvc test seal" in before.get_data(as_text=True)
+    assert label not in before.get_data(as_text=True)
+    seal_dir = Path(app.config["SEAL_PKCS12_PATH"]).parent
+    (seal_dir / "demo-seal.p12").write_bytes(generate_demo_pkcs12(SEAL_PASSPHRASE.encode()))
+    (seal_dir / "active.txt").write_text("demo-seal.p12\n", encoding="utf-8")
+    page = client.get("/admin/seal").get_data(as_text=True)
+    assert f"<strong>{label}</strong>: det här är demosigillet" in page
