@@ -379,6 +379,7 @@ def test_at_the_default_minimum_the_small_gender_cells_are_hidden(
     assert (new["female"], new["male"], new["total"]) == ("döljs", "döljs", "46")
     assert (out["female"], out["male"], out["total"]) == ("döljs", "döljs", "35")
     assert _city_row(html, "active-gender")["total"] == "108"
+    assert _table(html, "reasons")["Totalt"][0] == "35"  # the city's column first
     assert "färre än 5" not in html.split('id="resultat"')[0].split("Inskrivna och utskrivna")[1]
     # the page says what the markers mean and what the analyst can do about a hidden split
     text = html_unescape(html)
