@@ -388,8 +388,12 @@ def _check_docx(docx: bytes) -> None:
 
 
 def _pdf_options(pdfa: bool) -> dict[str, bool | int]:
-    """PDF export filter data: lossless images (crisp drawn signatures), optionally PDF/A-2b."""
-    options: dict[str, bool | int] = {"UseLosslessCompression": True}
+    """PDF export filter data: lossless images (crisp drawn signatures), a tagged PDF (a
+    structure tree screen readers follow: headings, tables, reading order), optionally PDF/A-2b.
+
+    LibreOffice tags a PDF/A-2b export on its own; UseTaggedPDF says so for every PDF, so the
+    drafts shown inline and downloaded are read as well as the frozen and sealed ones."""
+    options: dict[str, bool | int] = {"UseLosslessCompression": True, "UseTaggedPDF": True}
     if pdfa:
         options["SelectPdfVersion"] = 2  # 2 = PDF/A-2b
     return options

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import pikepdf
 import pytest
 from docx import Document
 from docx.shared import Mm
@@ -34,6 +35,7 @@ from formsvc.services.conversion import (
     convert_oneshot,
     get_pool,
 )
+from tests import pdfa
 
 pytestmark = pytest.mark.converter
 
@@ -239,6 +241,41 @@ def test_pdfa_option_reaches_libreoffice(
     meta = pdf_metadata(pool.convert(small_docx, pdfa=True), tmp_path)
     assert "<pdfaid:part>2</pdfaid:part>" in meta
     assert "<pdfaid:conformance>B</pdfaid:conformance>" in meta
+
+
+def structure(pdf: bytes) -> tuple[bool, bool, set[str]]:
+    """Whether *pdf* has a structure tree, whether /MarkInfo says /Marked true, and the
+    structure types its tree uses (P, H1, Table …): what a screen reader follows."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        root = doc.Root
+        marked = bool(root.get("/MarkInfo", {}).get("/Marked", False))
+        kinds: set[str] = set()
+        tree = root.get("/StructTreeRoot")
+        # LibreOffice names its own types ("Standard") and maps them to the standard ones
+        roles = tree.get("/RoleMap", {}) if tree is not None else {}
+        todo = [tree] if tree is not None else []
+        while todo and len(kinds) < 100:
+            node = todo.pop()
+            if isinstance(node, pikepdf.Array):
+                todo.extend(node)
+            elif isinstance(node, pikepdf.Dictionary):
+                if "/S" in node:
+                    kinds.add(str(roles.get(node.S, node.S)))
+                if "/K" in node:
+                    todo.append(node.K)
+        return tree is not None, marked, kinds
+
+
+@needs_lo
+def test_every_pdf_is_tagged_for_screen_readers(pool: ConverterPool) -> None:
+    """UseTaggedPDF: the drafts (plain PDF) as well as the frozen ones (PDF/A-2b), which must
+    stay valid PDF/A with their tags."""
+    docx = make_docx(NAME, "Samtycke till informationsutbyte.")
+    for pdf in (pool.convert(docx), pool.convert(docx, pdfa=True), convert_oneshot(docx)):
+        tree, marked, kinds = structure(pdf)
+        assert tree and marked, "not a tagged PDF"
+        assert "/P" in kinds, kinds  # the paragraphs are in the tree
+    assert pdfa.problems(pool.convert(docx, pdfa=True), part=2) == []
 
 
 @needs_lo
