@@ -37,7 +37,7 @@ from formsvc.models import (
 )
 from formsvc.models._base import utcnow
 from formsvc.models.document import DocumentStatus
-from formsvc.services import access, audit, checklists, lifecycle, periods
+from formsvc.services import access, audit, checklists, lifecycle, overlay, periods
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.rendering import render_docx
 from formsvc.services.storage import FileStore
@@ -423,6 +423,14 @@ def render(
     return render_docx(template, dtype.build_context(render_input(doc, revision=revision)))
 
 
+def marked_as_draft(
+    doc: Document, dtype: DocumentType, revision: DocumentRevision | None = None
+) -> bool:
+    """Whether a PDF rendered of *doc* (or one version) carries DRAFT_MARK: when it is of a
+    signed type, since such a rendering is never the frozen nor the sealed PDF."""
+    return bool(dtype.signers(render_input(doc, revision=revision)))
+
+
 @dataclass(frozen=True)
 class Download:
     """A rendered document ready to send."""
@@ -442,17 +450,31 @@ def download(
     actor: User,
     revision: DocumentRevision | None = None,
     origin: audit.Origin | None = None,
+    inline: bool = False,
 ) -> Download:
-    """Render as 'docx' or 'pdf' and log the download; conversion errors propagate."""
+    """Render as 'docx' or 'pdf' and log the download (*inline*: shown on a page, not saved);
+    conversion errors propagate.
+
+    A PDF of a type that is signed carries overlay.DRAFT_MARK on every page (marked_as_draft):
+    rendered here it is never the PDF sent for signature (frozen when sent) nor the signed one
+    (sealed), whatever the document's state, and must not pass for either. A type nobody signs
+    is printed as it is."""
     docx = render(doc, dtype, store, revision)
     version = revision.version if revision else doc.version
     base = f"{dtype.slug}-{doc.id}-v{version}"
     if fmt == "pdf":
         assert converter is not None
-        result = Download(converter.convert(docx), f"{base}.pdf", "application/pdf")
+        pdf = converter.convert(docx)
+        if marked_as_draft(doc, dtype, revision):
+            pdf = overlay.mark_as_draft(pdf)
+            base += "-utkast"
+        result = Download(pdf, f"{base}.pdf", "application/pdf")
     else:
         result = Download(docx, f"{base}.docx", DOCX_MIME)
-    _log("download", doc, actor, origin, {"format": fmt, "version": version})
+    details: dict[str, Any] = {"format": fmt, "version": version}
+    if inline:
+        details["inline"] = True
+    _log("download", doc, actor, origin, details)
     db.session.commit()
     return result
 

@@ -11,6 +11,7 @@ its graphics state cannot shift the marks.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,15 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from formsvc.services import fonts
 from formsvc.services.signature_places import Place
 
-__all__ = ["Mark", "OverlayError", "add_marks", "original_revision", "overlay_marks"]
+__all__ = [
+    "DRAFT_MARK",
+    "Mark",
+    "OverlayError",
+    "add_marks",
+    "mark_as_draft",
+    "original_revision",
+    "overlay_marks",
+]
 
 MM = 72 / 25.4
 #: The drawn signature gets at most this much of the place's width (the templates' 45 mm).
@@ -38,6 +47,16 @@ GAP = 3 * MM
 #: the two parts in proportion.
 DATE_COLUMN = 105 / 170
 NAME_SIZE, SIGNED_SIZE, METHOD_SIZE, MIN_SIZE = 9.0, 9.0, 7.5, 4.0
+#: What every page of a draft or preview says (issue 13): in the documents' language, Swedish.
+DRAFT_MARK = "UTKAST – inte underskrivet"
+#: The band at the top of each draft page: its text size and height (points), and its colours.
+BAND_SIZE, BAND_HEIGHT = 9.0, 5 * MM
+DRAFT_RED, BAND_FILL = (176, 0, 32), (255, 228, 228)
+#: The diagonal mark is faint, so the draft stays readable under it.
+DIAGONAL_OPACITY = 0.16
+# Marked content around the painted mark: an artifact (a watermark) to a screen reader, so the
+# tagged PDF's reading order is the document's own; the page showing the draft says "utkast".
+_WATERMARK_BDC = b"/Artifact <</Type /Pagination /Subtype /Watermark>> BDC"
 # C0 controls except tab and newline, DEL, C1 controls and lone surrogates (unencodable in a PDF)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -103,6 +122,91 @@ def add_marks(
         raise
     except Exception as exc:  # pyHanko, fpdf2 and Pillow raise many kinds
         raise OverlayError(f"the marks could not be added: {type(exc).__name__}: {exc}") from exc
+
+
+def mark_as_draft(pdf: bytes, text: str = DRAFT_MARK) -> bytes:
+    """*pdf* with *text* on every page: in a red band along the top and large and faint across
+    the page, so no page of a draft or preview passes for the document sent or signed.
+
+    Drawn as the signature marks are (a page drawn by fpdf2, painted over each page's own
+    content, wrapped in q … Q), in an incremental update; a draft has no signature to keep, the
+    update is only the cheapest way to add to every page without rewriting it."""
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        count = int(writer.root["/Pages"]["/Count"])
+    except Exception as exc:  # pyHanko raises many kinds on a bad PDF
+        raise OverlayError(f"not a readable PDF: {type(exc).__name__}: {exc}") from exc
+    try:
+        drawn: dict[tuple[float, ...], tuple[str, generic.IndirectObject]] = {}
+        for page_ix in range(count):
+            page_ref, _ = writer.find_page_for_modification(page_ix)
+            page = page_ref.get_object()
+            box = tuple(float(v) for v in page["/MediaBox"])
+            if box not in drawn:  # one drawing per page size, shared by its pages
+                mark = PdfFileReader(io.BytesIO(_draw_draft(list(box), text)), strict=False)
+                drawn[box] = (
+                    f"/FsvcDraft{len(drawn)}",
+                    writer.import_page_as_xobject(mark, page_ix=0),
+                )
+            name, xobject = drawn[box]
+            before = writer.add_object(generic.StreamObject(stream_data=b"q\n"))
+            writer.add_stream_to_page(page_ix, before, prepend=True)
+            paint = b"\nQ\nq 1 0 0 1 %.4f %.4f cm %s %s Do EMC Q\n" % (
+                box[0],
+                box[1],
+                _WATERMARK_BDC,
+                name.encode(),
+            )
+            after = writer.add_object(generic.StreamObject(stream_data=paint))
+            # LibreOffice's pages share one resource dictionary: name the drawing there once
+            res = page.get("/Resources")
+            res = res.get_object() if res is not None else {}
+            has = "/XObject" in res and name in res["/XObject"]
+            resources = generic.DictionaryObject(
+                {pdf_name("/XObject"): generic.DictionaryObject({pdf_name(name): xobject})}
+            )
+            writer.add_stream_to_page(page_ix, after, resources=None if has else resources)
+        out = io.BytesIO()
+        writer.write(out)
+    except Exception as exc:  # pyHanko and fpdf2 raise many kinds
+        raise OverlayError(
+            f"the draft mark could not be added: {type(exc).__name__}: {exc}"
+        ) from exc
+    return out.getvalue()
+
+
+def _draw_draft(box: list[float], text: str) -> bytes:
+    """One page the size of *box*: *text* in a band along the top and once across the page."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    text = _clean(text)
+
+    def draw(full_fonts: bool) -> FPDF:
+        pdf = FPDF(unit="pt", format=(width, height))
+        pdf.set_margins(0, 0, 0)
+        pdf.set_auto_page_break(False)
+        pdf.alias_nb_pages(None)
+        fonts.add_fonts(
+            pdf, {("DejaVu", ""): fonts.SANS, ("DejaVu", "B"): fonts.SANS_BOLD}, full=full_fonts
+        )
+        pdf.add_page()
+        pdf.set_fill_color(*BAND_FILL)
+        pdf.rect(0, 0, width, BAND_HEIGHT, style="F")
+        pdf.set_text_color(*DRAFT_RED)
+        pdf.set_font("DejaVu", "B", BAND_SIZE)
+        size = _fit(pdf, text, BAND_SIZE, width - 2 * GAP)
+        pdf.set_font("DejaVu", "B", size)
+        pdf.text((width - pdf.get_string_width(text)) / 2, BAND_HEIGHT / 2 + size * 0.35, text)
+        # across the page, corner to corner, as large as fits along the diagonal
+        angle = math.degrees(math.atan2(height, width))
+        pdf.set_font("DejaVu", "B", 100)
+        size = 100 * 0.8 * math.hypot(width, height) / max(pdf.get_string_width(text), 1)
+        pdf.set_font("DejaVu", "B", size)
+        cx, cy = width / 2, height / 2
+        with pdf.local_context(fill_opacity=DIAGONAL_OPACITY), pdf.rotation(angle, cx, cy):
+            pdf.text(cx - pdf.get_string_width(text) / 2, cy + size * 0.35, text)
+        return pdf
+
+    return fonts.render(draw)
 
 
 def _check_places(places: Mapping[str, Place], marks: Mapping[str, Mark]) -> None:

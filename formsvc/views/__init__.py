@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
         staff,
         statistics,
     )
-    from formsvc.views._common import IdConverter
+    from formsvc.views._common import IdConverter, content_security_policy
 
     # before any rule is added: every <int:…> of every blueprint gets the id range check
     app.url_map.converters["int"] = IdConverter
@@ -94,11 +94,8 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def security_headers(resp: Response) -> Response:
-        resp.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        )
+        # setdefault: a PDF shown inline has already said who may frame it (_common.inline_pdf)
+        resp.headers.setdefault("Content-Security-Policy", content_security_policy())
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, current_app, flash, make_response, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -36,6 +36,39 @@ class IdConverter(IntegerConverter):
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+def content_security_policy(frame_ancestors: str = "'none'") -> str:
+    """The Content-Security-Policy of every response; *frame_ancestors* who may frame it."""
+    return (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"frame-ancestors {frame_ancestors}; form-action 'self'; base-uri 'none'"
+    )
+
+
+def inline_pdf(view: F) -> F:
+    """Let the PDF *view* answers with, when it is sent inline, be framed by our own pages.
+
+    Every page is unframeable (CSP frame-ancestors 'none', X-Frame-Options DENY: no other site
+    can put our pages in a frame and trick a click). The preview's <iframe> needs the PDFs it
+    shows framed by our own origin, and only those: a 200 application/pdf sent inline. What the
+    same view answers otherwise (an error page, a refusal, a login redirect) stays unframeable.
+    The view keeps its own access checks: framing changes who may embed, not who may read."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        resp = make_response(view(*args, **kwargs))
+        disposition = resp.headers.get("Content-Disposition", "")
+        if (
+            resp.status_code == 200
+            and resp.mimetype == "application/pdf"
+            and disposition.startswith("inline;")
+        ):
+            resp.headers["Content-Security-Policy"] = content_security_policy("'self'")
+            resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+        return resp
+
+    return wrapped  # type: ignore[return-value]
 
 
 def id_arg(source: Any, name: str) -> int | None:

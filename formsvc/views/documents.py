@@ -29,6 +29,7 @@ from formsvc.views._common import (
     converter,
     doc_type,
     id_arg,
+    inline_pdf,
     origin,
     registry,
     roles_required,
@@ -266,6 +267,7 @@ def show(doc_id: int, conversion_error: str | None = None, link_forms: dict | No
         request_labels=signing.REQUEST_LABELS,
         state_labels=consents.STATE_LABELS,
         status_labels=STATUS_LABELS,
+        pdf_preview=preview_of(doc, dtype),
     )
 
 
@@ -298,6 +300,60 @@ def download(doc_id: int, fmt: str, version: int | None = None) -> Response | tu
         mimetype=result.mimetype,
         headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
     )
+
+
+@bp.get("/documents/<int:doc_id>/preview.pdf")
+@roles_required(*STAFF)
+@inline_pdf
+def preview(doc_id: int) -> Response | tuple[str, int]:
+    """The current version as PDF, inline: what the document page shows in its frame (marked
+    as a draft when the type is signed; see documents.download)."""
+    doc, dtype = load_document(doc_id)
+    try:
+        result = documents.download(
+            doc,
+            dtype,
+            "pdf",
+            store=store(),
+            converter=converter(),
+            actor=current_user,
+            origin=origin(),
+            inline=True,
+        )
+    except ConversionError as exc:
+        db.session.rollback()
+        return render_template("error.html", title=_("PDF kan inte visas"), text=exc.message), 503
+    return Response(
+        result.data,
+        mimetype=result.mimetype,
+        headers={"Content-Disposition": f'inline; filename="{result.filename}"'},
+    )
+
+
+def preview_of(doc: Document, dtype: DocumentType) -> dict[str, str] | None:
+    """What the document page frames: the signed PDF, else the PDF sent for signature, else a
+    preview of the current version; its address, a fallback to download and the frame's title."""
+    if doc.status == DocumentStatus.PURGED:
+        return None
+    if doc.sealed_pdf_sha256:
+        return {
+            "src": url_for("signing.sealed_pdf_inline", doc_id=doc.id),
+            "download": url_for("signing.sealed_pdf", doc_id=doc.id),
+            "title": _("Det signerade dokumentet (PDF)"),
+            "link": _("Ladda ner signerad PDF"),
+        }
+    if doc.frozen_pdf_sha256:
+        url = url_for("signing.frozen_pdf", doc_id=doc.id)
+        title = _("Dokumentet att skriva under (PDF)")
+        return {"src": url, "download": url, "title": title, "link": _("PDF att signera")}
+    return {
+        "src": url_for(".preview", doc_id=doc.id),
+        "download": url_for(".download", doc_id=doc.id, fmt="pdf"),
+        "title": _("Förhandsvisning av utkastet (PDF), inte underskrivet")
+        if documents.marked_as_draft(doc, dtype)
+        else _("Förhandsvisning av dokumentet (PDF)"),
+        "link": _("Ladda ner PDF"),
+    }
 
 
 @bp.route("/documents/")

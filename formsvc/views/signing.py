@@ -32,6 +32,7 @@ from formsvc.views import lock
 from formsvc.views._common import (
     NoPublicAddress,
     converter,
+    inline_pdf,
     locked_message,
     origin,
     password_policy,
@@ -337,6 +338,7 @@ def _log(action: str, doc: Document, details: dict[str, Any]) -> None:
 
 @bp.get("/documents/<int:doc_id>/frozen.pdf")
 @roles_required(*STAFF)
+@inline_pdf
 def frozen_pdf(doc_id: int) -> Response:
     doc, _dtype = load_document(doc_id)
     if not doc.frozen_pdf_sha256:
@@ -349,6 +351,18 @@ def frozen_pdf(doc_id: int) -> Response:
 @bp.get("/documents/<int:doc_id>/signed.pdf")
 @roles_required(*STAFF)
 def sealed_pdf(doc_id: int) -> Response | tuple[str, int]:
+    return _sealed(doc_id, inline=False)
+
+
+@bp.get("/documents/<int:doc_id>/signed-inline.pdf")
+@roles_required(*STAFF)
+@inline_pdf
+def sealed_pdf_inline(doc_id: int) -> Response | tuple[str, int]:
+    """The signed PDF as the document page shows it in its frame."""
+    return _sealed(doc_id, inline=True)
+
+
+def _sealed(doc_id: int, *, inline: bool) -> Response | tuple[str, int]:
     doc, _dtype = load_document(doc_id)
     if not doc.sealed_pdf_sha256:
         abort(404)
@@ -356,9 +370,12 @@ def sealed_pdf(doc_id: int) -> Response | tuple[str, int]:
     if refused:
         _log("download_refused", doc, {"format": "sealed_pdf", "version": doc.version})
         return render_template("error.html", title=_("Filen lämnas inte ut"), text=refused), 409
-    _log("download", doc, {"format": "sealed_pdf", "version": doc.version})
+    details: dict[str, Any] = {"format": "sealed_pdf", "version": doc.version}
+    if inline:
+        details["inline"] = True
+    _log("download", doc, details)
     name = f"{doc.type_slug}-{doc.id}-v{doc.version}-signerad.pdf"
-    return _file(store().get(doc.sealed_pdf_sha256), "application/pdf", name)
+    return _file(store().get(doc.sealed_pdf_sha256), "application/pdf", name, inline=inline)
 
 
 @bp.get("/documents/<int:doc_id>/signatures/<int:rid>/scan")

@@ -206,6 +206,7 @@ ACCESS: dict[str, Staff | Public | Token] = {
     "documents.show": Staff(HOME, DOC, district=True),
     "documents.edit": Staff(HOME, DOC, district=True),
     "documents.download": Staff(HOME, {**DOC, "fmt": "docx", "version": 1}, district=True),
+    "documents.preview": Staff(HOME, DOC, district=True),
     # signing, staff side (a sent consent, a sealed one, a security talk waiting for its manager)
     # sending again what is already sent is refused with a message: no LibreOffice per case
     "signing.send": Staff(HOME, {"doc_id": "$sent"}, district=True),
@@ -214,6 +215,7 @@ ACCESS: dict[str, Staff | Public | Token] = {
     "signing.paper": Staff(HOME, {"doc_id": "$sent"}, district=True),
     "signing.frozen_pdf": Staff(HOME, {"doc_id": "$sent"}, district=True),
     "signing.sealed_pdf": Staff(HOME, {"doc_id": "$sealed"}, district=True),
+    "signing.sealed_pdf_inline": Staff(HOME, {"doc_id": "$sealed"}, district=True),
     "signing.finalise": Staff(HOME, {"doc_id": "$sealed"}, district=True),
     "signing.withdraw": Staff(HOME, {"doc_id": "$sealed"}, district=True),
     "signing.scan": Staff(HOME, {"doc_id": "$sealed", "rid": "$scan_req"}, district=True),
