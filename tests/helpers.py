@@ -95,3 +95,24 @@ def post_data(form_class: type, data: dict[str, Any], **overrides: str) -> Multi
     for key, value in overrides.items():
         md.setlist(key, [value])
     return md
+
+
+def pdf_page_texts(data: bytes) -> list[str]:
+    """pdftotext -raw of each page of a PDF, in order: the text in the order it is drawn,
+    rotated text included (the default layout mode leaves diagonal text out)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in.pdf"
+        src.write_bytes(data)
+        info = subprocess.run(
+            ["pdfinfo", str(src)], capture_output=True, check=True, timeout=60
+        ).stdout.decode()
+        count = int(re.search(r"^Pages:\s+(\d+)", info, re.MULTILINE).group(1))  # type: ignore[union-attr]
+        return [
+            subprocess.run(
+                ["pdftotext", "-raw", "-f", str(n), "-l", str(n), "-enc", "UTF-8", str(src), "-"],
+                capture_output=True,
+                check=True,
+                timeout=60,
+            ).stdout.decode()
+            for n in range(1, count + 1)
+        ]

@@ -14,7 +14,13 @@ from PIL import Image, ImageChops, ImageDraw
 
 from formsvc import doctypes
 from formsvc.services.conversion import ConverterPool, ConverterSettings, get_pool
-from formsvc.services.overlay import Mark, OverlayError, original_revision, overlay_marks
+from formsvc.services.overlay import (
+    Mark,
+    OverlayError,
+    mark_as_draft,
+    original_revision,
+    overlay_marks,
+)
 from formsvc.services.rendering import render_docx
 from formsvc.services.signature_places import Place, find_places
 from tests.conftest import CONVERTER_PORT
@@ -262,3 +268,69 @@ def test_a_place_outside_the_box_is_still_only_an_addition(tmp_path):
     out = overlay_marks(body, {"a": Place(0, 10, 10, 200, 44)}, {"a": Mark("Åsa", "signerad")})
     assert out[: len(body)] == body
     assert original_revision(out) == body
+
+
+# --------------------------------------------------------------------------- the draft mark
+
+
+def reddish(img: Image.Image, box: tuple[int, int, int, int]) -> int:
+    """Pixels in *box* clearly redder than they are green or blue (the mark's colour)."""
+    return sum(1 for r, g, b in img.crop(box).get_flattened_data() if r > g + 40 and r > b + 40)
+
+
+@pytest.mark.converter
+def test_every_page_of_a_draft_says_utkast_in_a_band_and_across_the_page(frozen, tmp_path):
+    body = frozen["consent"]
+    out = mark_as_draft(body)
+    with pikepdf.open(io.BytesIO(out)) as doc:
+        count = len(doc.pages)
+    assert count >= 3
+    band = [w for w in words(out, tmp_path) if w[5] == "UTKAST"]
+    # one band per page, centred at the top
+    assert sorted(w[0] for w in band) == list(range(count))
+    for page, x0, _y0, x1, y1, _ in band:
+        width = page_width(out, page)
+        assert abs((x0 + x1) / 2 - width / 2) < 60, (x0, x1)
+        assert y1 > 842 - 20  # above the page's own header
+    for page in range(count):
+        before, after = (
+            raster(body, page, tmp_path, f"b{page}"),
+            raster(out, page, tmp_path, f"a{page}"),
+        )
+        w, h = after.size
+        assert reddish(before, (0, 0, w, h)) == 0  # no red anywhere on the frozen page
+        assert reddish(after, (0, 0, w, h // 40)) > 100, page  # the band
+        # the faint diagonal: across the middle of the page, far from the band
+        centre = (w // 4, h * 3 // 8, w * 3 // 4, h * 5 // 8)
+        assert ImageChops.difference(before.crop(centre), after.crop(centre)).getbbox(), page
+    # the tags of the frozen PDF are kept; the mark is an artifact, not part of its text
+    with pikepdf.open(io.BytesIO(out)) as doc:
+        assert "/StructTreeRoot" in doc.Root and doc.Root.MarkInfo.Marked
+
+
+def test_pages_of_different_sizes_each_get_a_mark_of_their_size(tmp_path):
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    pdf.add_blank_page(page_size=(842, 595))
+    pdf.add_blank_page(page_size=(595, 842))
+    raw = io.BytesIO()
+    pdf.save(raw)
+    out = mark_as_draft(raw.getvalue())
+    band = {w[0]: w for w in words(out, tmp_path) if w[5] == "UTKAST"}
+    assert sorted(band) == [0, 1, 2]
+    for page, width in ((0, 595), (1, 842), (2, 595)):
+        x0, x1 = band[page][1], band[page][3]
+        assert abs((x0 + x1) / 2 - width / 2) < 60, (page, x0, x1)
+        assert band[page][4] > (842 if width == 595 else 595) - 20  # at the very top
+
+
+def test_a_draft_mark_of_garbage_is_refused_and_hostile_text_drawn_as_typed(tmp_path):
+    with pytest.raises(OverlayError):
+        mark_as_draft(b"%PDF-1.7 not really")
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    raw = io.BytesIO()
+    pdf.save(raw)
+    out = mark_as_draft(raw.getvalue(), "{nb} <b>\x07PROV</b>")
+    texts = [w[5] for w in words(out, tmp_path)]
+    assert "{nb}" in texts and "&lt;b&gt;PROV&lt;/b&gt;" in texts
