@@ -72,10 +72,36 @@ def _url_values(world: World, doc: Document) -> dict[str, Any]:
     }
 
 
+#: The PDFs our own pages show in a frame (documents/_pdf_preview.html): the only responses
+#: that may be framed, and only by our own origin.
+FRAMED_PDFS = {
+    "documents.preview",
+    "signing.frozen_pdf",
+    "signing.sealed_pdf_inline",
+    "public.document_pdf",
+}
+
+
+def assert_framing(endpoint: str, resp: Any, where: object) -> bool:
+    """Unframeable (CSP frame-ancestors 'none' and X-Frame-Options DENY), except a 200 inline
+    PDF of FRAMED_PDFS, which our own pages (only) may frame; whether it may be framed."""
+    csp = resp.headers.get("Content-Security-Policy", "")
+    if resp.headers.get("X-Frame-Options") == "SAMEORIGIN":
+        assert endpoint in FRAMED_PDFS, where
+        assert resp.status_code == 200 and resp.mimetype == "application/pdf", where
+        assert resp.headers["Content-Disposition"].startswith("inline;"), where
+        assert "frame-ancestors 'self';" in csp, where
+        return True
+    assert resp.headers.get("X-Frame-Options") == "DENY", where
+    assert "frame-ancestors 'none';" in csp, where
+    return False
+
+
 def test_every_page_any_role_can_get_is_not_stored(
     app: Flask, client: FlaskClient, world: World, consent_doc: Document
 ) -> None:
-    """Generated from app.url_map, so a new route cannot be forgotten."""
+    """Generated from app.url_map, so a new route cannot be forgotten. Nor can any page be
+    framed, but for the PDFs our own pages frame (assert_framing)."""
     _login(client, "caseworker")
     send(client, starting_today(app, world, consent_doc))
     values = _url_values(world, consent_doc)
@@ -86,6 +112,7 @@ def test_every_page_any_role_can_get_is_not_stored(
     )
     assert len(rules) > 40
     answered: dict[str, set[int]] = {}
+    framed: set[str] = set()
     for who in (None, *ROLES):
         c = app.test_client()
         if who:
@@ -94,6 +121,8 @@ def test_every_page_any_role_can_get_is_not_stored(
             url = rule.build({a: values[a] for a in rule.arguments}, append_unknown=False)[1]
             resp = c.get(url)
             assert resp.headers.get("Cache-Control") == "no-store", (who, url, resp.status_code)
+            if assert_framing(rule.endpoint, resp, (who, url)):
+                framed.add(rule.endpoint)
             answered.setdefault(rule.endpoint, set()).add(resp.status_code)
     pages_with_personal_data = {
         "participants.show",
@@ -102,12 +131,14 @@ def test_every_page_any_role_can_get_is_not_stored(
         "documents.show",
         "documents.download",
         "signing.frozen_pdf",
+        "documents.preview",
         "audit_log.district_trail",
         "admin.user_list",
         "statistics.rows_csv",
         "main.index",
     }
     assert all(200 in answered[e] for e in pages_with_personal_data), answered
+    assert framed == {"documents.preview", "signing.frozen_pdf"}  # the others need a sealed one
     assert sum(200 in codes for codes in answered.values()) >= 30
 
 
