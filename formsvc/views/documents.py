@@ -322,7 +322,7 @@ def preview(doc_id: int) -> Response | tuple[str, int]:
         )
     except ConversionError as exc:
         db.session.rollback()
-        return render_template("error.html", title=_("PDF kan inte visas"), text=exc.message), 503
+        return render_template("error.html", title=_("Filen kan inte visas"), text=exc.message), 503
     return Response(
         result.data,
         mimetype=result.mimetype,
