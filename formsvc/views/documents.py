@@ -340,19 +340,19 @@ def preview_of(doc: Document, dtype: DocumentType) -> dict[str, str] | None:
             "src": url_for("signing.sealed_pdf_inline", doc_id=doc.id),
             "download": url_for("signing.sealed_pdf", doc_id=doc.id),
             "title": _("Det signerade dokumentet (PDF)"),
-            "link": _("Ladda ner signerad PDF"),
+            "link": _("Öppna PDF-filen"),
         }
     if doc.frozen_pdf_sha256:
         url = url_for("signing.frozen_pdf", doc_id=doc.id)
         title = _("Dokumentet att skriva under (PDF)")
-        return {"src": url, "download": url, "title": title, "link": _("PDF att signera")}
+        return {"src": url, "download": url, "title": title, "link": _("Öppna PDF-filen")}
     return {
         "src": url_for(".preview", doc_id=doc.id),
         "download": url_for(".download", doc_id=doc.id, fmt="pdf"),
         "title": _("Förhandsvisning av utkastet (PDF), inte underskrivet")
         if documents.marked_as_draft(doc, dtype)
         else _("Förhandsvisning av dokumentet (PDF)"),
-        "link": _("Ladda ner PDF"),
+        "link": _("Öppna PDF-filen"),
     }
 
 

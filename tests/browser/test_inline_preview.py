@@ -89,7 +89,7 @@ def test_the_draft_page_shows_the_draft_inline_marked_utkast(
     assert box and box["width"] > 600 and box["height"] > 300, box
     pages = check_framed_pdf(page, response, said)
     assert len(pages) >= 2 and all(DRAFT_MARK in p for p in pages)
-    expect(page.get_by_role("link", name="Ladda ner PDF").last).to_have_attribute(
+    expect(page.get_by_role("link", name="Öppna PDF-filen")).to_have_attribute(
         "href", f"/documents/{consent_doc.id}/download.pdf"
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

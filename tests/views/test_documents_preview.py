@@ -78,7 +78,7 @@ def test_a_draft_page_frames_a_preview_marked_utkast_on_every_page(
     assert title == "Förhandsvisning av utkastet (PDF), inte underskrivet"
     # the plain way to the file, for a browser that shows no PDF in a page
     html = page.get_data(as_text=True)
-    assert f'<a href="/documents/{consent_doc.id}/download.pdf">Ladda ner PDF</a>' in html
+    assert f'<a href="/documents/{consent_doc.id}/download.pdf">Öppna PDF-filen</a>' in html
     pages = framed_pdf(client, src)
     assert len(pages) >= 2 and all(marked(pages)), pages
     assert "Åsa Öberg" in pages[0]  # the document itself is there under the mark
