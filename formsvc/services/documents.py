@@ -467,7 +467,6 @@ def download(
         pdf = converter.convert(docx)
         if marked_as_draft(doc, dtype, revision):
             pdf = overlay.mark_as_draft(pdf)
-            base += "-utkast"
         result = Download(pdf, f"{base}.pdf", "application/pdf")
     else:
         result = Download(docx, f"{base}.docx", DOCX_MIME)

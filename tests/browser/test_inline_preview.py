@@ -1,10 +1,10 @@
-"""The document inline in Chromium (issue 13): the draft's page and the signing page frame the
-PDF, with a title, and the browser loads it into the frame.
+"""The document inline in Chromium (issue 13): the draft's page frames the PDF, with a title,
+and the browser loads it into the frame.
 
 What is tested, honestly: the frame element, its accessible name and size; that Chromium
 loaded the framed address (its response: 200, application/pdf, inline, framable by our own
 origin only) into the frame rather than refusing it (a refused frame shows chrome-error://);
-the PDF's text (the UTKAST mark on every page of the draft, none on the PDF to sign). Whether
+the PDF's text (the UTKAST mark on every page of the draft). Whether
 the viewer paints the pages is left to a person looking at build/screenshots/preview-*.png
 (Debian's headless chromium does show them): the viewer is an extension in its own process,
 not something a page's checks can read.
@@ -12,19 +12,15 @@ not something a page's checks can read.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect
+from playwright.sync_api import ConsoleMessage, Page, Response, expect
 
 from formsvc.models import Document
-from formsvc.services import signing
 from formsvc.services.overlay import DRAFT_MARK
 from tests.conftest import PASSWORD, World
-from tests.factories import signed_in_person
 from tests.helpers import pdf_page_texts
 from tests.smtp import SmtpServer
 
@@ -94,59 +90,3 @@ def test_the_draft_page_shows_the_draft_inline_marked_utkast(
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "preview-draft-1280.png"), full_page=True)
-
-
-def test_the_signing_page_shows_the_pdf_to_sign_inline_without_the_mark(
-    app: Flask,
-    browser: Browser,
-    live_server: str,
-    world: World,
-    consent_doc: Document,
-    smtp_server: SmtpServer,
-) -> None:
-    # the participant has signed in person; a guardian signs through her personal link
-    signed_in_person(app, consent_doc, world.users["caseworker"], seal=False, leave_open=2)
-    tokens: list[str] = []
-    signing.issue_link(
-        signing.requests(consent_doc)[1],
-        GUARDIAN,
-        settings=app.config,
-        link_for=lambda t: tokens.append(t) or f"{live_server}/s/{t}",
-        actor=world.users["caseworker"],
-    )
-    context = browser.new_context(
-        base_url=live_server, locale="sv-SE", viewport={"width": 390, "height": 844}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        link = f"/s/{tokens[-1]}"
-        page.goto(link)
-        expect(page.locator("iframe")).to_have_count(0)  # nothing of the document before the code
-        page.get_by_role("button", name="Skicka kod till min e-post").click()
-        mail = smtp_server.wait_for(
-            lambda m: m["To"] == GUARDIAN and m["Subject"] == "Din engångskod"
-        )
-        body = str(mail.get_body(preferencelist=("plain",)).get_content())
-        code = re.search(r"\b(\d{6})\b", body)
-        assert code, body
-        page.get_by_label("Engångskod").fill(code.group(1))
-        framed = f"{link}/document.pdf"
-        with page.expect_response(lambda r: r.url.endswith(framed)) as got:
-            page.get_by_role("button", name="Fortsätt").click()
-        frame = page.get_by_title("Dokumentet att skriva under (PDF)")
-        expect(frame).to_be_visible()
-        expect(frame).to_have_attribute("src", framed)
-        box = frame.bounding_box()
-        assert box and box["width"] <= 390 and box["height"] > 300, box
-        pages = check_framed_pdf(page, got.value, [])
-        assert pages and not any(DRAFT_MARK in p for p in pages)
-        # on a phone that shows no PDF in a page, the plain link opens it
-        expect(page.get_by_role("link", name="Läs dokumentet (PDF)")).to_have_attribute(
-            "href", framed
-        )
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "preview-link-390.png"), full_page=True)
-    finally:
-        context.close()

@@ -78,7 +78,6 @@ FRAMED_PDFS = {
     "documents.preview",
     "signing.frozen_pdf",
     "signing.sealed_pdf_inline",
-    "public.document_pdf",
 }
 
 
