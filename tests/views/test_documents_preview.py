@@ -114,7 +114,7 @@ def test_once_sent_the_page_frames_the_frozen_pdf_unmarked_and_a_preview_stays_m
     smtp_server: SmtpServer,
 ) -> None:
     auth.login("caseworker")
-    reqs = send(client, starting_today(app, world, consent_doc))
+    send(client, starting_today(app, world, consent_doc))
     frozen = f"/documents/{consent_doc.id}/frozen.pdf"
     src, title = frame_of(client.get(f"/documents/{consent_doc.id}"))
     assert (src, title) == (frozen, "Dokumentet att skriva under (PDF)")
