@@ -10,6 +10,7 @@ from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import MethodNotAllowed
 
 from formsvc.extensions import db, login_manager
 from formsvc.models import User
@@ -140,6 +141,17 @@ def register(app: Flask) -> None:
             _("Sidan finns inte"),
             _("Sidan finns inte, eller så har du inte behörighet att se den."),
         )
+
+    @app.errorhandler(405)
+    def wrong_method(e: MethodNotAllowed) -> tuple[str, int, dict[str, str]]:
+        # e.g. the address of a button (log out) opened as a link: our page, in the reader's
+        # language and with a way back, not Werkzeug's bare English one; Allow stays (RFC 9110)
+        page, code = error_page(
+            405,
+            _("Sidan kan inte öppnas så"),
+            _("Adressen hör till en knapp på en annan sida. Gå tillbaka och använd knappen där."),
+        )
+        return page, code, {"Allow": ", ".join(e.valid_methods or ())}
 
     @app.errorhandler(413)
     def too_large(_e: Exception) -> tuple[str, int]:

@@ -2,8 +2,12 @@
 
 A page fits when nothing makes it scroll sideways: `document.documentElement.scrollWidth` is
 at most the window's width. Each page is kept as a full-page screenshot in build/screenshots/
-(<page>-<width>.png) for a person to look at. axe-core checks each page once, at 390 px, against
-the WCAG 2.0/2.1 A and AA rules (all of them); its findings go to build/axe-wcag21aa.json.
+(<page>-<width>.png) for a person to look at. axe-core checks each page at each of the three
+widths against the WCAG 2.0/2.1 A and AA rules (all of them): layout changes what it finds (a table
+that scrolls on a phone, text over a background that moved). The pages include the signing views
+(in person, the personal link before and after the code, with errors, the receipts), /verify's
+answers and the error pages (403, 404, 405, 413, 429, an expired form). Its findings, by page and
+width, go to build/axe-wcag21aa.json.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ SCREENSHOTS = Path("build/screenshots")
 AXE_REPORT = Path("build/axe-wcag21aa.json")
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 GUARDIAN_MAIL = "maria.oberg@example.se"
+INTACT = "Dokumentet är äkta och oförändrat"
 
 #: page name -> address, per role; "{name}" fields are filled from the seeded world
 Pages = list[tuple[str, str]]
@@ -144,9 +149,11 @@ def fits(page: Page, name: str, width: int) -> str | None:
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's WCAG 2.1 A/AA violations on *page*, each with the elements it names."""
-    page.add_script_tag(url=AXE_URL)
+    if not page.evaluate("typeof axe !== 'undefined'"):  # once per loaded page
+        page.add_script_tag(url=AXE_URL)
     result = page.evaluate(
-        "async tags => { const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});"
+        "async tags => { const r = await axe.run(document,"
+        " {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});"
         " return {violations: r.violations, passes: r.passes.length}; }",
         AXE_TAGS,
     )
@@ -254,23 +261,61 @@ def pages_of(seeded: Seeded, world: World) -> dict[str, Pages]:
     }
 
 
+class Checker:
+    """Checks pages at the three widths: overflow and screenshot, and axe-core at each width."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.axe: dict[str, list[dict[str, Any]]] = {}
+        self.checked = 0
+
+    def here(self, page: Page, name: str) -> None:
+        """The page as it is now (e.g. after a POST), at each width, narrowest first."""
+        self.checked += 1
+        for width, height in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": height})
+            self.problems.append(fits(page, name, width) or "")
+            found = axe_violations(page)
+            if found:
+                self.axe[f"{name}-{width}"] = found
+
+    def visit(self, page: Page, role: str, pages: Pages) -> None:
+        """Each address, loaded on the phone, then checked as the window widens."""
+        for name, url in pages:
+            page.set_viewport_size(PHONE)
+            response = page.goto(url)
+            assert response is not None, url
+            self.here(page, f"{role}-{name}")
+
+
+def submit(page: Page, button: str) -> None:
+    """Click *button* and wait for the page the form's POST answers with."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=button, exact=True).click()
+
+
+def tick_all(page: Page) -> None:
+    """Tick every statement of the sign form."""
+    for box in (
+        page.get_by_role("group", name="Kryssa i det du intygar").get_by_role("checkbox").all()
+    ):
+        box.check()
+
+
+def verify_upload(page: Page, name: str, mime: str, body: bytes) -> None:
+    page.goto("/verify")
+    page.get_by_label(re.compile("PDF")).set_input_files(
+        {"name": name, "mimeType": mime, "buffer": body}
+    )
+    submit(page, "Kontrollera")
+
+
 def test_every_page_of_every_role_fits_a_phone_a_tablet_and_a_laptop(
     app: Flask, world: World, live_server: str, context: Any, smtp_server: SmtpServer
 ) -> None:
     seeded = Seeded(app, world, live_server)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
-    axe: dict[str, list[dict[str, Any]]] = {}
-
-    def visit(page: Page, role: str, pages: Pages) -> None:
-        for name, url in pages:
-            page.set_viewport_size(PHONE)
-            response = page.goto(url)  # loaded on the phone, then the window widens
-            assert response is not None, url
-            axe[f"{role}-{name}"] = axe_violations(page)  # once, on the phone
-            for width, height in WIDTHS.items():
-                page.set_viewport_size({"width": width, "height": height})
-                problems.append(fits(page, f"{role}-{name}", width) or "")
+    check = Checker()
 
     for role, pages in pages_of(seeded, world).items():
         page = context()
@@ -283,27 +328,60 @@ def test_every_page_of_every_role_fits_a_phone_a_tablet_and_a_laptop(
             }
             missing = offered - {url for _, url in pages} - {"/verify", "/lang/en"}
             assert not missing, f"{role}: the menu offers {missing}, which this test does not visit"
-        visit(page, role, pages)
+        check.visit(page, role, pages)
 
-    # /verify with a result: the sealed consent, as its holder would upload it
+    # /verify's answers: intact and ours, changed after the seal, not sealed, not a PDF, nothing
     caseworker = context()
     log_in(caseworker, "caseworker")
     sealed_pdf = caseworker.request.get(f"/documents/{seeded.sealed.id}/signed.pdf")
     assert sealed_pdf.ok
+    frozen_pdf = caseworker.request.get(f"/documents/{seeded.sealed.id}/frozen.pdf")
+    assert frozen_pdf.ok
+    sealed = sealed_pdf.body()
     public = context()
+    verify_upload(public, "medgivande.pdf", "application/pdf", sealed)
+    expect(public.get_by_role("heading", name=INTACT)).to_be_visible()
+    check.here(public, "anonymous-verify-result")
+    # one byte inside the sealed range: the PDF's version number in its first line
+    changed = sealed[:7] + (b"4" if sealed[7:8] != b"4" else b"5") + sealed[8:]
+    for name, mime, body in (
+        ("verify-changed", "application/pdf", changed),
+        ("verify-unsealed", "application/pdf", frozen_pdf.body()),
+        ("verify-not-pdf", "text/plain", b"Detta \xe4r ingen PDF.\n"),
+    ):
+        verify_upload(public, f"{name}.pdf", mime, body)
+        expect(public.get_by_role("heading", name=INTACT)).to_have_count(0)
+        check.here(public, f"anonymous-{name}")
     public.goto("/verify")
-    public.get_by_label(re.compile("PDF")).set_input_files(
-        {"name": "medgivande.pdf", "mimeType": "application/pdf", "buffer": sealed_pdf.body()}
-    )
-    public.get_by_role("button", name="Kontrollera", exact=True).click()
-    expect(public.get_by_role("heading", name="Dokumentet är äkta och oförändrat")).to_be_visible()
-    for width, height in WIDTHS.items():
-        public.set_viewport_size({"width": width, "height": height})
-        problems.append(fits(public, "anonymous-verify-result", width) or "")
-    axe["anonymous-verify-result"] = axe_violations(public)
+    submit(public, "Kontrollera")  # no file chosen: the field's error
+    check.here(public, "anonymous-verify-no-file")
 
-    # the personal link after the one-time code
+    # error pages (templates/error.html) that only a request of the wrong kind reaches
+    check.visit(public, "anonymous", [("error-405", "/logout")])
+    public.goto("/login")
+    public.locator("input[name=csrf_token]").evaluate("el => el.value = 'forged'")
+    submit(public, "Logga in")
+    expect(public.get_by_role("heading", name="Formuläret har gått ut")).to_be_visible()
+    check.here(public, "anonymous-error-csrf")
+    too_large = b"%PDF-1.7\n" + b"0" * app.config["MAX_CONTENT_LENGTH"]
+    verify_upload(public, "stor.pdf", "application/pdf", too_large)
+    expect(public.get_by_role("heading", name="För stor fil")).to_be_visible()
+    check.here(public, "anonymous-error-413")
+    # the limit is read at each request: one more upload than it allows
+    app.config["VERIFY_RATE_LIMIT"] = "1 per hour"
+    try:
+        for _ in range(2):
+            verify_upload(public, "medgivande.pdf", "application/pdf", frozen_pdf.body())
+    finally:
+        app.config["VERIFY_RATE_LIMIT"] = "1000 per minute"
+    expect(public.get_by_role("heading", name="För många försök")).to_be_visible()
+    check.here(public, "anonymous-error-429")
+
+    # the personal link: a wrong code, the sign form, a submit with nothing filled in, the receipt
     public.goto(seeded.link)
+    public.get_by_label("Engångskod").fill("000000")
+    submit(public, "Fortsätt")
+    check.here(public, "anonymous-link-wrong-code")
     public.get_by_role("button", name="Skicka kod till min e-post").click()
     mail = smtp_server.wait_for(
         lambda m: m["To"] == GUARDIAN_MAIL and m["Subject"] == "Din engångskod"
@@ -313,25 +391,40 @@ def test_every_page_of_every_role_fits_a_phone_a_tablet_and_a_laptop(
     public.get_by_label("Engångskod").fill(code.group(1))
     public.get_by_role("button", name="Fortsätt").click()
     expect(public.get_by_role("heading", name="Skriv under")).to_be_visible()
-    visit(public, "anonymous", [("link-sign", seeded.link)])
+    check.visit(public, "anonymous", [("link-sign", seeded.link)])
+    public.get_by_label("Ditt namn").fill("")
+    submit(public, "Skriv under")
+    check.here(public, "anonymous-link-sign-error")
+    tick_all(public)
+    public.get_by_label("Ditt namn").fill("Maria Öberg")
+    submit(public, "Skriv under")
+    expect(public.locator("section.receipt")).to_contain_text("skrev under som")
+    check.here(public, "anonymous-link-receipt")
 
     # the in-person view locks the caseworker's session to it: last
-    visit(
-        caseworker,
-        "caseworker",
-        [
-            (
-                "in-person",
-                f"/documents/{seeded.awaiting.id}/signatures/{seeded.open_request.id}/in-person",
-            )
-        ],
-    )
+    in_person = f"/documents/{seeded.awaiting.id}/signatures/{seeded.open_request.id}/in-person"
+    check.visit(caseworker, "caseworker", [("in-person", in_person)])
     expect(caseworker.get_by_text("Du skriver under som")).to_be_visible()
+    submit(caseworker, "Skriv under")
+    check.here(caseworker, "caseworker-in-person-error")
+    tick_all(caseworker)
+    caseworker.get_by_label("Ditt namn").fill("Johan Öberg")
+    # the last signature: the document is finalised and sealed while the page waits
+    with caseworker.expect_navigation(timeout=120_000):
+        caseworker.get_by_role("button", name="Skriv under", exact=True).click()
+    expect(caseworker.get_by_role("heading", name="Tack!")).to_be_visible()
+    check.here(caseworker, "caseworker-in-person-done")
+    check.visit(caseworker, "caseworker", [("unlock", "/unlock")])
 
-    AXE_REPORT.write_text(json.dumps(axe, ensure_ascii=False, indent=2))
-    problems = [p for p in problems if p]
+    AXE_REPORT.write_text(
+        json.dumps(
+            {"pages": check.checked, "widths": list(WIDTHS), "violations": check.axe},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+    problems = [p for p in check.problems if p]
     assert not problems, "pages wider than the screen:\n" + "\n".join(problems)
-    failing = {name: found for name, found in axe.items() if found}
-    assert not failing, "WCAG 2.1 A/AA violations (axe-core):\n" + json.dumps(
-        failing, ensure_ascii=False, indent=2
+    assert not check.axe, "WCAG 2.1 A/AA violations (axe-core):\n" + json.dumps(
+        check.axe, ensure_ascii=False, indent=2
     )

@@ -268,3 +268,16 @@ def test_a_session_cookie_from_before_session_versions_logs_no_one_in(
     with c.session_transaction() as s:
         s["_user_id"] = f"{world.users['caseworker'].id}:{10**30}"
     assert _is_out(c)
+
+
+def test_logout_opened_as_a_link_gets_our_405_page_with_allow(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    auth.login("caseworker")
+    resp = client.get("/logout")
+    assert resp.status_code == 405
+    assert "POST" in resp.headers["Allow"].split(", ")
+    body = resp.get_data(as_text=True)
+    assert '<html lang="sv">' in body and "Sidan kan inte öppnas så" in body
+    assert 'href="/"' in body  # the way back
+    assert client.get("/").status_code == 200  # a GET logs nobody out
