@@ -39,7 +39,7 @@ SAID_PUBLIC = (
     "Din underskrift är sparad. Alla har skrivit under, men dokumentet kunde inte förseglas just "
     "nu. Socialtjänsten gör det så snart som möjligt; du behöver inte göra något mer."
 )
-ERRORS = re.compile(r'<p class="flash error" role="alert">(.*?)</p>', re.S)
+ERRORS = re.compile(r'<p class="flash error" role="alert"[^>]*>(.*?)</p>', re.S)
 
 
 @pytest.fixture
