@@ -148,12 +148,16 @@ def fits(page: Page, name: str, width: int) -> str | None:
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's WCAG 2.1 A/AA violations on *page*, each with the elements it names."""
+    """axe-core's WCAG 2.1 A/AA violations on *page*, each with the elements it names.
+
+    Not inside frames: the only ones are inline PDFs in the browser's own viewer, which axe
+    cannot enter (it would wait for each to answer); the frame itself (its title) is checked.
+    """
     if not page.evaluate("typeof axe !== 'undefined'"):  # once per loaded page
         page.add_script_tag(url=AXE_URL)
     result = page.evaluate(
         "async tags => { const r = await axe.run(document,"
-        " {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});"
+        " {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'], iframes: false});"
         " return {violations: r.violations, passes: r.passes.length}; }",
         AXE_TAGS,
     )
