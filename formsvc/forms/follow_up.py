@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -51,7 +51,9 @@ from wtforms.validators import DataRequired, Optional
 from formsvc.doctypes import TARGET_GROUPS, DocumentType, FormContext, RenderInput, Subject
 from formsvc.forms._base import choices, long_text
 from formsvc.forms.needs_inventory import target_group_label
-from formsvc.services.facts import FollowUp
+
+if TYPE_CHECKING:  # facts imports the services that import this module
+    from formsvc.services.facts import FollowUp
 
 ASSESSMENTS: dict[str, Any] = {
     "enrolment": _l("Första bedömning – vid inskrivning"),

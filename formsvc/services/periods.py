@@ -51,8 +51,6 @@ SLUG = "follow_up"
 LOCK_KEY = 4242017
 #: The longest reason a correction may give (the column's size).
 MAX_REASON = 1000
-#: The keys of a follow-up's data the report reads; nothing else goes into a snapshot.
-REPORT_KEYS = statistics.KEPT
 
 
 class PeriodError(ValueError):
@@ -97,7 +95,7 @@ def _assessment_json(a: statistics.Assessment | None) -> dict[str, Any] | None:
     return {
         "kind": a.kind,
         "district_id": a.district_id,
-        "data": {k: a.data[k] for k in REPORT_KEYS if k in a.data},
+        "data": {k: a.data[k] for k in statistics.KEPT if k in a.data},
     }
 
 

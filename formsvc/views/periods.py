@@ -103,7 +103,7 @@ def correct(doc_id: int) -> str | BaseResponse:
         settings=current_app.config,
         participant=doc.participant,
         stored=doc.data,
-        facts=_facts(doc.district_id, doc.participant),
+        facts=_facts(doc.district_id, doc.participant, doc.id),
     )
     form = documents.stored_form(dtype, doc.data) if request.method == "GET" else dtype.form_class()
     locks = periods.locked_by(doc)

@@ -73,7 +73,7 @@ def _people_key(people: list[Any]) -> list[str]:
     def one(a: Any) -> Any:
         if a is None:
             return None
-        return [a.kind, a.district_id, {k: a.data.get(k) for k in periods.REPORT_KEYS}]
+        return [a.kind, a.district_id, {k: a.data.get(k) for k in statistics.KEPT}]
 
     return sorted(
         json.dumps([p.target_group, one(p.enrolment), one(p.discharge)], sort_keys=True)

@@ -325,7 +325,7 @@ def test_the_report_of_a_closed_period_never_changes_and_says_so(
     page = client.get("/statistics/?from=2025-01-01&to=2025-06-30")
     assert page.status_code == 200
     assert "Stängd period: 2025-01-01–2025-06-30" in page.text
-    assert "1 rättelser efter stängning – rapporten visar uppgifterna som de var när" in page.text
+    assert "1 rättelse efter stängning – rapporten visar uppgifterna som de var när" in page.text
     assert client.get(csv_url).data == frozen_csv
 
 
