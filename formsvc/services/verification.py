@@ -703,8 +703,8 @@ def _compare_frozen_hash(record: dict[str, Any], reading: Reading) -> None:
         reading.note(
             True,
             N_(
-                "Originalsidorna är oförändrade: SHA-256 för originalversionen i filen, "
-                "%(sha)s, är densamma som i beviset."
+                "Originalversionen i filen är den som beviset anger: SHA-256 %(sha)s. "
+                "Vad som lades till efter den kontrolleras för sig."
             ),
             sha=reading.revision1_sha256,
         )
