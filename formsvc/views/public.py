@@ -27,7 +27,15 @@ from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
 from formsvc.services.sealing import SealError, get_sealer, trusted_certificates
 from formsvc.services.untrusted import Busy, Refused
-from formsvc.views._common import converter, origin, record_and_finalise, registry, store, untrusted
+from formsvc.views._common import (
+    converter,
+    inline_pdf,
+    origin,
+    record_and_finalise,
+    registry,
+    store,
+    untrusted,
+)
 from formsvc.views.signing_forms import CodeForm, DeclineForm, SignForm, VerifyForm
 
 bp = Blueprint("public", __name__)
@@ -214,6 +222,7 @@ def _log_read(req: SignatureRequest, what: str) -> None:
 
 @bp.get("/s/<token>/document.pdf")
 @limiter.limit(_limit)
+@inline_pdf  # shown in the link page's frame (signing/_pdf_inline.html); errors stay unframeable
 def document_pdf(token: str) -> Response:
     """The PDF to sign, inline: only after the one-time code, in the session that gave it,
     while the link is open (or signed) and for its version."""

@@ -1,5 +1,6 @@
 """The document inline in Chromium (issue 13): the draft's page frames the PDF, with a title,
-and the browser loads it into the frame.
+and the browser loads it into the frame; the signer's link page shows the PDF to sign inline when
+asked (a closed <details> whose lazy frame loads when opened), and signing still works after.
 
 What is tested, honestly: the frame element, its accessible name and size; that Chromium
 loaded the framed address (its response: 200, application/pdf, inline, framable by our own
@@ -12,15 +13,21 @@ not something a page's checks can read.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Response, expect
+from flask import Flask
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect
 
+from formsvc.extensions import db
 from formsvc.models import Document
+from formsvc.services import signing
 from formsvc.services.overlay import DRAFT_MARK
+from tests.browser.test_signing_flow import STATEMENTS
 from tests.conftest import PASSWORD, World
+from tests.factories import signed_in_person
 from tests.helpers import pdf_page_texts
 from tests.smtp import SmtpServer
 
@@ -90,3 +97,80 @@ def test_the_draft_page_shows_the_draft_inline_marked_utkast(
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "preview-draft-1280.png"), full_page=True)
+
+
+def test_the_link_page_shows_the_pdf_to_sign_inline_when_asked_and_signing_goes_on(
+    app: Flask,
+    browser: Browser,
+    live_server: str,
+    world: World,
+    consent_doc: Document,
+    smtp_server: SmtpServer,
+) -> None:
+    # the participant has signed in person; a guardian signs through her personal link
+    signed_in_person(app, consent_doc, world.users["caseworker"], seal=False, leave_open=2)
+    tokens: list[str] = []
+    req = signing.requests(consent_doc)[1]
+    signing.issue_link(
+        req,
+        GUARDIAN,
+        settings=app.config,
+        link_for=lambda t: tokens.append(t) or f"{live_server}/s/{t}",
+        actor=world.users["caseworker"],
+    )
+    context = browser.new_context(
+        base_url=live_server, locale="sv-SE", viewport={"width": 820, "height": 1180}
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        asked: list[str] = []
+
+        def note(request: Request) -> None:
+            asked.append(request.url)
+
+        page.on("request", note)
+        link = f"/s/{tokens[-1]}"
+        framed = f"{link}/document.pdf"
+        page.goto(link)
+        expect(page.locator("iframe")).to_have_count(0)  # nothing of the document before the code
+        page.get_by_role("button", name="Skicka kod till min e-post").click()
+        mail = smtp_server.wait_for(
+            lambda m: m["To"] == GUARDIAN and m["Subject"] == "Din engångskod"
+        )
+        body = str(mail.get_body(preferencelist=("plain",)).get_content())
+        code = re.search(r"\b(\d{6})\b", body)
+        assert code, body
+        page.get_by_label("Engångskod").fill(code.group(1))
+        page.get_by_role("button", name="Fortsätt").click()
+        expect(page.get_by_role("heading", name="Skriv under")).to_be_visible()
+        frame = page.get_by_title("Dokumentet att skriva under (PDF)")
+        expect(frame).to_be_hidden()  # closed: not shown, and not loaded
+        page.wait_for_load_state("load")
+        assert not [u for u in asked if u.endswith(framed)], asked
+        # opened from the keyboard, the frame loads the PDF to sign, unmarked
+        with page.expect_response(lambda r: r.url.endswith(framed)) as got:
+            page.get_by_text("Visa dokumentet här på sidan").focus()
+            page.keyboard.press("Enter")
+        expect(frame).to_be_visible()
+        box = frame.bounding_box()
+        assert box and box["width"] <= 820 and box["height"] > 300, box
+        pages = check_framed_pdf(page, got.value, [])
+        assert pages and not any(DRAFT_MARK in p for p in pages)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 820
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "preview-link-820.png"), full_page=True)
+        # with the document open, the guardian signs (keyboard: the frame does not take her input)
+        for statement in STATEMENTS:
+            box_ = page.get_by_label(re.compile(statement))
+            box_.focus()
+            page.keyboard.press("Space")
+            expect(box_).to_be_checked()
+        page.get_by_label("Ditt namn").fill("Maria Öberg")
+        page.get_by_role("button", name="Skriv under", exact=True).focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("section.receipt")).to_contain_text("Maria Öberg skrev under")
+    finally:
+        context.close()
+    db.session.expire_all()
+    assert signing.requests(consent_doc)[1].status == "signed"

@@ -25,6 +25,11 @@ from tests.views.test_signing import send, sign_in_person, starting_today
 
 pytestmark = pytest.mark.converter
 
+#: the signer's pages: the PDF inline on request, in a closed <details>, loaded when opened
+INLINE = re.compile(
+    r'<details class="pdf-inline">\s*<summary>[^<]+</summary>\s*'
+    r'<iframe class="pdf-frame" src="([^"]+)" title="([^"]+)" loading="lazy"></iframe>'
+)
 IFRAME = re.compile(r'<iframe class="pdf-frame" src="([^"]+)" title="([^"]+)"></iframe>')
 
 
@@ -124,7 +129,7 @@ def test_once_sent_the_page_frames_the_frozen_pdf_unmarked_and_a_preview_stays_m
     assert all(marked(pdf_page_texts(client.get(f"/documents/{consent_doc.id}/preview.pdf").data)))
 
 
-def test_the_signing_link_reads_its_pdf_only_after_the_code_and_never_in_a_frame(
+def test_the_signing_link_reads_its_pdf_only_after_the_code_and_only_our_page_frames_it(
     app: Flask,
     client: FlaskClient,
     auth: Auth,
@@ -132,8 +137,9 @@ def test_the_signing_link_reads_its_pdf_only_after_the_code_and_never_in_a_frame
     consent_doc: Document,
     smtp_server: SmtpServer,
 ) -> None:
-    """The signer's pages link the PDF (opened in the browser's viewer), they do not frame it
-    (see the report of issue 13): its PDF stays unframeable."""
+    """The link page links the PDF and shows it inline on request (a closed <details> with a
+    lazy frame): the PDF may be framed by our own pages once the code is given; a refusal is
+    never framable."""
     auth.login("caseworker")
     req = send(client, starting_today(app, world, consent_doc))[1]
     token = send_link(client, smtp_server, consent_doc, req, "maria@example.se")
@@ -143,10 +149,13 @@ def test_the_signing_link_reads_its_pdf_only_after_the_code_and_never_in_a_frame
     assert refused.status_code == 404 and refused.mimetype == "text/html"
     assert_unframeable(refused)
     open_with_code(signer, smtp_server, token, "maria@example.se")
+    page = signer.get(f"/s/{token}")
+    assert INLINE.search(page.text) is not None, "no inline view of the document on the page"
+    assert INLINE.search(page.text).groups() == (pdf_url, "Dokumentet att skriva under (PDF)")
+    assert_unframeable(page)
     resp = signer.get(pdf_url)
-    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    assert framed_pdf(signer, pdf_url) == pdf_page_texts(resp.data)
     assert resp.headers["Content-Disposition"].startswith("inline;")
-    assert_unframeable(resp)
     assert not any(DRAFT_MARK in p for p in pdf_page_texts(resp.data))
     # the code opens it for the session that gave it, not for whoever has the link
     assert stranger.get(pdf_url).status_code == 404
@@ -203,3 +212,22 @@ def test_other_districts_and_roles_cannot_frame_or_read_a_preview(
     resp = client.get(f"/documents/{consent_doc.id}/preview.pdf")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     assert client.get("/documents/999999/preview.pdf").status_code == 302
+
+
+def test_the_in_person_page_shows_the_pdf_to_sign_inline_on_request(
+    app: Flask, client: FlaskClient, auth: Auth, world: World, consent_doc: Document
+) -> None:
+    """The tablet's signing view: the link to the frozen PDF and, in a closed <details>, a lazy
+    frame of the same PDF, which our own page may frame; the PDF is the frozen one, unmarked."""
+    auth.login("caseworker")
+    doc = starting_today(app, world, consent_doc)
+    req = send(client, doc)[0]
+    page = client.get(f"/documents/{doc.id}/signatures/{req.id}/in-person")
+    assert page.status_code == 200
+    assert_unframeable(page)
+    found = INLINE.search(page.get_data(as_text=True))
+    assert found is not None, "no inline view of the document on the in-person page"
+    src, title = (unescape(g) for g in found.groups())
+    assert (src, title) == (f"/documents/{doc.id}/frozen.pdf", "Dokumentet att skriva under (PDF)")
+    pages = framed_pdf(client, src)
+    assert pages and not any(DRAFT_MARK in p for p in pages)
