@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from formsvc.models import Document, SignatureRequest
-from formsvc.services import documents, participants, signing
+from formsvc.services import documents, participants, periods, signing
 from tests.browser.test_signing_flow import AXE_JS, AXE_URL
 from tests.conftest import PASSWORD, World
 from tests.factories import signed_in_person
@@ -137,6 +137,20 @@ class Seeded:
         signed_in_person(app, sealed, caseworker)
         self.sealed = sealed
 
+        # a follow-up discharged in June, and that month closed: its page offers a correction
+        follow_up_type = registry["follow_up"]
+        corrected = documents.create(
+            follow_up_type,
+            {**follow_up_type.sample(), "assessed_on": "2026-06-20", "discharged_on": "2026-06-15"},
+            actor=caseworker,
+            participant=participant,
+            store=store,
+        )
+        periods.close(
+            date(2026, 6, 1), date(2026, 6, 30), actor=world.users["analyst"], today=today
+        )
+        self.corrected = corrected
+
 
 def fits(page: Page, name: str, width: int) -> str | None:
     """None when *page* does not scroll sideways; else what sticks out. Saves a screenshot."""
@@ -226,6 +240,8 @@ def pages_of(seeded: Seeded, world: World) -> dict[str, Pages]:
             ("paper", f"/documents/{seeded.awaiting.id}/paper"),
             ("withdraw", f"/documents/{seeded.sealed.id}/withdraw"),
             ("error-404", "/documents/999999"),
+            ("follow-up-closed", f"/documents/{seeded.corrected.id}"),
+            ("correction", f"/documents/{seeded.corrected.id}/correction"),
             *seeded.forms["caseworker"],
         ],
         "manager": [
@@ -234,6 +250,7 @@ def pages_of(seeded: Seeded, world: World) -> dict[str, Pages]:
             *staff_pages,
             ("audit", "/audit/"),
             ("statistics", "/statistics/"),
+            ("statistics-periods", "/statistics/periods/"),
             ("threat-assessment", f"/documents/{seeded.docs['threat_assessment'].id}"),
             ("decide", f"/documents/{seeded.docs['threat_assessment'].id}/decide"),
             ("security-talk", f"/documents/{seeded.docs['security_talk'].id}"),
@@ -241,7 +258,12 @@ def pages_of(seeded: Seeded, world: World) -> dict[str, Pages]:
             *seeded.forms["manager"],
         ],
         "security_officer": [("home", "/"), ("security", "/security/"), *staff_pages[2:]],
-        "analyst": [("home", "/"), ("statistics", "/statistics/"), *staff_pages[2:]],
+        "analyst": [
+            ("home", "/"),
+            ("statistics", "/statistics/"),
+            ("statistics-periods", "/statistics/periods/"),
+            *staff_pages[2:],
+        ],
         "admin": [
             ("home", "/"),
             ("users", "/admin/users"),
