@@ -303,15 +303,17 @@ def withdraw(token: str) -> BaseResponse:
     if doc.status not in consents.WITHDRAWABLE:
         flash(_("Medgivandet är redan avslutat."), "info")
         return redirect(url_for(".link", token=token))
+    with documents.in_document_language():  # the withdrawal's record is document text
+        recorded_by = _(
+            "%(role)s %(name)s via personlig länk", role=req.role, name=req.signed_name or ""
+        )
     try:
         consents.withdraw(
             doc,
             withdrawn_on=signing.today_local(),
             how="link",
             details=reason,
-            recorded_by=_(
-                "%(role)s %(name)s via personlig länk", role=req.role, name=req.signed_name or ""
-            ),
+            recorded_by=recorded_by,
             actor=None,
             store=store(),
             origin=origin(),

@@ -628,12 +628,14 @@ def test_withdrawing_through_the_receipt_ends_the_consent(
     db.session.refresh(sent)
     assert sent.status == "active"
 
+    # she reads the page in English: what is recorded stays the document's Swedish
+    signer.get("/lang/en")
     resp = signer.post(
         f"/s/{token}/withdraw",
         data={"confirm": "yes", "details": "Jag har flyttat"},
         follow_redirects=True,
     )
-    assert "Ditt medgivande är återkallat." in resp.get_data(as_text=True)
+    assert "Your consent has been withdrawn." in resp.get_data(as_text=True)
     db.session.refresh(sent)
     assert sent.status == "withdrawn"
     [withdrawal] = db.session.scalars(
@@ -641,7 +643,7 @@ def test_withdrawing_through_the_receipt_ends_the_consent(
     ).all()
     assert withdrawal.data["how"] == "link" and withdrawal.data["consent_id"] == sent.id
     assert withdrawal.data["details"] == "Jag har flyttat"
-    assert "via personlig länk" in withdrawal.data["recorded_by"]
+    assert withdrawal.data["recorded_by"] == "Deltagare Åsa Öberg via personlig länk"
     assert "Med ingen" in page(client, f"/participants/{world.participant.id}")
     # a second withdrawal doubles nothing
     signer.post(f"/s/{token}/withdraw", data={"confirm": "yes"})
