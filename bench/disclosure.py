@@ -1,11 +1,12 @@
-"""Disclosure control of a city-sized table (30 districts x 9 categories) vs one-row protect().
+"""Disclosure control of a city-sized table (30 districts x 9 categories) vs row by row.
 
 Run: `.venv/bin/python bench/disclosure.py [--grids 5] [--runs 3]`.
 Both sides protect the same seeded counts in the same run: protect_grid() the whole table with
-its margins (LP audit and secondary suppression), statistics.protect() each of its 30 rows on
-its own (the old rule, no audit across rows). Also three linked tables (by gender, by target
-group, by reason) of the same people, as the report publishes them. The figures are medians
-per table; the ratio is what to compare across machines.
+its margins (LP audit and secondary suppression), protect_row() each of its 30 rows on its
+own (the same rules one row at a time, no audit across rows, as the old per-row rule did). Also
+three linked tables (by gender, by target group, by reason) of the same people, as the report
+publishes them. The figures are medians per table; the ratio is what to compare across
+machines.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import statistics as stats
 import time
 from collections.abc import Callable
 
-# documents first: importing statistics alone meets the cycle follow_up -> facts -> ... -> periods
-from formsvc.services import documents  # noqa: F401
-from formsvc.services.disclosure import Grid, protect_grid, protect_linked
-from formsvc.services.statistics import protect
+from formsvc.services.disclosure import Grid, protect_grid, protect_linked, protect_row
 
 ROWS = [f"district {i:02d}" for i in range(30)]
 
@@ -79,7 +77,7 @@ def main() -> None:
         grid = city_grid(rng, 9)
         rows = [{c: grid.counts[r, c] for c in grid.columns} for r in grid.rows]
         grid_ms.append(median_ms(lambda g=grid: protect_grid(g, m), args.runs))
-        row_ms.append(median_ms(lambda rs=rows: [protect(row, m) for row in rs], args.runs))
+        row_ms.append(median_ms(lambda rs=rows: [protect_row(row, m) for row in rs], args.runs))
         out = protect_grid(grid, m)
         hidden.append(sum(v is None for v in out.cells.values()) / len(out.cells))
         tables = linked(rng)
@@ -88,7 +86,7 @@ def main() -> None:
     new, old = stats.median(grid_ms), stats.median(row_ms)
     print(f"30 x 9 table, minimum {m}, {args.grids} tables x {args.runs} runs (medians)")
     print(f"  protect_grid (whole table, LP audit):  {new:9.1f} ms per table")
-    print(f"  statistics.protect (30 rows alone):    {old:9.3f} ms per table")
+    print(f"  protect_row (30 rows alone):           {old:9.3f} ms per table")
     print(f"  ratio:                                 {new / old:9.0f} x")
     print(f"  cells hidden:                          {100 * stats.median(hidden):9.0f} %")
     print(

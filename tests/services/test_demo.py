@@ -116,10 +116,11 @@ def test_seeding_makes_every_state_in_every_district_once_and_keeps_the_log_whol
     # the city-wide statistics of the last half-year show every indicator (a bar, not hidden)
     start, end = statistics.default_period(date.today())
     rep = statistics.report(statistics.Query(start, end, None))
-    assert rep.discharged_gender.total == SIG_DISTRICTS * 3
+    assert rep.figures["discharged"].by_gender.total(None) == SIG_DISTRICTS * 3
     assert len(rep.indicators) == 8
-    for share in rep.indicators:
-        assert share.enrolment.share is not None and share.discharge.share is not None
+    for ind in rep.indicators:
+        assert ind.share("enrolment").share is not None, ind.key
+        assert ind.share("discharge").share is not None, ind.key
 
     # every step went through the services: the audit log holds together, documents match it
     assert audit.verify()[1] is None
