@@ -109,6 +109,26 @@ def defaults(instance_path: str) -> dict[str, object]:
         "MAIL_TIMEOUT": 10,
         "MAIL_SUPPRESS": False,
         "MAIL_DEMO_SINK": False,  # demo only: `flask serve` runs a local sink on MAIL_PORT
+        # Staff single sign-on (docs/adr/017-staff-sso.md; README "Single sign-on"): name →
+        # {"type": "oidc"|"saml", "label": shown on the login page, the protocol's settings,
+        # "mappings": [{"claim", "value", "role", "district"}]}. Empty: passwords only.
+        "SSO_PROVIDERS": {},
+        # False: the login page offers only SSO; accounts named in BREAK_GLASS_USERS (local
+        # administrators for when the IdP is down) may still sign in with a password
+        "LOCAL_LOGIN": True,
+        "BREAK_GLASS_USERS": (),
+        # a staff signature by an SSO account needs an IdP re-authentication this recent (s)
+        "SSO_REAUTH_SECONDS": 300,
+        # Signer e-ID (docs/adr/018-eid-evidence.md): an OpenID Connect e-ID broker (the
+        # Swedish eID Framework's OIDC profile), name → {"label", "server_metadata_url" or
+        # "issuer", "client_id", "client_secret", "acr_values", "ca_bundle"}
+        "EID_PROVIDERS": {},
+        # BankID RP API v6 directly: {"url": "https://appapi2.test.bankid.com/rp/v6.0/",
+        # "cert_file", "key_file" (the RP certificate), "ca_file" (BankID's server CA)}; None: off
+        "BANKID": None,
+        # e-ID required per document type and method ("link", "in_person"), e.g.
+        # {"consent": ["link"]}: a consent's personal link then offers no e-mail code
+        "EID_REQUIRED": {},
         # Security
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -6,6 +6,7 @@ from formsvc.models.district import District
 from formsvc.models.document import Document, DocumentRevision, TemplateVersion
 from formsvc.models.participant import Participant, ParticipantAssignment
 from formsvc.models.signing import SentReminder, SignatureRequest
+from formsvc.models.sso import SsoMappingRule, SsoSeen
 from formsvc.models.statistics_period import ClosedPeriod, PeriodCorrection
 from formsvc.models.stored_file import StoredFile
 from formsvc.models.throttle import LoginThrottle
@@ -25,6 +26,8 @@ __all__ = [
     "PeriodCorrection",
     "SentReminder",
     "SignatureRequest",
+    "SsoMappingRule",
+    "SsoSeen",
     "StoredFile",
     "TemplateVersion",
     "User",

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formsvc.extensions import db
@@ -73,6 +74,15 @@ class SignatureRequest(db.Model):
     #: staff who witnessed (in person), signed (staff) or uploaded the scan (paper)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     reminded_at: Mapped[datetime | None] = mapped_column()
+    #: e-ID (issue 14): the signer must prove who they are with e-ID before signing (chosen at
+    #: sending, or required for the type by EID_REQUIRED); the e-mail code is then not offered
+    require_eid: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    #: the proof of identity behind the signature, as the evidence record embeds it: an e-ID
+    #: broker's ID token, BankID's completionData, or a staff SSO re-authentication (see
+    #: docs/adr/018-eid-evidence.md for the shapes); set when identified, kept when signed
+    eid: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: a BankID order in progress (orderRef, qrStartToken/Secret, start time, what was given)
+    eid_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     document: Mapped[Document] = relationship()

@@ -8,7 +8,7 @@ from datetime import datetime
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formsvc.extensions import db
@@ -30,6 +30,8 @@ def configure_hasher(profile: str) -> None:
 
 
 class User(UserMixin, db.Model):
+    __table_args__ = (UniqueConstraint("sso_provider", "sso_subject"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
@@ -44,6 +46,12 @@ class User(UserMixin, db.Model):
     #: raised to end every session of the user (logout, password change or reset, deactivation,
     #: role change): a session carries the version it was opened with (see get_id)
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: single sign-on (docs/adr/017): the SSO_PROVIDERS name the account signs in through and
+    #: its stable id there (OIDC ``sub``, SAML NameID); None for a local (password) account
+    sso_provider: Mapped[str | None] = mapped_column(String(40))
+    sso_subject: Mapped[str | None] = mapped_column(String(255))
+    #: the last SSO login; the role and district were set from the IdP's claims at that moment
+    sso_login_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     district: Mapped[District | None] = relationship()

@@ -180,11 +180,14 @@ def sign(
     store: FileStore,
     origin: audit.Origin | None = None,
     verification: str | None = None,
+    eid: Mapping[str, Any] | None = None,
 ) -> SignatureRequest:
     """Record one signature exactly once (a second submit is refused, not doubled).
 
     The signature is attributed to the designated signer (see attributed_name); what was typed
-    is kept beside it. *verification* defaults to identity_text(method).
+    is kept beside it. *verification* defaults to identity_text(method). *eid* is the proof of
+    identity behind it (an e-ID or SSO re-authentication, docs/adr/018), kept on the request
+    for the evidence record; without it, a proof already on the request stays.
     """
     if method == "link" and link_state(req) != "open":
         raise SigningError(_("Länken kan inte längre användas för att skriva under."))
@@ -216,6 +219,8 @@ def sign(
             verification=verification[:300],
             actor_id=actor.id if actor else None,
             otp_hash=None,
+            eid_pending=None,
+            **({"eid": dict(eid)} if eid is not None else {}),
         )
     )
     if done.rowcount != 1:
@@ -343,6 +348,7 @@ def decline(
             user_agent=origin.user_agent[:300] if origin else None,
             actor_id=actor.id if actor else None,
             otp_hash=None,
+            eid_pending=None,
         )
     )
     if done.rowcount != 1:
