@@ -256,12 +256,15 @@ def decide_and_sign(
     converter: ConverterPool,
     settings: Mapping[str, Any],
     origin: audit.Origin | None = None,
+    verification: str | None = None,
+    eid: Mapping[str, Any] | None = None,
 ) -> SignatureRequest:
     """Record a decision and sign it in one step (3.3's manager).
 
     The decision becomes a new version of the document (open requests are voided, as by any
     edit); that version is frozen and sent, and the decider's signature is recorded on it. The
     signer's name and the requirements are checked first, so a refusal changes nothing.
+    *verification* and *eid* are sign()'s (an SSO re-authentication instead of the password).
     """
     if dtype.decision is None or doc.status not in documents.EDITABLE:
         raise SigningError(_("Det går inte att besluta i dokumentet i sitt nuvarande läge."))
@@ -307,7 +310,7 @@ def decide_and_sign(
         raise SigningError(_("Dokumentet har ingen underskrift för beslutet."))
     return sign(
         req, dtype, given, method="staff", actor=actor, settings=settings, store=store,
-        origin=origin,
+        origin=origin, verification=verification, eid=eid,
     )  # fmt: skip
 
 

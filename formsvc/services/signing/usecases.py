@@ -41,6 +41,8 @@ class Signature:
     request: SignatureRequest
     given: Given
     method: str  #: "in_person", "staff" or "link"
+    verification: str | None = None  #: how identity was established (None: identity_text)
+    eid: Mapping[str, Any] | None = None  #: the proof behind it (SSO.md proof shapes)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Decision:
     document: Document
     values: Mapping[str, Any]  #: the decision's fields, merged into the document's data
     given: Given
+    verification: str | None = None  #: how identity was established (None: identity_text)
+    eid: Mapping[str, Any] | None = None  #: the proof behind it (SSO.md proof shapes)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,8 @@ def _record(
     if isinstance(what, Signature):
         req = sign(
             what.request, dtype, what.given, method=what.method, actor=actor,
-            settings=settings, store=store, origin=origin,
+            settings=settings, store=store, origin=origin, verification=what.verification,
+            eid=what.eid,
         )  # fmt: skip
         return [req]
     if actor is None:  # a decision and a paper upload are always made by a staff member
@@ -118,6 +123,7 @@ def _record(
         req = decide_and_sign(
             what.document, dtype, what.values, what.given, actor=actor, store=store,
             converter=converter, settings=settings, origin=origin,
+            verification=what.verification, eid=what.eid,
         )  # fmt: skip
         return [req]
     return sign_on_paper(
