@@ -37,6 +37,17 @@ KEY = "in_person_lock"
 #: Pages reachable whatever the lock: the unlock page itself, logging out, static files and the
 #: public pages a signer may use without an account (verify, personal links).
 ALWAYS = frozenset({"lock.unlock", "auth.logout", "static"})
+#: The locked signer's own pages besides signing.in_person (its e-ID steps): reachable only with
+#: the locked document and request in their address (<doc_id>, <rid>).
+LOCKED_REQUEST_ENDPOINTS = frozenset(
+    {
+        "signing.in_person",
+        "bankid.in_person_start",
+        "bankid.in_person_page",
+        "bankid.in_person_status",
+        "bankid.in_person_cancel",
+    }
+)
 
 
 def start(doc: Document, req: SignatureRequest) -> None:
@@ -60,7 +71,7 @@ def _allowed(lock: dict[str, int]) -> bool:
     if endpoint in ALWAYS or endpoint.startswith("public."):
         return True
     args: dict[str, Any] = request.view_args or {}
-    if endpoint == "signing.in_person":
+    if endpoint in LOCKED_REQUEST_ENDPOINTS:
         return args.get("doc_id") == lock.get("doc") and args.get("rid") == lock.get("req")
     if endpoint == "signing.frozen_pdf":  # the document the signer reads
         return args.get("doc_id") == lock.get("doc")

@@ -62,6 +62,7 @@ from formsvc.services.signing.paper import Scan, check_scan, sign_on_paper
 from formsvc.services.signing.record import (
     AlreadyDone,
     attributed_name,
+    check_before_signing,
     clean_signature,
     decide_and_sign,
     decline,
@@ -99,6 +100,7 @@ __all__ = [
     "attributed_name",
     "build_final_pdf",
     "build_legacy_final_pdf",
+    "check_before_signing",
     "check_code",
     "check_scan",
     "claim_finalise",

@@ -169,6 +169,30 @@ def statement_choices(req: SignatureRequest, dtype: DocumentType) -> list[tuple[
     return list(zip(wanted, shown, strict=True))
 
 
+def check_before_signing(
+    req: SignatureRequest,
+    dtype: DocumentType,
+    given: Given,
+    *,
+    method: str,
+    actor: User | None,
+    settings: Mapping[str, Any],
+) -> bytes | None:
+    """Check *given* as sign() will, without recording anything: the drawn signature cleaned.
+
+    For a signature completed later (a BankID order), so that a wrong name, an unticked
+    statement or an unfilled document is said before the signer opens the app; sign() checks
+    again when the signature is recorded. Raises SigningError."""
+    if req.status != "open":
+        raise AlreadyDone(req.id)
+    if method == "link" and link_state(req) != "open":
+        raise SigningError(_("Länken kan inte längre användas för att skriva under."))
+    _require_filled(req, dtype)
+    typed = _check_given(req, given, statements_for(req, dtype))
+    attributed_name(req, typed, actor)
+    return clean_signature(given.signature_png, int(settings["SIGNATURE_MAX_BYTES"]))
+
+
 def sign(
     req: SignatureRequest,
     dtype: DocumentType,
