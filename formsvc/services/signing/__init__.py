@@ -69,6 +69,7 @@ from formsvc.services.signing.record import (
     identity_text,
     missing_before_signing,
     sign,
+    sso_identity_text,
     statement_choices,
     statements_for,
 )
@@ -129,6 +130,7 @@ __all__ = [
     "send_code",
     "sign",
     "sign_on_paper",
+    "sso_identity_text",
     "place_marks",
     "signature_marks",
     "signer_copy",

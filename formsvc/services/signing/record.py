@@ -23,8 +23,16 @@ from formsvc.models.document import DocumentStatus
 from formsvc.services import audit, documents, lifecycle, signer_roles
 from formsvc.services.conversion import ConverterPool
 from formsvc.services.names import same_name
-from formsvc.services.signing._common import Given, SigningError, _log, _log_signer, slots
+from formsvc.services.signing._common import (
+    Given,
+    SigningError,
+    _local,
+    _log,
+    _log_signer,
+    slots,
+)
 from formsvc.services.signing.links import link_state, mask
+from formsvc.services.signing.reauth import PROTOCOL_NAMES, auth_time
 from formsvc.services.signing.sending import send
 from formsvc.services.storage import FileStore
 
@@ -124,6 +132,23 @@ def identity_text(method: str, *, actor: User | None, email: str | None = None) 
     if method == "paper":
         return _("Pappersblankett uppladdad av %(name)s", name=actor.full_name if actor else "")
     return ""
+
+
+@documents.in_document_language()  # stored as evidence, printed in the sealed document
+def sso_identity_text(proof: Mapping[str, Any], *, actor: User | None) -> str:
+    """A staff signature's identity from a re-authentication at the city's IdP (SSO account),
+    as evidence and /verify print it: the IdP, protocol, authentication time and LoA (acr)."""
+    protocol = str(proof.get("protocol") or "")
+    at = auth_time(proof)
+    return _(
+        "Ny inloggning hos %(idp)s (%(protocol)s) vid signering, personalkonto %(user)s, "
+        "autentiserad %(at)s, tillitsnivå (LoA): %(loa)s",
+        idp=str(proof.get("label") or proof.get("provider") or "")[:80],
+        protocol=PROTOCOL_NAMES.get(protocol, protocol),
+        user=actor.username if actor else str(proof.get("username") or ""),
+        at=_local(at).strftime("%Y-%m-%d %H:%M:%S %Z") if at else _("okänd tid"),
+        loa=str(proof.get("loa") or "")[:100] or _("inte angiven av identitetsleverantören"),
+    )
 
 
 def missing_before_signing(req: SignatureRequest, dtype: DocumentType) -> list[str]:
