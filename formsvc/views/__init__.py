@@ -48,6 +48,7 @@ def register(app: Flask) -> None:
         public,
         security,
         signing,
+        sso,
         staff,
         statistics,
     )
@@ -59,6 +60,7 @@ def register(app: Flask) -> None:
     modules = (lock, auth, main, account, participants, documents, signing, public, staff, admin)
     for module in (*modules, statistics, periods, security, audit_log):
         app.register_blueprint(module.bp)
+    app.register_blueprint(sso.bp)  # issue 14: staff single sign-on
 
     encoding.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale

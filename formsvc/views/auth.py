@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
@@ -10,9 +19,10 @@ from werkzeug.wrappers import Response
 from formsvc.extensions import db
 from formsvc.forms.staff import LoginForm
 from formsvc.models import User
-from formsvc.services import audit, demo, throttle, users
+from formsvc.services import audit, demo, sso, throttle, users
 from formsvc.views._common import locked_message, origin, password_policy, safe_next
 from formsvc.views.admin import ROLE_LABELS
+from formsvc.views.sso import single_logout_url
 
 bp = Blueprint("auth", __name__)
 
@@ -24,17 +34,24 @@ def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         user = users.find(form.username.data)
+        failure = throttle.Failure.of_user("login_failed", user)
+        refused = _no_password(user, form.username.data)
+        if refused:
+            # counted and answered as a wrong password: the answer does not tell which names
+            # are break-glass accounts or SSO accounts; the log says why
+            user, failure = None, throttle.Failure("login_failed", details={"refused": refused})
         outcome = throttle.check_password(
             user,
             form.username.data,
             form.password.data,
             origin=origin(),
             policy=password_policy(),
-            failure=throttle.Failure.of_user("login_failed", user),
+            failure=failure,
         )
         if outcome.ok and user is not None:
             _log_login(user)
             login_user(user)
+            session.pop(sso.SESSION_LOGIN, None)  # a password login has no IdP session to end
             return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
         if not outcome.refused:
             flash(_("Fel användarnamn eller lösenord, eller så är kontot inaktiverat."), "error")
@@ -45,12 +62,27 @@ def login() -> str | Response | tuple[str, int]:
     return _login_page(form)
 
 
+def _no_password(user: User | None, username: str) -> str | None:
+    """Why *username* may not sign in with a password here, or None."""
+    if user is not None and user.sso_provider:
+        return "sso_account"  # an SSO account has no password (docs/adr/017)
+    if not sso.local_login_allowed(current_app.config, username):
+        return "local_login_off"
+    return None
+
+
 def _login_page(form: LoginForm) -> str:
     # the demo accounts and their shared password, only ever in demo mode (DEMO_MODE)
     shown = current_app.config.get("DEMO_MODE") is True
+    local = bool(current_app.config.get("LOCAL_LOGIN", True))
     return render_template(
         "auth/login.html",
         form=form,
+        providers=list(sso.providers(current_app.config).values()),
+        next=safe_next(request.args.get("next")),
+        # without local login the password form is for break-glass accounts: behind a link
+        local_login=local,
+        show_password=local or request.args.get("local") == "1" or form.is_submitted(),
         demo_accounts=demo.accounts() if shown else [],
         demo_password=current_app.config["DEMO_PASSWORD"] if shown else None,
         role_labels=ROLE_LABELS,
@@ -72,6 +104,9 @@ def _log_login(user: User) -> None:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    # after an SSO login, the IdP's session is ended too (single logout) where it offers that
+    sso_login = session.pop(sso.SESSION_LOGIN, None)
+    session.pop(sso.SESSION_REAUTH, None)
     if current_user.is_authenticated:
         audit.record(
             "logout",
@@ -85,4 +120,4 @@ def logout() -> Response:
         db.session.commit()
     logout_user()
     flash(_("Du är utloggad."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(single_logout_url(sso_login) or url_for("auth.login"))
