@@ -39,7 +39,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from lxml import etree
-from signxml import XMLVerifier
+from signxml import SignatureConfiguration, XMLVerifier
 from signxml.exceptions import InvalidInput, SignXMLException
 
 from formsvc.models import Document
@@ -477,9 +477,13 @@ def _keyinfo_certs(root: etree._Element) -> list[x509.Certificate]:
     return certs
 
 
+_BY_ID = "//*[@*[local-name() = 'Id' or local-name() = 'ID' or local-name() = 'id']=$ref]"
+
+
 def _verified_signed_data(root: etree._Element, cert: x509.Certificate) -> etree._Element:
-    """The bankIdSignedData element exactly as signed; refuses a document whose visible
-    bankIdSignedData (Signature/Object/bankIdSignedData) is not the one the signature covers."""
+    """The bankIdSignedData element exactly as signed. Refuses a document whose bankIdSignedData
+    a reader finds (Signature/Object/bankIdSignedData) is not the element the signature's
+    reference points at (signature wrapping), whatever canonicalisation the signature uses."""
     try:
         results = _Verifier().verify(
             root, x509_cert=cert, expect_config=_expect_config(), parser=_safe_parser()
@@ -488,25 +492,26 @@ def _verified_signed_data(root: etree._Element, cert: x509.Certificate) -> etree
         raise _Unusable(str(exc)) from exc
     if not isinstance(results, list):
         results = [results]
+    references = root.findall(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference")
+    if len(references) != len(results):
+        raise _Unusable("references and results differ")
+    tag = f"{{{BANKID_NS}}}bankIdSignedData"
     signed = [
-        r
-        for r in results
-        if getattr(r.signed_xml, "tag", None) == f"{{{BANKID_NS}}}bankIdSignedData"
+        (ref, r) for ref, r in zip(references, results, strict=True) if r.signed_xml.tag == tag
     ]
-    shown = root.findall(f"{{{DS_NS}}}Object/{{{BANKID_NS}}}bankIdSignedData")
+    shown = root.findall(f"{{{DS_NS}}}Object/{tag}")
     if len(signed) != 1 or len(shown) != 1:
         raise _Unusable("not exactly one signed bankIdSignedData")
-    # the element a reader of the XML would take must be the signed one, byte for byte
-    shown_c14n = etree.tostring(shown[0], method="c14n", exclusive=True)
-    if shown_c14n != signed[0].signed_data:
+    uri = signed[0][0].get("URI") or ""
+    targets = root.xpath(_BY_ID, ref=uri[1:]) if uri.startswith("#") else []
+    if len(targets) != 1 or targets[0] is not shown[0]:
         raise _Unusable("the shown bankIdSignedData is not the signed one")
-    return signed[0].signed_xml
+    return signed[0][1].signed_xml
 
 
 def _expect_config() -> Any:
-    from signxml import SignatureConfiguration
-
-    return SignatureConfiguration(expect_references=2, location="./")
+    # BankID's signatures reference #bidSignedData and #bidKeyInfo; any number is verified
+    return SignatureConfiguration(expect_references=True, location="./")
 
 
 def _signed_text(signed: etree._Element) -> str:

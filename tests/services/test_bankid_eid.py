@@ -111,6 +111,13 @@ def test_eid_same_device_start_by_auto_start_token(app: Flask, bankid_peer: Bank
     assert bankid.hint_message("pending", "started", qr=False).startswith("Söker efter BankID")
 
 
+def test_eid_only_the_required_person_can_complete(app: Flask, bankid_peer: BankIdPeer) -> None:
+    order = _start(bankid_peer)
+    with pytest.raises(PeerRefused, match="another person"):
+        bankid_peer.complete(bankid.qr_content(order), "198002023456", "Bo Berg")
+    assert bankid.collect(_settings(bankid_peer), order.order_ref).status == "pending"
+
+
 def test_eid_client_certificate_from_another_ca_is_refused(
     app: Flask, bankid_peer: BankIdPeer, tmp_path: Path
 ) -> None:
