@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import math
 import re
 import ssl
@@ -59,6 +60,7 @@ REQUEST_TIMEOUT = 10
 _PNR = re.compile(r"\d{12}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ORDER_REF = re.compile(r"[0-9A-Za-z-]{1,64}")
+logger = logging.getLogger(__name__)
 
 
 class BankIdError(Exception):
@@ -557,10 +559,14 @@ def _check_ocsp(
         return [Check(False, _("OCSP-svaret går inte att läsa."))]
     if not successful:
         return [Check(False, _("OCSP-svaret är inget giltigt svar."))]
+    try:
+        single = (response.serial_number, response.certificate_status)
+    except ValueError:  # more than one SingleResponse: not what BankID returns
+        return [Check(False, _("OCSP-svaret är inget giltigt svar."))]
     checks = [Check(True, _("OCSP-svaret går att läsa."))]
     if cert is None:
         return [*checks, Check(False, _("Det finns inget signeringscertifikat att jämföra med."))]
-    same_cert = response.serial_number == cert.serial_number
+    same_cert = single[0] == cert.serial_number
     try:
         name_hash = hashes.Hash(response.hash_algorithm)
         name_hash.update(cert.issuer.public_bytes())
@@ -574,7 +580,7 @@ def _check_ocsp(
         if same_cert
         else Check(False, _("OCSP-svaret gäller ett annat certifikat än signeringscertifikatet."))
     )
-    good = response.certificate_status == ocsp.OCSPCertStatus.GOOD
+    good = single[1] == ocsp.OCSPCertStatus.GOOD
     checks.append(
         Check(True, _("OCSP-svaret säger att certifikatet var giltigt (good)."))
         if good
@@ -619,8 +625,18 @@ def check_completion(proof: Mapping[str, Any], document_sha256: str) -> list[Che
     """Offline checks of a BankID proof (SignatureRequest.eid of kind "bankid") for the document
     whose frozen PDF has *document_sha256*. Never raises for what is stored in the proof."""
     checks: list[Check] = []
+    try:
+        _check_all(proof, document_sha256, checks)
+    except Exception:  # noqa: BLE001 - stored data from outside must never break /verify
+        logger.warning("BankID proof could not be checked", exc_info=True)
+        checks.append(Check(False, _("Beviset från BankID kunde inte kontrolleras.")))
+    return checks
+
+
+def _check_all(proof: Mapping[str, Any], document_sha256: str, checks: list[Check]) -> None:
     if not isinstance(proof, Mapping):
-        return [Check(False, _("Beviset från BankID går inte att läsa."))]
+        checks.append(Check(False, _("Beviset från BankID går inte att läsa.")))
+        return
     cert: x509.Certificate | None = None
     chain: list[x509.Certificate] = []
     try:
@@ -681,7 +697,6 @@ def check_completion(proof: Mapping[str, Any], document_sha256: str) -> list[Che
                     else Check(False, _("Signeringscertifikatet gäller ett annat personnummer."))
                 )
     checks.extend(_check_ocsp(proof.get("ocsp_response"), cert, chain))
-    return checks
 
 
 def verified(checks: list[Check]) -> bool:

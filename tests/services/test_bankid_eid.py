@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import ssl
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -527,6 +528,25 @@ def test_eid_check_completion_hostile_input_fails_without_an_exception(
 def test_eid_check_completion_of_no_proof(app: Flask, proof: Any) -> None:
     checks = bankid.check_completion(proof, DOC_SHA)
     assert checks and not bankid.verified(checks)
+
+
+class _Exploding(Mapping[str, Any]):
+    """A proof whose every read fails (as a corrupted JSON column might)."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError("boom")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["signature"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_eid_check_completion_never_lets_an_exception_out(app: Flask) -> None:
+    checks = bankid.check_completion(_Exploding(), DOC_SHA)
+    assert [c.ok for c in checks] == [False]
+    assert checks[0].text == "Beviset från BankID kunde inte kontrolleras."
 
 
 def test_eid_check_completion_with_a_garbage_document_hash(
