@@ -217,32 +217,75 @@ def start_sign(
 
     *personal_number* (12 digits), when given, becomes requirement.personalNumber: only that
     person's BankID can sign. *non_visible* is signed but not shown (userNonVisibleData)."""
-    if not visible_text.strip() or len(_b64(visible_text)) > MAX_VISIBLE_B64:
-        raise BankIdError(_rfa(22), "visible text empty or longer than BankID allows")
-    if non_visible is not None and len(base64.b64encode(non_visible)) > MAX_NON_VISIBLE_B64:
-        raise BankIdError(_rfa(22), "non-visible data longer than BankID allows")
-    requirement: dict[str, Any] = {}
+    if not visible_text.strip():
+        raise BankIdError(_rfa(22), "visible text empty")
+    return _start(
+        settings,
+        "sign",
+        end_user_ip=end_user_ip,
+        personal_number=personal_number,
+        visible_text=visible_text,
+        non_visible=non_visible,
+    )
+
+
+def start_auth(
+    settings: Mapping[str, Any],
+    *,
+    end_user_ip: str,
+    personal_number: str | None,
+    visible_text: str | None = None,
+) -> Order:
+    """Start an identification order (/auth); the same Order, collect and cancel as a sign order.
+
+    *personal_number*, when given, becomes requirement.personalNumber; *visible_text*, when given,
+    is shown in the app (userVisibleData) and signed into the identification."""
+    return _start(
+        settings,
+        "auth",
+        end_user_ip=end_user_ip,
+        personal_number=personal_number,
+        visible_text=visible_text,
+        non_visible=None,
+    )
+
+
+def _start(
+    settings: Mapping[str, Any],
+    kind: str,
+    *,
+    end_user_ip: str,
+    personal_number: str | None,
+    visible_text: str | None,
+    non_visible: bytes | None,
+) -> Order:
+    data: dict[str, Any] = {"endUserIp": end_user_ip}
+    if visible_text:
+        if len(_b64(visible_text)) > MAX_VISIBLE_B64:
+            raise BankIdError(_rfa(22), "visible text longer than BankID allows")
+        data["userVisibleData"] = _b64(visible_text)
+    if non_visible is not None:
+        if len(base64.b64encode(non_visible)) > MAX_NON_VISIBLE_B64:
+            raise BankIdError(_rfa(22), "non-visible data longer than BankID allows")
+        data["userNonVisibleData"] = base64.b64encode(non_visible).decode("ascii")
     if personal_number:
         if not _PNR.fullmatch(personal_number):
             raise BankIdError(_("Personnumret ska ha tolv siffror."), "bad personal number")
-        requirement["personalNumber"] = personal_number
-    data: dict[str, Any] = {"endUserIp": end_user_ip, "userVisibleData": _b64(visible_text)}
-    if requirement:
-        data["requirement"] = requirement
-    if non_visible is not None:
-        data["userNonVisibleData"] = base64.b64encode(non_visible).decode("ascii")
+        data["requirement"] = {"personalNumber": personal_number}
 
     def post(bankid: Client) -> dict[str, Any]:
-        # built here rather than by BankIDClient.sign, which takes userNonVisibleData as text
-        response = bankid.client.post(bankid._sign_endpoint, json=data)
+        # built here rather than by BankIDClient.sign/authenticate, which take
+        # userNonVisibleData as text and drop an empty requirement differently per method
+        endpoint = bankid._sign_endpoint if kind == "sign" else bankid._auth_endpoint
+        response = bankid.client.post(endpoint, json=data)
         if response.status_code != 200:
             raise get_json_error_class(response)
         answer = response.json()
         if not isinstance(answer, dict):
-            raise ValueError("sign answer is not an object")
+            raise ValueError(f"{kind} answer is not an object")
         return answer
 
-    answer = _call(settings, "sign", post)
+    answer = _call(settings, kind, post)
     started = time.time()
     try:
         return Order(
@@ -253,7 +296,7 @@ def start_sign(
             started=started,
         )
     except KeyError as exc:
-        raise BankIdError(_rfa(5), f"BankID sign: answer lacks {exc}") from exc
+        raise BankIdError(_rfa(5), f"BankID {kind}: answer lacks {exc}") from exc
 
 
 def qr_content(order_like: Mapping[str, Any] | Order, now: float | None = None) -> str:

@@ -112,6 +112,21 @@ def test_eid_same_device_start_by_auto_start_token(app: Flask, bankid_peer: Bank
     assert bankid.hint_message("pending", "started", qr=False).startswith("Söker efter BankID")
 
 
+def test_eid_identification_order_by_auth(app: Flask, bankid_peer: BankIdPeer) -> None:
+    settings = _settings(bankid_peer)
+    order = bankid.start_auth(settings, end_user_ip="2001:db8::7", personal_number=PNR)
+    endpoint, sent = bankid_peer.requests[-1]
+    assert endpoint == "auth"
+    assert sent == {"endUserIp": "2001:db8::7", "requirement": {"personalNumber": PNR}}
+    bankid_peer.complete(bankid.qr_content(order), PNR, NAME)
+    done = bankid.collect(settings, order.order_ref)
+    assert done.status == "complete" and done.completion is not None
+    assert done.completion["user"]["personalNumber"] == PNR
+    signed = etree.fromstring(base64.b64decode(done.completion["signature"]))
+    func = signed.find(f".//{{{BANKID_NS}}}funcId")
+    assert func is not None and func.text == "Identification"
+
+
 def test_eid_only_the_required_person_can_complete(app: Flask, bankid_peer: BankIdPeer) -> None:
     order = _start(bankid_peer)
     with pytest.raises(PeerRefused, match="another person"):
