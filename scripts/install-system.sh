@@ -19,6 +19,18 @@ command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
 # the statistics chart's PNG download is drawn from its SVG by rsvg-convert (librsvg, Pango text)
 command -v rsvg-convert >/dev/null 2>&1 || need+=(librsvg2-bin)
+# staff SSO with SAML: pysaml2 signs and verifies with xmlsec1; the tests' IdP is Debian's
+# SimpleSAMLphp served by `php -S` (tests/idp/saml.py), which needs PHP's DOM/XML and mbstring
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+command -v php >/dev/null 2>&1 || need+=(php-cli)
+if command -v php >/dev/null 2>&1; then
+  php_modules=$(php -m 2>/dev/null || true)  # not `php -m | grep -q`: pipefail + SIGPIPE
+  grep -qx dom <<<"$php_modules" || need+=(php-xml)
+  grep -qx mbstring <<<"$php_modules" || need+=(php-mbstring)
+else
+  need+=(php-xml php-mbstring)
+fi
+[ -d /usr/share/simplesamlphp/www ] || need+=(simplesamlphp)
 if [ "${FORMSVC_WITH_BROWSER:-0}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
@@ -30,4 +42,32 @@ echo "Installing Debian packages: ${need[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+
+# simplesamlphp depends on a web server (apache2 is the first choice) and php on an Apache module:
+# none is wanted here (the tests serve SimpleSAMLphp with `php -S`). A web server this script
+# brings onto the machine is neither started during the installation nor at boot; one that was
+# there before is left exactly as it was.
+had_apache=0
+dpkg -s apache2 >/dev/null 2>&1 && had_apache=1
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  # Debian's documented switch (invoke-rc.d): exit 101 = no service may start now
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=1
+fi
+status=0
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" \
+  || status=$?
+[ "$own_policy" = 1 ] && $SUDO rm -f "$policy"
+if [ "$had_apache" = 0 ] && dpkg -s apache2 >/dev/null 2>&1; then
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now apache2 >/dev/null 2>&1 || true
+  else
+    $SUDO update-rc.d apache2 disable >/dev/null 2>&1 || true
+    $SUDO service apache2 stop >/dev/null 2>&1 || true
+  fi
+  echo "apache2 came with simplesamlphp; it is disabled and not running (formsvc does not use it)."
+fi
+exit "$status"

@@ -46,6 +46,7 @@ def register(app: Flask) -> None:
         participants,
         periods,
         public,
+        saml,
         security,
         signing,
         sso,
@@ -61,6 +62,7 @@ def register(app: Flask) -> None:
     for module in (*modules, statistics, periods, security, audit_log):
         app.register_blueprint(module.bp)
     app.register_blueprint(sso.bp)  # issue 14: staff single sign-on
+    app.register_blueprint(saml.bp)  # issue 14: staff single sign-on with SAML 2.0
 
     encoding.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
