@@ -9,12 +9,19 @@ FLASK := $(VENV)/bin/flask --app formsvc
 PORT ?= 5000
 export FORMSVC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run setup system venv translations instance test test-sqlite test-postgresql lint bench templates clean
+.PHONY: run setup system venv node translations instance test test-sqlite test-postgresql lint bench templates clean
 
 run: setup
 	$(FLASK) serve --port $(PORT)
 
-setup: system venv translations instance
+setup: system venv node translations instance
+
+# npm packages for the tests' identity providers (package-lock.json pins them; Node >= 20)
+node: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null && node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+	  || { echo "Node.js >= 20 with npm is needed for the tests' OpenID Provider (Debian 12 ships 18: use NodeSource)" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 
 system:
 	@scripts/install-system.sh
@@ -36,7 +43,7 @@ instance: venv
 
 test: FORMSVC_WITH_BROWSER=1
 test: export FORMSVC_WITH_BROWSER=1
-test: system venv translations
+test: system venv node translations
 	mkdir -p build
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgresql
@@ -67,4 +74,4 @@ messages: venv
 	$(VENV)/bin/pybabel update -i build/messages.pot -d formsvc/translations
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build .pytest_cache node_modules

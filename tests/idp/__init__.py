@@ -1,0 +1,1 @@
+"""Real identity providers for the tests (OpenID Connect, SAML, BankID test peer), on loopback."""
