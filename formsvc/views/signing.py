@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -24,11 +25,21 @@ from formsvc.extensions import db
 from formsvc.forms._base import data_to_formdata
 from formsvc.forms.consent_withdrawal import ScopeForm
 from formsvc.models import Document, SignatureRequest, StoredFile
-from formsvc.services import access, audit, consents, documents, signer_roles, signing, throttle
+from formsvc.services import (
+    access,
+    audit,
+    consents,
+    documents,
+    signer_roles,
+    signing,
+    sso,
+    throttle,
+)
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
+from formsvc.services.signing import reauth
 from formsvc.services.untrusted import Busy
-from formsvc.views import lock
+from formsvc.views import STOCKHOLM, lock
 from formsvc.views._common import (
     NoPublicAddress,
     converter,
@@ -125,10 +136,12 @@ def send_link(doc_id: int, rid: int) -> str | BaseResponse | tuple[str, int]:
 def _sign_page(
     doc: Document, dtype: DocumentType, req: SignatureRequest, *, staff: bool
 ) -> str | BaseResponse:
-    """In person (locked view, witnessed) or as the logged-in staff member (password)."""
+    """In person (locked view, witnessed) or as the logged-in staff member (password, or for an
+    SSO account a fresh re-authentication at its IdP)."""
     if req.status != "open":
         return render_template("signing/done.html", document=doc, req=req, locked=not staff)
-    form = (StaffSignForm if staff else SignForm)(prefix="s")
+    idp = reauth.provider_for(current_user, current_app.config) if staff else None
+    form = (StaffSignForm if staff and idp is None else SignForm)(prefix="s")
     form.statements.choices = signing.statement_choices(req, dtype)
     decline = DeclineForm(prefix="d")
     if not staff and request.method == "GET":
@@ -136,6 +149,7 @@ def _sign_page(
     if staff and request.method == "GET":
         form.name.data = current_user.full_name
     method = "staff" if staff else "in_person"
+    proof, refused = _fresh_reauth(idp), None
     try:
         if request.method == "POST" and "d-reason" in request.form and decline.validate():
             signing.decline(
@@ -143,11 +157,17 @@ def _sign_page(
             )
             return render_template("signing/done.html", document=doc, req=req, locked=not staff)
         if request.method == "POST" and "d-reason" not in request.form and form.validate():
-            if staff and not (checked := _staff_password(doc, form.password.data, {})).ok:
+            if idp is not None and proof is None:
+                refused = _reauth_refused(idp)
+            elif (
+                staff
+                and idp is None
+                and not (checked := _staff_password(doc, form.password.data, {})).ok
+            ):
                 form.password.errors = _password_errors(checked)
             else:
-                what = signing.Signature(req, form.given(origin()), method)
-                record_and_finalise(what, dtype, actor=current_user)
+                what = signing.Signature(req, form.given(origin()), method, **_evidence(proof))
+                _record_staff(what, dtype, proof)
                 return render_template("signing/done.html", document=doc, req=req, locked=not staff)
     except signing.SigningError as exc:
         db.session.rollback()
@@ -164,6 +184,7 @@ def _sign_page(
         pdf_url=url_for(".frozen_pdf", doc_id=doc.id),
         context=dtype.build_context(documents.render_input(doc)),
         missing=signing.missing_before_signing(req, dtype),
+        reauth=_reauth_view(idp, proof, refused),
     )
 
 
@@ -227,23 +248,29 @@ def decide(doc_id: int) -> str | BaseResponse:
         if request.method == "GET"
         else None,
     )
-    form = StaffSignForm(prefix="s")
+    idp = reauth.provider_for(current_user, current_app.config)
+    form = (StaffSignForm if idp is None else SignForm)(prefix="s")
     if request.method == "GET":
         form.name.data = current_user.full_name
+    proof, refused = _fresh_reauth(idp), None
     if request.method == "POST" and all([decision.validate(), form.validate()]):
         values = dtype.decision.to_data(decision, current_user.full_name)
         problems = _form_problems(doc, dtype, {**doc.data, **values})
-        checked = _staff_password(doc, form.password.data, {"decide": True})
-        if not checked.ok:
-            form.password.errors = _password_errors(checked)
-        elif problems:
+        if idp is None:  # a local account re-enters its password
+            checked = _staff_password(doc, form.password.data, {"decide": True})
+            form.password.errors = [] if checked.ok else _password_errors(checked)
+            identified = checked.ok
+        else:  # an SSO account has re-authenticated at its IdP just before
+            refused = None if proof else _reauth_refused(idp)
+            identified = proof is not None
+        if identified and problems:
             for problem in problems:
                 flash(problem, "error")
-        else:
+        elif identified:
             try:
-                what = signing.Decision(doc, values, form.given(origin()))
+                what = signing.Decision(doc, values, form.given(origin()), **_evidence(proof))
                 done = _("Beslutet är registrerat och underskrivet.")
-                record_and_finalise(what, dtype, actor=current_user, done=done)
+                _record_staff(what, dtype, proof, done=done)
                 return redirect(url_for("documents.show", doc_id=doc.id))
             except signing.SigningError as exc:
                 flash(exc.message, "error")
@@ -258,6 +285,7 @@ def decide(doc_id: int) -> str | BaseResponse:
             dtype.decision.slot, {**doc.data, **dict.fromkeys(dtype.decision.supplies, True)}
         ),
         context=dtype.build_context(documents.render_input(doc)),
+        reauth=_reauth_view(idp, proof, refused),
     )
 
 
@@ -320,6 +348,90 @@ def _staff_password(doc: Document, password: str, details: dict[str, Any]) -> th
 def _password_errors(outcome: throttle.Outcome) -> list[str]:
     wrong = [] if outcome.refused else [_("Fel lösenord.")]
     return wrong + ([locked_message(outcome)] if outcome.retry_after else [])
+
+
+# --------------------------------------------------------------------------- SSO re-authentication
+
+
+def _fresh_reauth(idp: reauth.Provider | None) -> dict[str, Any] | None:
+    """The proof of this account's re-authentication at its IdP, if recent enough to sign."""
+    if idp is None or not idp.configured:
+        return None
+    return sso.fresh_reauth(session, current_user._get_current_object(), current_app.config)
+
+
+def _evidence(proof: dict[str, Any] | None) -> dict[str, Any]:
+    """What sign() records instead of "password": the IdP's re-authentication and its proof."""
+    if proof is None:
+        return {}
+    text = signing.sso_identity_text(proof, actor=current_user._get_current_object())
+    return {"verification": text, "eid": proof}
+
+
+def _record_staff(
+    what: signing.Signature | signing.Decision,
+    dtype: DocumentType,
+    proof: dict[str, Any] | None,
+    *,
+    done: str = "",
+) -> None:
+    """Record a staff signature; a re-authentication is used up by it, exactly once."""
+    user = current_user._get_current_object()
+    if proof is not None:
+        try:  # in the signature's transaction: a concurrent second submit waits, then fails
+            reauth.claim(proof, current_app.config)
+        except signing.SigningError:
+            sso.consume_reauth(session, user)
+            raise
+    record_and_finalise(what, dtype, actor=user, done=done)
+    if proof is not None:
+        sso.consume_reauth(session, user)
+
+
+def _reauth_refused(idp: reauth.Provider) -> str:
+    if not idp.configured:
+        return _not_configured(idp)
+    return _(
+        "Din identitet är inte bekräftad hos %(idp)s, eller bekräftelsen är för gammal eller "
+        "redan använd (den gäller i %(minutes)d minuter och för en underskrift). Inget har "
+        "registrerats. Bekräfta din identitet igen och fyll sedan i formuläret på nytt.",
+        idp=idp.label,
+        minutes=_reauth_minutes(),
+    )
+
+
+def _not_configured(idp: reauth.Provider) -> str:
+    return _(
+        "Ditt konto loggar in via %(idp)s, som inte längre är inställt i tjänsten, så du kan "
+        "inte skriva under just nu. Kontakta administratören.",
+        idp=idp.name,
+    )
+
+
+def _reauth_minutes() -> int:
+    return max(1, -(-int(current_app.config["SSO_REAUTH_SECONDS"]) // 60))
+
+
+def _reauth_view(
+    idp: reauth.Provider | None, proof: dict[str, Any] | None, refused: str | None
+) -> dict[str, Any] | None:
+    """What the sign form shows an SSO account instead of the password field."""
+    if idp is None:
+        return None
+    start = None
+    if idp.configured:  # OIDC prompt=login&max_age=0, SAML ForceAuthn (views/sso.py)
+        start = url_for("sso.login", name=idp.name, purpose="reauth", next=request.path)
+    at = reauth.auth_time(proof) if proof else None
+    until = reauth.valid_until(proof, current_app.config) if proof else None
+    return {
+        "label": idp.label,
+        "start": start,
+        "proof": proof,
+        "at": at.astimezone(STOCKHOLM).strftime("%H:%M") if at else "",
+        "until": until.astimezone(STOCKHOLM).strftime("%H:%M") if until else "",
+        "minutes": _reauth_minutes(),
+        "error": refused or (None if idp.configured else _not_configured(idp)),
+    }
 
 
 def _log(action: str, doc: Document, details: dict[str, Any]) -> None:

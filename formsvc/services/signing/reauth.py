@@ -21,10 +21,9 @@ from sqlalchemy.exc import IntegrityError
 
 from formsvc.extensions import db
 from formsvc.models import SsoSeen, User
+from formsvc.services import sso
 from formsvc.services.signing._common import SigningError
 
-#: the login paths of services/sso.py (OIDC) and services/saml.py, by protocol
-LOGIN_PATHS = {"oidc": "/sso/{name}/login", "saml": "/saml/{name}/login"}
 PROTOCOL_NAMES = {"oidc": "OpenID Connect", "saml": "SAML 2.0"}
 
 
@@ -38,11 +37,7 @@ class Provider:
 
     @property
     def configured(self) -> bool:
-        return self.protocol in LOGIN_PATHS
-
-    def login_path(self) -> str:
-        """Where the re-authentication starts (add ``purpose=reauth`` and ``next``)."""
-        return LOGIN_PATHS[self.protocol].format(name=self.name)
+        return bool(self.protocol)
 
 
 def provider_for(user: User, settings: Mapping[str, Any]) -> Provider | None:
@@ -50,15 +45,10 @@ def provider_for(user: User, settings: Mapping[str, Any]) -> Provider | None:
     name = user.sso_provider
     if not name:
         return None
-    conf = (settings.get("SSO_PROVIDERS") or {}).get(name)
-    if not isinstance(conf, Mapping):
+    found = sso.providers(settings).get(name)
+    if found is None:
         return Provider(name=name, label=name, protocol="")
-    kind = str(conf.get("type") or "")
-    return Provider(
-        name=name,
-        label=str(conf.get("label") or name),
-        protocol=kind if kind in LOGIN_PATHS else "",
-    )
+    return Provider(name=name, label=found.label, protocol=found.protocol)
 
 
 def auth_time(proof: Mapping[str, Any]) -> datetime | None:
