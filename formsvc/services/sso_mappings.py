@@ -80,8 +80,10 @@ def text_problem(value: object, *, maximum: int) -> str | None:
         return _("Högst %(n)d tecken.", n=maximum)
     if value != value.strip():
         return _("Inleds eller slutar med blanksteg.")
-    if any(unicodedata.category(ch) in _INVISIBLE for ch in value):
-        return _("Innehåller osynliga tecken eller styrtecken.")
+    hidden = dict.fromkeys(ch for ch in value if unicodedata.category(ch) in _INVISIBLE)
+    if hidden:
+        codes = ", ".join(f"U+{ord(ch):04X}" for ch in hidden)
+        return _("Innehåller osynliga tecken eller styrtecken (%(codes)s).", codes=codes)
     return None
 
 
@@ -237,6 +239,8 @@ def _checked(
     if district_id is not None:
         if isinstance(district_id, bool) or not isinstance(district_id, int):
             errors["district_id"] = _("Välj en stadsdel i listan.")
+        elif not 0 < district_id < 2**31:  # beyond the column's range: no such district
+            errors["district_id"] = _("Stadsdelen finns inte.")
         else:
             district = db.session.get(District, district_id)
             if district is None:

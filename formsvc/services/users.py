@@ -112,6 +112,12 @@ def update_user(
 
 def reset_password(user: User, *, actor: User | None, password: str | None = None) -> str:
     """Set a new (given or random) password the user must change at next login; returns it."""
+    if user.sso_provider is not None:
+        # an SSO account signs in at its IdP: a password here would be a second, unmanaged way in
+        raise UserError(
+            f"{user.username} loggar in via inloggningstjänsten {user.sso_provider} och har "
+            "inget lösenord här."
+        )
     new = password or secrets.token_urlsafe(12)
     problem = password_problem(new)
     if problem:

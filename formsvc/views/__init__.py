@@ -50,6 +50,7 @@ def register(app: Flask) -> None:
         security,
         signing,
         sso,
+        sso_admin,
         staff,
         statistics,
     )
@@ -63,6 +64,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(sso.bp)  # issue 14: staff single sign-on
     app.register_blueprint(saml.bp)  # issue 14: staff single sign-on with SAML 2.0
+    app.register_blueprint(sso_admin.bp)  # issue 14: ssoadmin
 
     encoding.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -28,7 +28,15 @@ from formsvc.forms.staff import (
     UserForm,
 )
 from formsvc.models import ChecklistItem, District, TemplateVersion, User
-from formsvc.services import audit, checklists, sealing, template_upload, throttle, users
+from formsvc.services import (
+    audit,
+    checklists,
+    sealing,
+    sso_status,
+    template_upload,
+    throttle,
+    users,
+)
 from formsvc.services.template_trial import PLACE_MARKER
 from formsvc.services.templates import DOCX_MIME
 from formsvc.views._common import (
@@ -78,6 +86,7 @@ def user_list() -> str:
         role_labels=ROLE_LABELS,
         confirm=ConfirmForm(),
         locked=throttle.locked_names(),
+        sso_label=_sso_label,
     )
 
 
@@ -131,7 +140,14 @@ def user_edit(uid: int) -> str | Response:
         else:
             flash(_("Ändringarna är sparade."), "info")
             return redirect(url_for(".user_list"))
-    return render_template("admin/user_form.html", form=form, user=user)
+    return render_template(
+        "admin/user_form.html", form=form, user=user, sso_label=_sso_label(user.sso_provider)
+    )
+
+
+def _sso_label(provider: str | None) -> str | None:
+    """How the users pages name an account's SSO provider (None: a local account)."""
+    return sso_status.label(current_app.config, provider)
 
 
 @bp.route("/users/<int:uid>/reset-password", methods=["POST"])
@@ -140,7 +156,11 @@ def user_reset(uid: int) -> str | Response:
     user = db.session.get(User, uid) or abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    new = users.reset_password(user, actor=current_user)
+    try:
+        new = users.reset_password(user, actor=current_user)
+    except users.UserError as exc:  # an SSO account has no password here
+        flash(str(exc), "error")
+        return redirect(url_for(".user_list"))
     return render_template("admin/reset_done.html", user=user, password=new)
 
 

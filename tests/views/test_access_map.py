@@ -33,7 +33,7 @@ from werkzeug.routing import Rule
 from formsvc.checklist_defaults import CHECKLISTS
 from formsvc.extensions import db, limiter
 from formsvc.models import Document, SignatureRequest
-from formsvc.services import checklists, documents, signing, users
+from formsvc.services import checklists, documents, signing, sso_mappings, users
 from formsvc.services.conversion import get_pool
 from tests.conftest import (
     BACKEND,
@@ -264,6 +264,12 @@ ACCESS: dict[str, Staff | Public | Token] = {
         frozenset({"admin"}), {"item_id": "$checklist_item", "action": "down"}
     ),
     "admin.seal": Staff(frozenset({"admin"})),
+    # issue 14: ssoadmin — single sign-on's providers and mapping rules, for administrators
+    "sso_admin.index": Staff(frozenset({"admin"})),
+    "sso_admin.rule_new": Staff(frozenset({"admin"})),
+    "sso_admin.rule_edit": Staff(frozenset({"admin"}), {"rule_id": "$sso_rule"}),
+    "sso_admin.rule_delete": Staff(frozenset({"admin"}), {"rule_id": "$sso_rule"}),
+    "sso_admin.try_rules": Staff(frozenset({"admin"})),
     # a signer's personal link
     "public.link": Token("open", content=None),
     "public.send_code": Token("open", content=None),  # the code goes to the link's own address
@@ -532,6 +538,16 @@ class Maker:
         checklists.ensure_defaults(next(iter(CHECKLISTS)))
         item = checklists.items(next(iter(CHECKLISTS)))[0]
         db.session.commit()
+        # issue 14: ssoadmin — an administrator's SSO mapping rule
+        sso_rule = sso_mappings.add(
+            app.config,
+            provider="*",
+            claim="groups",
+            value="access-map",
+            role="analyst",
+            district_id=None,
+            actor=None,
+        )
         ids: dict[str, object] = {
             "pid": w.participant.id,
             "employee": caseworker.id,
@@ -547,6 +563,7 @@ class Maker:
             "talk_manager_req": next(r.id for r in talk_reqs if r.staff_role == "manager"),
             "sealed_talk": sealed_talk.id,
             "checklist_item": item.id,
+            "sso_rule": sso_rule.id,  # issue 14: ssoadmin
         }
         cookies = {name: self.staff_login(name) for name in STAFF}
         for name, client in (("signer_open", signer_open), ("signer_signed", signer_signed)):
