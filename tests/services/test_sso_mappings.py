@@ -14,16 +14,23 @@ from formsvc.services import sso_mappings, users
 from formsvc.services.sso_mappings import MappingError
 from tests.conftest import World
 
+#: what services/sso requires of a provider for the app to start
+OIDC = {"type": "oidc", "client_id": "formsvc", "issuer": "https://login.example.se"}
 PROVIDERS = {
     "city": {
-        "type": "oidc",
+        **OIDC,
         "label": "Stockholms stad",
         "mappings": [
             {"claim": "groups", "value": "farsta-chefer", "role": "manager", "district": "Farsta"},
             {"claim": "groups", "value": "sig-analys", "role": "analyst"},
         ],
     },
-    "siths": {"type": "saml", "label": "SITHS-kort", "mappings": []},
+    "siths": {
+        "type": "saml",
+        "label": "SITHS-kort",
+        "idp_metadata_file": "/etc/formsvc/siths.xml",
+        "mappings": [],
+    },
 }
 
 
@@ -117,7 +124,7 @@ def test_a_config_rule_naming_an_unknown_district_is_reported_and_refuses_its_gr
 ) -> None:
     broken = {
         "city": {
-            "type": "oidc",
+            **OIDC,
             "mappings": [
                 {"claim": "groups", "value": "chefer", "role": "manager", "district": "Fasta"},
                 {"claim": "groups", "value": "alla", "role": "analyst"},
@@ -152,7 +159,7 @@ def test_a_config_rule_naming_an_unknown_district_is_reported_and_refuses_its_gr
 def test_every_broken_config_rule_is_reported(
     make_app: Any, world: World, entry: Any, says: str
 ) -> None:
-    app = make_app(SSO_PROVIDERS={"city": {"type": "oidc", "mappings": [entry]}})
+    app = make_app(SSO_PROVIDERS={"city": {**OIDC, "mappings": [entry]}})
     with app.app_context():
         (rule,) = sso_mappings.rules(app.config, "city")
         assert rule.problem is not None and says in rule.problem
