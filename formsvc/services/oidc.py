@@ -32,7 +32,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from flask_babel import gettext as _
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, import_key
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
@@ -224,12 +224,21 @@ class OidcClient:
         if cached is not None:
             return cached
         data = _get_json(uri, self.verify, "provider keys (JWKS)")
-        try:
-            keys = KeySet.import_key_set(
-                {"keys": [k for k in data.get("keys", []) if k.get("use", "sig") == "sig"]}
-            )
-        except (JoseError, ValueError, TypeError, AttributeError) as exc:
-            raise _unavailable(f"provider keys at {uri} could not be read: {exc}") from exc
+        found = data.get("keys")
+        usable = []
+        for item in found if isinstance(found, list) else []:
+            # public signing keys only; a key of another kind or a broken one is left out
+            if not isinstance(item, dict) or item.get("use", "sig") != "sig":
+                continue
+            if item.get("kty") not in ("RSA", "EC", "OKP"):
+                continue
+            try:
+                usable.append(import_key(item, item["kty"]))
+            except (JoseError, ValueError, TypeError, KeyError):
+                continue
+        if not usable:
+            raise _unavailable(f"provider keys at {uri} hold no usable signing key")
+        keys = KeySet(usable)
         _cache.put(key, keys)
         return keys
 
@@ -403,14 +412,12 @@ class OidcClient:
             return None  # signing out here must not fail because the provider is away
         if not endpoint:
             return None
-        return add_params_to_uri(
-            endpoint,
-            [
-                ("id_token_hint", id_token_hint),
-                ("post_logout_redirect_uri", post_logout_redirect_uri),
-                ("client_id", self.client_id),
-            ],
-        )
+        params = [("client_id", self.client_id)]
+        if id_token_hint:
+            params.append(("id_token_hint", id_token_hint))
+        if post_logout_redirect_uri:
+            params.append(("post_logout_redirect_uri", post_logout_redirect_uri))
+        return add_params_to_uri(endpoint, params)
 
 
 def client(name: str, conf: Mapping[str, Any]) -> OidcClient:

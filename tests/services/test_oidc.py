@@ -308,6 +308,9 @@ class Forger:
         self.issuer = f"http://127.0.0.1:{self.server.server_port}"
         self.next: str = ""
         self.token_requests: list[dict[str, str]] = []
+        self.fetched: list[str] = []
+        #: published beside the signing key (JSON as given)
+        self.extra_keys: list[Any] = []
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         forger = self
@@ -325,6 +328,7 @@ class Forger:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                forger.fetched.append(self.path)
                 if self.path == "/.well-known/openid-configuration":
                     self._json(
                         {
@@ -336,7 +340,8 @@ class Forger:
                         }
                     )
                 elif self.path == "/jwks":
-                    self._json(KeySet([forger.key]).as_dict(private=False))
+                    keys = KeySet([forger.key]).as_dict(private=False)["keys"]
+                    self._json({"keys": [*keys, *forger.extra_keys]})
                 else:
                     self.send_error(404)
 
@@ -366,7 +371,7 @@ class Forger:
 
     def sign(self, claims: dict[str, Any], key: RSAKey | None = None) -> str:
         key = key or self.key
-        return jwt.encode({"alg": "RS256", "kid": "forger-1"}, claims, key)
+        return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
 
 
 def b64(data: bytes) -> str:
@@ -412,6 +417,53 @@ def test_oidc_forger_well_formed_token_is_accepted(
     request = forger.token_requests[-1]
     assert request["grant_type"] == "authorization_code" and request["code"] == "c"
     assert request["code_verifier"] and request["redirect_uri"] == REDIRECT
+
+
+def test_oidc_keys_are_cached_and_fetched_again_for_a_new_key_id(
+    app: Flask, forger: Forger, forged_conf: dict[str, Any]
+) -> None:
+    forger.fetched.clear()
+    for _ in range(2):
+        finish_with(forger, forged_conf, lambda p: forger.sign(forger.claims(p, forged_conf)))
+    assert forger.fetched == ["/.well-known/openid-configuration", "/jwks"]
+
+    # the provider rotates its key: the first token with the new key id fetches the keys again
+    old = forger.key
+    forger.key = RSAKey.generate_key(2048, parameters={"kid": "forger-2", "use": "sig"})
+    try:
+        result = finish_with(
+            forger, forged_conf, lambda p: forger.sign(forger.claims(p, forged_conf))
+        )
+    finally:
+        forger.key = old
+    assert result.subject == "forged-subject"
+    assert forger.fetched == ["/.well-known/openid-configuration", "/jwks", "/jwks"]
+
+
+def test_oidc_odd_keys_in_the_jwks_are_left_out(
+    app: Flask, forger: Forger, forged_conf: dict[str, Any]
+) -> None:
+    secret = b"a-shared-secret-published-by-mistake-0123456789"
+    forger.extra_keys = [
+        {"kty": "oct", "kid": "shared", "k": b64(secret)},
+        {"kty": "RSA", "kid": "broken", "n": "AQAB"},
+        {"kty": "XYZ", "kid": "odd"},
+        "not a key",
+    ]
+    try:
+        ok = finish_with(forger, forged_conf, lambda p: forger.sign(forger.claims(p, forged_conf)))
+        assert ok.subject == "forged-subject"
+
+        def hs256(pending: dict[str, Any]) -> str:
+            header = b64(json.dumps({"alg": "HS256", "kid": "shared"}).encode())
+            payload = b64(json.dumps(forger.claims(pending, forged_conf)).encode())
+            mac = hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+            return f"{header}.{payload}.{b64(mac)}"
+
+        with pytest.raises(oidc.OidcError, match="algorithm 'HS256'"):
+            finish_with(forger, forged_conf, hs256)
+    finally:
+        forger.extra_keys = []
 
 
 def hs256_with_public_key(forger: Forger, claims: dict[str, Any]) -> str:
