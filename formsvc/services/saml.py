@@ -59,6 +59,7 @@ SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
 
 _metadata_cache: dict[str, tuple[float, str]] = {}
+_config_cache: dict[str, tuple[float, SPConfig]] = {}
 _metadata_lock = threading.Lock()
 
 
@@ -137,6 +138,7 @@ def forget_metadata() -> None:
     """Drop cached IdP metadata (tests; a city that just rolled its IdP certificate)."""
     with _metadata_lock:
         _metadata_cache.clear()
+        _config_cache.clear()
 
 
 def _client(name: str, conf: Mapping[str, Any], settings: Mapping[str, Any]) -> Saml2Client:
@@ -175,8 +177,23 @@ def _client(name: str, conf: Mapping[str, Any], settings: Mapping[str, Any]) -> 
         "xmlsec_binary": get_xmlsec_binary(["/usr/bin"]),
         "accepted_time_diff": CLOCK_SKEW,
     }
+    # parsing metadata is the slow part (a federation's aggregate holds thousands of entities):
+    # the loaded configuration is reused while nothing in it changed; each call gets its own
+    # client, so nothing pysaml2 keeps per client is shared between requests
+    key = hashlib.sha256(
+        repr(sorted((k, repr(v)) for k, v in config.items() if k != "metadata")).encode()
+        + hashlib.sha256(config["metadata"]["inline"][0].encode()).digest()
+    ).hexdigest()
+    with _metadata_lock:
+        hit = _config_cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < METADATA_TTL:
+            return Saml2Client(config=hit[1])
     sp_config = SPConfig()
     sp_config.load(config)
+    with _metadata_lock:
+        if len(_config_cache) >= 16:
+            _config_cache.clear()
+        _config_cache[key] = (time.monotonic(), sp_config)
     return Saml2Client(config=sp_config)
 
 

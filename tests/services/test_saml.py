@@ -401,6 +401,9 @@ def test_saml_sp_metadata_names_our_endpoints_and_key(
     assert acs.get("Binding") == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
     sls = sp.find(f"{{{md}}}SingleLogoutService")
     assert sls.get("Location") == f"{BASE}/saml/{NAME}/sls"
+    # a signing key only: an IdP that read an encryption key here would encrypt, and an
+    # encrypted assertion is refused (no decryption key is configured)
+    assert [kd.get("use") for kd in sp.findall(f"{{{md}}}KeyDescriptor")] == ["signing"]
     cert = sp.find(f".//{{{NS['ds']}}}X509Certificate").text.strip()
     assert cert == "".join(
         line for line in idp.sp_cert_file.read_text().splitlines() if "-----" not in line
