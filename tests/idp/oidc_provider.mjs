@@ -103,13 +103,16 @@ const provider = new Provider(issuer, {
   adapter: Adapter,
   jwks,
   cookies: { keys: [settings.cookie_key] },
-  // like Entra ID, groups (and the account's acr) come with the ID token whatever the scope; the personal identity number
-  // comes with "profile" or the Swedish OIDC profile's own scope
+  // like Entra ID, groups (and the account's acr) come with the ID token whatever the scope; the
+  // personal identity number comes with "profile" or the Swedish OIDC profile's own scope
   claims: {
     openid: ['sub', 'groups', 'acr'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username', PERSONAL_NUMBER],
     email: ['email', 'email_verified'],
-    'https://id.oidc.se/scope/naturalPersonNumber': [PERSONAL_NUMBER],
+    // as the Swedish eID Framework's OIDC profile (Attribute Specification) defines this scope
+    'https://id.oidc.se/scope/naturalPersonNumber': [
+      PERSONAL_NUMBER, 'name', 'given_name', 'family_name', 'birthdate',
+    ],
   },
   scopes: ['openid', 'profile', 'email', 'offline_access', 'https://id.oidc.se/scope/naturalPersonNumber'],
   // the relying party reads the claims from the ID token (no userinfo round trip)

@@ -97,6 +97,18 @@ def test_oidc_login_returns_the_validated_identity(
     assert db.session.scalars(select(SsoSeen.key)).all() != []
 
 
+def test_oidc_swedish_eid_scope_gives_the_personal_identity_number(
+    app: Flask, oidc_idp: OidcIdp, conf: dict[str, Any], anna: str
+) -> None:
+    scope = "openid https://id.oidc.se/scope/naturalPersonNumber"
+    pending, params = sign_in(oidc_idp, conf, "anna.oidc", scope=scope, acr_values=LOA3)
+    result = oidc.client("city", conf).finish(pending=pending, params=params)
+    assert result.claims[PERSONAL_NUMBER] == "199001012385"
+    assert result.claims["name"] == "Anna Andersson"
+    assert "email" not in result.claims  # not asked for
+    assert result.acr == LOA3
+
+
 def test_oidc_authorization_request_uses_pkce_s256_state_and_nonce(
     app: Flask, oidc_idp: OidcIdp, conf: dict[str, Any]
 ) -> None:
@@ -263,6 +275,13 @@ def test_oidc_end_session_url_signs_out_at_the_provider(
     url, pending = rp.begin(redirect_uri=REDIRECT)
     with pytest.raises(IdpLoginError, match="asked for a login"):
         oidc_idp.login(url, None, session=browser)
+
+    # without the ID token (too large to keep), client_id names us (RP-Initiated Logout 1.0)
+    rp.finish(pending=pending, params=query(oidc_idp.login(url, "anna.oidc", browser)))
+    logout = rp.end_session_url(id_token_hint="", post_logout_redirect_uri=LOGGED_OUT)
+    assert logout is not None and "id_token_hint" not in query(logout)
+    assert query(logout)["client_id"] == conf["client_id"]
+    assert oidc_idp.logout(logout, session=browser) == LOGGED_OUT
 
     no_logout = oidc.client("city", {**conf, "logout": False})
     assert no_logout.end_session_url(id_token_hint="x", post_logout_redirect_uri=LOGGED_OUT) is None
