@@ -406,7 +406,7 @@ def record_refusal(
         district_id=user.district_id if user else None,
         details={
             "provider": clean_text(provider, 40),
-            "reason": clean_text(reason, 80),
+            "reason": clean_text(reason, 200),
             **({"subject": clean_text(subject, 255)} if subject else {}),
             **(details or {}),
         },

@@ -22,7 +22,7 @@ from formsvc.models import User
 from formsvc.services import audit, demo, sso, throttle, users
 from formsvc.views._common import locked_message, origin, password_policy, safe_next
 from formsvc.views.admin import ROLE_LABELS
-from formsvc.views.sso import single_logout_url
+from formsvc.views.sso import continue_logout
 
 bp = Blueprint("auth", __name__)
 
@@ -119,5 +119,8 @@ def logout() -> Response:
         current_user.end_sessions()  # this and every other session of the user (other devices)
         db.session.commit()
     logout_user()
+    onwards = continue_logout(sso_login)
+    if onwards:  # that page says it, then the IdP signs out and sends the browser to /login
+        return redirect(onwards)
     flash(_("Du är utloggad."), "info")
-    return redirect(single_logout_url(sso_login) or url_for("auth.login"))
+    return redirect(url_for("auth.login"))

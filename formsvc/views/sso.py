@@ -33,6 +33,8 @@ bp = Blueprint("sso", __name__, url_prefix="/sso")
 
 #: OIDC state, nonce and PKCE verifier between the start and the callback (SSO.md)
 PENDING = "formsvc.sso_pending"
+#: the IdP's single logout address, from the logout (POST) to the page that goes on to it
+LOGOUT = "formsvc.sso_logout"
 PURPOSES = ("login", "reauth")
 #: An ID token larger than this is not kept for logout (the session is a cookie of ≤ 4 kB);
 #: logout then goes to the IdP without id_token_hint, or stays local.
@@ -51,6 +53,21 @@ def provider_or_404(name: str) -> sso.ProviderConfig:
     if found is None:
         abort(404)
     return found
+
+
+@bp.route("/logout")
+def logout() -> Response | tuple[str, int, dict[str, str]]:
+    """After the local logout: on to the IdP's single logout (auth.logout put its address here).
+
+    Not a redirect from the logout form's POST: a form's redirects must stay within the
+    page's CSP form-action 'self', so the browser is sent on from this page (Refresh header,
+    and a link) as a navigation of its own."""
+    target = session.pop(LOGOUT, None)
+    url = str(target.get("url", "")) if isinstance(target, dict) else ""
+    if not url.startswith(("https://", "http://")) or any(ord(ch) < 33 for ch in url):
+        return redirect(url_for("auth.login"))
+    page = render_template("auth/sso_logout.html", url=url, label=target.get("label") or "")
+    return page, 200, {"Refresh": f"0; url={url}"}
 
 
 @bp.route("/<name>/login")
@@ -100,9 +117,6 @@ def callback(name: str) -> Response | tuple[str, int]:
     if not isinstance(pending, dict) or pending.get("provider") != name:
         return refuse(provider, "no_pending_state", "login", None)
     purpose, target = pending.get("purpose", "login"), safe_next(pending.get("next"))
-    error = request.args.get("error")
-    if error is not None:
-        return refuse(provider, "idp_error", purpose, target, {"error": error})
     from formsvc.services import oidc
 
     try:
@@ -156,9 +170,10 @@ def refuse(
     *,
     message: str | None = None,
 ) -> tuple[str, int]:
-    """Audit a refusal the protocol found (sso_refused) and say so."""
+    """Audit a refusal the protocol found (sso_refused, with its *reason* and *details*, each
+    value cut to 200 characters of visible text) and say so."""
     user = current_user._get_current_object() if current_user.is_authenticated else None
-    clean = {k: sso.clean_text(v, 100) for k, v in (details or {}).items()}
+    clean = {str(k)[:40]: sso.clean_text(v, 200) for k, v in (details or {}).items()}
     sso.record_refusal(provider.name, reason, origin=origin(), user=user, details=clean)
     if message is None:
         message = _refusal_text(provider, reason)
@@ -170,11 +185,6 @@ def _refusal_text(provider: sso.ProviderConfig, reason: str) -> str:
         return _(
             "Inloggningen startades inte här, har redan använts eller tog för lång tid. "
             "Börja om från inloggningssidan."
-        )
-    if reason == "idp_error":
-        return _(
-            "Inloggningen avbröts eller nekades hos %(idp)s. Du är inte inloggad.",
-            idp=provider.label,
         )
     if reason == "reauth_no_session":
         return _("Du är inte längre inloggad med kontot som skulle bekräftas. Logga in igen.")
@@ -202,6 +212,17 @@ def callback_uri(name: str) -> str:
     if base:
         return f"{base.rstrip('/')}{url_for('sso.callback', name=name)}"
     return url_for("sso.callback", name=name, _external=True)
+
+
+def continue_logout(login: Mapping[str, Any] | None) -> str | None:
+    """The local page that sends the browser on to the IdP's single logout, after the local
+    logout of an SSO session (None: nothing to do at the IdP)."""
+    url = single_logout_url(login)
+    if not url or not isinstance(login, Mapping):
+        return None
+    provider = sso.providers(current_app.config).get(str(login.get("provider")))
+    session[LOGOUT] = {"url": url, "label": provider.label if provider else ""}
+    return url_for("sso.logout")
 
 
 def single_logout_url(login: Mapping[str, Any] | None) -> str | None:

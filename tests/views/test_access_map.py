@@ -282,6 +282,7 @@ ACCESS: dict[str, Staff | Public | Token] = {
     # tests/views/test_sso_oidc.py covers these routes with a real IdP
     "sso.login": Public(args={"name": "city"}, ok=404),
     "sso.callback": Public(args={"name": "city"}, ok=404),
+    "sso.logout": Public(ok=302),  # no IdP logout under way: to the login page
     # issue 14: saml — no SAML provider in the map's app either: every name is unknown (404);
     # tests/views/test_saml_login.py covers these routes with a real IdP (SimpleSAMLphp)
     "saml.metadata": Public(args={"name": "siths"}, ok=404),
