@@ -4,6 +4,8 @@ passwords, and hostile requests to /sso/<name>/... that are refused clearly, nev
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 import pytest
@@ -192,3 +194,338 @@ def test_logout_of_a_login_through_a_provider_no_longer_configured_stays_local(
     assert user.session_version == version + 1
     with client.session_transaction() as session:
         assert sso.SESSION_LOGIN not in session
+
+
+# --------------------------------------------------------------------------- through a real IdP
+
+BASE = "http://localhost"  # PUBLIC_BASE_URL of the test config: the redirect URI's host
+CITY_MAPPINGS = [
+    {"claim": "groups", "value": "farsta-chefer", "role": "manager", "district": "Farsta"},
+    {
+        "claim": "groups",
+        "value": "rinkeby-lotsar",
+        "role": "caseworker",
+        "district": "Rinkeby-Kista",
+    },
+    {"claim": "groups", "value": "analytiker", "role": "analyst"},
+]
+
+
+class Idp:
+    """The test's view of the OpenID Provider fixture: the city's client and staff accounts."""
+
+    def __init__(self, oidc_idp: Any) -> None:
+        self.op = oidc_idp
+        self.client = oidc_idp.add_client(
+            [f"{BASE}/sso/city/callback"], post_logout_redirect_uris=[f"{BASE}/login"]
+        )
+        self.conf = oidc_idp.provider_conf(
+            self.client, label="Stockholms stad (Entra ID)", mappings=CITY_MAPPINGS
+        )
+        self.prefix = uuid.uuid4().hex[:8]  # the IdP lives for the whole run: own accounts
+
+    def account(self, who: str, groups: tuple[str, ...], **claims: Any) -> tuple[str, str]:
+        """Create or change an IdP account; returns (its user name, its sub)."""
+        username = f"{who}.{self.prefix}@stad.example"
+        claims.setdefault("name", who.capitalize() + " Svensson")
+        claims.setdefault("email", username)
+        return username, self.op.add_account(username, groups=list(groups), **claims)
+
+    def start(self, client: FlaskClient, query: str = "") -> str:
+        """Press the login button: the IdP's authorization URL."""
+        resp = client.get(f"/sso/city/login{query}")
+        assert resp.status_code == 302, html(resp)
+        location = resp.headers["Location"]
+        assert location.startswith(self.op.issuer + "/")
+        return location
+
+    def back(self, client: FlaskClient, callback_url: str) -> Any:
+        """The browser arriving at our callback from the IdP."""
+        assert callback_url.startswith(f"{BASE}/sso/city/callback?"), callback_url
+        return client.get(callback_url.removeprefix(BASE))
+
+    def sign_in(self, client: FlaskClient, username: str, query: str = "") -> Any:
+        return self.back(client, self.op.login(self.start(client, query), username))
+
+
+@pytest.fixture
+def idp(oidc_idp: Any) -> Idp:
+    return Idp(oidc_idp)
+
+
+@pytest.fixture
+def city(make_app: Any, idp: Idp, world: World) -> Flask:
+    """The app with the city's IdP configured (built after the world, on the same database)."""
+    return make_app(SSO_PROVIDERS={"city": idp.conf})
+
+
+def account_of(sub: str) -> User | None:
+    db.session.expire_all()
+    return db.session.scalar(select(User).where(User.sso_subject == sub))
+
+
+def test_first_login_creates_the_account_from_the_groups_and_lands_on_the_start_page(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    client = city.test_client()
+    username, sub = idp.account("anna", ("rinkeby-lotsar", "alla-anstallda"))
+    resp = idp.sign_in(client, username)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    start = html(client.get("/"))
+    assert "Välkommen, Anna Svensson" in start
+    user = account_of(sub)
+    assert user is not None and user.sso_provider == "city"
+    assert (user.role, user.district_id, user.username) == ("caseworker", world.home.id, username)
+    assert client.get("/participants/").status_code == 200  # a caseworker's page
+    assert client.get("/admin/users").status_code == 403
+    created = events("sso_account_created")
+    assert [e.object_id for e in created] == [str(user.id)]
+    login = events("sso_login")[-1]
+    assert login.details["issuer"] == idp.op.issuer and login.details["subject"] == sub
+    assert login.details["auth_time"] is not None
+    with client.session_transaction() as session:
+        kept = session[sso.SESSION_LOGIN]
+    assert kept["provider"] == "city" and kept["protocol"] == "oidc"
+    assert kept["id_token"].count(".") == 2
+
+
+def test_a_later_login_updates_role_and_district_and_ends_the_old_sessions(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    username, sub = idp.account("bo", ("rinkeby-lotsar",))
+    first = city.test_client()
+    assert idp.sign_in(first, username).status_code == 302
+    # moved to Farsta as a manager at the IdP; next login, on another device
+    idp.account("bo", ("farsta-chefer",), name="Bo Berg")
+    second = city.test_client()
+    assert idp.sign_in(second, username).status_code == 302
+    user = account_of(sub)
+    assert user is not None
+    assert (user.role, user.district_id, user.full_name) == ("manager", world.other.id, "Bo Berg")
+    assert "Välkommen, Bo Berg" in html(second.get("/"))
+    assert first.get("/").status_code == 302  # the caseworker session ended with the move
+    updated = events("sso_account_updated")[-1]
+    assert updated.details["before"]["role"] == "caseworker"
+    assert updated.details["after"] == {
+        "role": "manager",
+        "district_id": world.other.id,
+        "full_name": "Bo Berg",
+    }
+
+
+def test_mapping_removed_at_the_idp_refuses_deactivates_and_audits(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    username, sub = idp.account("cilla", ("rinkeby-lotsar",))
+    open_session = city.test_client()
+    assert idp.sign_in(open_session, username).status_code == 302
+    idp.account("cilla", ("alla-anstallda",))  # no longer in a mapped group
+    client = city.test_client()
+    resp = idp.sign_in(client, username)
+    assert resp.status_code == 403
+    assert "ingen av dina grupper ger tillgång till formsvc" in html(resp)
+    assert client.get("/").status_code == 302 and open_session.get("/").status_code == 302
+    user = account_of(sub)
+    assert user is not None and not user.active
+    refused = events("sso_refused")[-1]
+    assert refused.details["reason"] == "no_mapping"
+    assert refused.details["seen"] == {"groups": ["alla-anstallda"]}
+    # the group given back: still refused until an administrator reactivates the account
+    idp.account("cilla", ("rinkeby-lotsar",))
+    again = idp.sign_in(city.test_client(), username)
+    assert again.status_code == 403 and "inaktiverat" in html(again)
+    assert events("sso_refused")[-1].details["reason"] == "deactivated"
+
+
+def test_deactivated_account_is_refused(city: Flask, idp: Idp, world: World) -> None:
+    username, sub = idp.account("dan", ("analytiker",))
+    assert idp.sign_in(city.test_client(), username).status_code == 302
+    user = account_of(sub)
+    assert user is not None
+    user.active = False
+    db.session.commit()
+    client = city.test_client()
+    resp = idp.sign_in(client, username)
+    assert resp.status_code == 403 and "Ditt konto i formsvc är inaktiverat" in html(resp)
+    assert client.get("/").status_code == 302
+
+
+def test_without_local_login_staff_sign_in_through_the_idp_and_break_glass_by_password(
+    make_app: Any, idp: Idp, world: World
+) -> None:
+    app = make_app(
+        SSO_PROVIDERS={"city": idp.conf}, LOCAL_LOGIN=False, BREAK_GLASS_USERS=("admin",)
+    )
+    username, _sub = idp.account("eva", ("analytiker",))
+    client = app.test_client()
+    assert 'name="password"' not in html(client.get("/login"))
+    assert idp.sign_in(client, username).status_code == 302
+    assert "Välkommen, Eva Svensson" in html(client.get("/"))
+    refused = app.test_client()
+    resp = refused.post("/login", data={"username": "analyst", "password": PASSWORD})
+    assert BAD_LOGIN in html(resp) and refused.get("/").status_code == 302
+    glass = app.test_client()
+    assert glass.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 302
+    assert "Välkommen, Test admin" in html(glass.get("/"))
+
+
+def test_next_is_followed_when_it_is_ours(city: Flask, idp: Idp, world: World) -> None:
+    username, _sub = idp.account("fia", ("rinkeby-lotsar",))
+    resp = idp.sign_in(city.test_client(), username, "?next=/documents/")
+    assert resp.headers["Location"] == "/documents/"
+    resp = idp.sign_in(city.test_client(), username, "?next=//evil.example/x")
+    assert resp.headers["Location"] == "/"
+
+
+def test_logout_ends_the_local_session_then_the_idp_session(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    username, sub = idp.account("gun", ("rinkeby-lotsar",))
+    client, browser = city.test_client(), idp.op.http()
+    callback = idp.op.login(idp.start(client), username, browser)
+    assert idp.back(client, callback).status_code == 302
+    resp = client.post("/logout")
+    # not a redirect to the IdP from the form's POST (CSP form-action 'self' would stop it)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/sso/logout"
+    onwards = client.get("/sso/logout")
+    assert onwards.status_code == 200 and "Du är utloggad från formsvc" in html(onwards)
+    end_session = onwards.headers["Refresh"].removeprefix("0; url=")
+    assert f'href="{end_session.replace("&", "&amp;")}"' in html(onwards)
+    assert end_session.startswith(idp.op.issuer + "/")
+    assert client.get("/sso/logout").headers["Location"] == "/login"  # once
+    assert "id_token_hint=" in end_session
+    assert client.get("/").status_code == 302  # signed out here at once
+    user = account_of(sub)
+    assert user is not None and user.session_version == 1
+    # the IdP signs out too and sends the browser back to our login page
+    assert idp.op.logout(end_session, session=browser) == f"{BASE}/login"
+    # its single sign-on session is gone: the next login asks for the password again
+    with pytest.raises(Exception, match="asked for a login"):
+        idp.op.login(idp.start(city.test_client()), None, browser)
+
+
+def test_logout_without_end_session_at_the_idp_when_logout_is_off(
+    make_app: Any, idp: Idp, world: World
+) -> None:
+    app = make_app(SSO_PROVIDERS={"city": {**idp.conf, "logout": False}})
+    username, _sub = idp.account("hans", ("analytiker",))
+    client = app.test_client()
+    assert idp.sign_in(client, username).status_code == 302
+    assert client.post("/logout").headers["Location"] == "/login"
+
+
+def test_reauthentication_forces_a_new_login_for_the_same_account(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    username, sub = idp.account("ida", ("rinkeby-lotsar",))
+    client, browser = city.test_client(), idp.op.http()
+    assert idp.back(client, idp.op.login(idp.start(client), username, browser)).status_code == 302
+    url = idp.start(client, "?purpose=reauth&next=/documents/")
+    assert "prompt=login" in url and "max_age=0" in url
+    # the IdP's own session does not let it through without the form (username None fails)
+    with pytest.raises(Exception, match="asked for a login"):
+        idp.op.login(url, None, browser)
+    url = idp.start(client, "?purpose=reauth&next=/documents/")
+    resp = idp.back(client, idp.op.login(url, username, browser))
+    assert resp.status_code == 302 and resp.headers["Location"] == "/documents/"
+    user = account_of(sub)
+    assert user is not None
+    with client.session_transaction() as session:
+        proof = sso.fresh_reauth(session, user, city.config)
+    assert proof is not None and proof["kind"] == "sso" and proof["subject"] == sub
+    assert proof["label"] == "Stockholms stad (Entra ID)" and proof["issuer"] == idp.op.issuer
+
+
+def test_reauthentication_as_someone_else_is_refused(city: Flask, idp: Idp, world: World) -> None:
+    anna, _ = idp.account("jon", ("rinkeby-lotsar",))
+    other, _ = idp.account("kim", ("rinkeby-lotsar",))
+    client = city.test_client()
+    assert idp.sign_in(client, anna).status_code == 302
+    resp = idp.back(client, idp.op.login(idp.start(client, "?purpose=reauth&next=/"), other))
+    assert resp.status_code == 403 and "annat konto" in html(resp)
+    assert events("sso_refused")[-1].details["reason"] == "reauth_other_account"
+    with client.session_transaction() as session:
+        assert sso.SESSION_REAUTH not in session
+    assert "Välkommen, Jon Svensson" in html(client.get("/"))  # still herself
+
+
+# --------------------------------------------------------------------------- hostile
+
+
+def test_tampered_state_is_refused_and_audited(city: Flask, idp: Idp, world: World) -> None:
+    username, sub = idp.account("lo", ("rinkeby-lotsar",))
+    client = city.test_client()
+    callback = idp.op.login(idp.start(client), username)
+    tampered = re.sub(r"state=[^&]+", "state=" + "A" * 43, callback)
+    resp = idp.back(client, tampered)
+    assert resp.status_code == 400 and "Inloggningen nekades" in html(resp)
+    assert client.get("/").status_code == 302 and account_of(sub) is None
+    assert "state mismatch" in events("sso_refused")[-1].details["reason"]
+    # the genuine answer cannot be used after that either: the attempt is over
+    assert idp.back(client, callback).status_code == 400
+
+
+def test_the_callback_works_once_and_only_in_the_browser_that_started(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    username, sub = idp.account("max", ("rinkeby-lotsar",))
+    victim, attacker = city.test_client(), city.test_client()
+    callback = idp.op.login(idp.start(victim), username)
+    # handed to another browser (login CSRF / a stolen callback): no pending state there
+    assert idp.back(attacker, callback).status_code == 400
+    assert attacker.get("/").status_code == 302
+    assert idp.back(victim, callback).status_code == 302
+    # replayed in the same browser: the pending state is gone
+    victim.post("/logout")
+    assert idp.back(victim, callback).status_code == 400
+    assert [e.details["reason"] for e in events("sso_refused")] == [
+        "no_pending_state",
+        "no_pending_state",
+    ]
+
+
+def test_the_person_cancelling_at_the_idp_is_refused_clearly(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    client = city.test_client()
+    callback = idp.op.cancel(idp.start(client))
+    assert "error=access_denied" in callback
+    resp = idp.back(client, callback)
+    assert resp.status_code == 400 and "Inloggningen avbröts" in html(resp)
+    assert "access_denied" in events("sso_refused")[-1].details["reason"]
+    assert client.get("/").status_code == 302
+
+
+def test_an_unreachable_idp_gives_a_clear_page(city: Flask, client: FlaskClient) -> None:
+    resp = client.get("/sso/city/login")  # the app of `client` points at nothing (UNREACHABLE)
+    assert resp.status_code == 502 and "Inloggningen nekades" in html(resp)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Nora\x00\x1b[2J\u202eSvensson\u200b", "Nora[2JSvensson"),
+        ("Nora\r\nSvensson\t<script>alert(1)</script>", "Nora Svensson <script>alert(1)</script>"),
+        ("N" * 10_000, "N" * 200),
+    ],
+)
+def test_hostile_claims_are_cleaned_never_a_500(
+    city: Flask, idp: Idp, world: World, name: str, shown: str
+) -> None:
+    username, sub = idp.account("nora", ("rinkeby-lotsar",), name=name, email="x@\u200bevil")
+    client, browser = city.test_client(), idp.op.http()
+    resp = idp.back(client, idp.op.login(idp.start(client), username, browser))
+    assert resp.status_code == 302, html(resp)
+    user = account_of(sub)
+    assert user is not None and user.full_name == shown and user.email == ""
+    page = html(client.get("/"))
+    assert "<script>alert(1)</script>" not in page
+    with client.session_transaction() as session:
+        kept = session[sso.SESSION_LOGIN]
+    # a 10 kB name makes a 10 kB ID token: not kept in the cookie session, logout still works,
+    # here and at the IdP (without id_token_hint)
+    assert ("id_token" in kept) == (len(name) < 1000)
+    assert client.post("/logout").headers["Location"] == "/sso/logout"
+    assert client.get("/").status_code == 302
+    end_session = client.get("/sso/logout").headers["Refresh"].removeprefix("0; url=")
+    assert idp.op.logout(end_session, session=browser) == f"{BASE}/login"
