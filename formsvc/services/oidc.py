@@ -151,7 +151,7 @@ def _get_json(url: str, verify: bool | str, what: str) -> dict[str, Any]:
         )
         response.raise_for_status()
         data = response.json()
-    except (requests.RequestException, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # requests' errors are OSErrors (and a bad CA path)
         raise _unavailable(f"{what} could not be fetched from {url}: {exc}") from exc
     if not isinstance(data, dict):
         raise _unavailable(f"{what} at {url} is not a JSON object")
@@ -389,7 +389,7 @@ class OidcClient:
             raise _restart(
                 f"token endpoint refused the code: {exc.error} {str(exc.description or '')[:300]}"
             ) from exc
-        except (requests.RequestException, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # requests' errors are OSErrors (and a bad CA path)
             raise _unavailable(f"token endpoint failed: {exc}") from exc
         id_token = token.get("id_token") if isinstance(token, Mapping) else None
         if not isinstance(id_token, str) or not id_token:

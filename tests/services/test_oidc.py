@@ -295,6 +295,10 @@ def test_oidc_provider_is_trusted_only_through_its_ca_bundle(
         oidc.client("city", {**conf, "ca_bundle": None}).begin(redirect_uri=REDIRECT)
     assert "could not be fetched" in refused.value.reason
     assert refused.value.message.startswith("Inloggningstjänsten kunde inte nås")
+    with pytest.raises(oidc.OidcError, match="could not be fetched"):
+        oidc.client("city", {**conf, "ca_bundle": "/nonexistent/ca.pem"}).begin(
+            redirect_uri=REDIRECT
+        )
 
 
 @pytest.mark.parametrize(
