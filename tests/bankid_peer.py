@@ -558,9 +558,16 @@ class BankIdPeer:
         name: str,
         *,
         device_ip: str = "192.0.2.10",
+        signed_text: str | None = None,
+        cert_serial: bool = True,
     ) -> dict[str, Any]:
         """The user signs (or identifies) in the app as *personal_number*/*name*; returns the
-        completionData the next collect will carry. A QR code's content is scanned first."""
+        completionData the next collect will carry. A QR code's content is scanned first.
+
+        Two switches play a server that gets it wrong (for the relying party's own checks):
+        *signed_text* makes the signature cover that text instead of the order's
+        userVisibleData; ``cert_serial=False`` signs with a certificate that names no
+        personnummer (no serialNumber in its subject)."""
         if not _PNR.fullmatch(personal_number):
             raise ValueError("a personal number has 12 digits")
         with self._lock:
@@ -569,10 +576,15 @@ class BankIdPeer:
             wanted = order.requirement.get("personalNumber")
             if wanted and wanted != personal_number:
                 raise PeerRefused("requirement.personalNumber names another person")
-            user = self._user(personal_number, name)
+            user = self._user(personal_number, name, serial=cert_serial)
             given, _, surname = name.partition(" ")
             uhi = base64.b64encode(secrets.token_bytes(21)).decode()
-            signature = self._signature(order, user, uhi)
+            visible = (
+                base64.b64encode(signed_text.encode()).decode()
+                if signed_text is not None
+                else order.visible_b64
+            )
+            signature = self._signature(order, user, uhi, visible_b64=visible)
             order.completion = {
                 "user": {
                     "personalNumber": personal_number,
@@ -592,15 +604,16 @@ class BankIdPeer:
 
     # -- what completion carries
 
-    def _user(self, personal_number: str, name: str) -> Issued:
-        key = f"{personal_number}|{name}"
+    def _user(self, personal_number: str, name: str, *, serial: bool = True) -> Issued:
+        key = f"{personal_number}|{name}|{serial}"
         if key not in self._users:
             given, _, surname = name.partition(" ")
+            extra = {"serial": personal_number} if serial else {}
             subject = _name(
                 f"{name} {personal_number}",
                 given=given,
                 surname=surname or given,
-                serial=personal_number,
+                **extra,
                 name=name,
             )
             self._users[key] = self.ca.issue(subject)
@@ -639,18 +652,18 @@ class BankIdPeer:
         )
         return response.public_bytes(serialization.Encoding.DER)
 
-    def _signed_data(self, order: _Order, uhi: str) -> str:
+    def _signed_data(self, order: _Order, uhi: str, visible_b64: str | None) -> str:
         """bankIdSignedData as BankID's signature format documents it (modelled, not copied)."""
 
         def b64(text: str) -> str:
             return base64.b64encode(text.encode()).decode()
 
         parts = []
-        if order.visible_b64:
+        if visible_b64:
             fmt = f' format="{order.visible_format}"' if order.visible_format else ""
             parts.append(
                 f'<usrVisibleData charset="UTF-8"{fmt} visible="wysiwys">'
-                f"{order.visible_b64}</usrVisibleData>"
+                f"{visible_b64}</usrVisibleData>"
             )
         if order.non_visible_b64:
             parts.append(f"<usrNonVisibleData>{order.non_visible_b64}</usrNonVisibleData>")
@@ -673,7 +686,9 @@ class BankIdPeer:
             f"</bankIdSignedData>"
         )
 
-    def _signature(self, order: _Order, user: Issued, uhi: str) -> bytes:
+    def _signature(
+        self, order: _Order, user: Issued, uhi: str, *, visible_b64: str | None
+    ) -> bytes:
         """An enveloping XMLDSig Signature (no ds: prefix, as BankID's) with two references,
         #bidSignedData and #bidKeyInfo, made by the user's certificate with signxml."""
         chain = [user.cert, self.ca.cert]
@@ -685,7 +700,8 @@ class BankIdPeer:
         )
         holder = etree.fromstring(
             f'<holder><KeyInfo xmlns="{DS_NS}" Id="bidKeyInfo"><X509Data>{certs}</X509Data>'
-            f'</KeyInfo><Object xmlns="{DS_NS}">{self._signed_data(order, uhi)}</Object></holder>'
+            f'</KeyInfo><Object xmlns="{DS_NS}">{self._signed_data(order, uhi, visible_b64)}'
+            f"</Object></holder>"
         )
         signer = XMLSigner(
             method=methods.detached,

@@ -57,7 +57,7 @@ MAX_SIGNATURE_B64 = 512 * 1024
 MAX_OCSP_B64 = 64 * 1024
 #: pybankid's default; BankID answers in well under a second
 REQUEST_TIMEOUT = 10
-_PNR = re.compile(r"\d{12}")
+_PNR = re.compile(r"[0-9]{12}")  # ASCII digits: \d matches other scripts' digits too
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ORDER_REF = re.compile(r"[0-9A-Za-z-]{1,64}")
 logger = logging.getLogger(__name__)
@@ -327,14 +327,35 @@ def collect(settings: Mapping[str, Any], order_ref: str) -> Collected:
     ):
         raise BankIdError(_rfa(22), "BankID collect: unknown answer")
     completion = answer.get("completionData") if answer["status"] == "complete" else None
-    if answer["status"] == "complete" and not isinstance(completion, dict):
-        raise BankIdError(_rfa(22), "BankID collect: complete without completionData")
+    if answer["status"] == "complete" and not _completion_ok(completion):
+        raise BankIdError(_rfa(22), "BankID collect: complete without usable completionData")
     hint = answer.get("hintCode")
+    if hint is not None and not isinstance(hint, str):
+        raise BankIdError(_rfa(22), "BankID collect: hintCode is not text")
     return Collected(
         order_ref=ref,
         status=answer["status"],
         hint_code=str(hint) if hint is not None else None,
         completion=completion,
+    )
+
+
+def _completion_ok(completion: Any) -> bool:
+    """completionData shaped as RP API v6 documents it, as far as a proof needs: the user's
+    12-digit personalNumber and name, the signature and the OCSP response (base64 text)."""
+    if not isinstance(completion, dict):
+        return False
+    user = completion.get("user")
+    return (
+        isinstance(user, dict)
+        and isinstance(user.get("personalNumber"), str)
+        and bool(_PNR.fullmatch(user["personalNumber"]))
+        and isinstance(user.get("name"), str)
+        and all(
+            isinstance(completion.get(k), str) and completion[k]
+            for k in ("signature", "ocspResponse")
+        )
+        and isinstance(completion.get("bankIdIssueDate", ""), str)
     )
 
 
@@ -523,12 +544,18 @@ def _keyinfo_certs(root: etree._Element) -> list[x509.Certificate]:
 
 
 _BY_ID = "//*[@*[local-name() = 'Id' or local-name() = 'ID' or local-name() = 'id']=$ref]"
+#: BankID's signatures have two references (#bidSignedData, #bidKeyInfo). A proof comes from an
+#: uploaded file on /verify: each reference costs a canonicalisation of its target, so a signature
+#: made with one's own key and a thousand references to a large Object would cost tens of seconds.
+MAX_REFERENCES = 4
 
 
 def _verified_signed_data(root: etree._Element, cert: x509.Certificate) -> etree._Element:
     """The bankIdSignedData element exactly as signed. Refuses a document whose bankIdSignedData
     a reader finds (Signature/Object/bankIdSignedData) is not the element the signature's
     reference points at (signature wrapping), whatever canonicalisation the signature uses."""
+    if not 1 <= len(root.findall(f".//{{{DS_NS}}}Reference")) <= MAX_REFERENCES:
+        raise _Unusable("not a BankID signature: unusual number of references")
     try:
         results = _Verifier().verify(
             root, x509_cert=cert, expect_config=_expect_config(), parser=_safe_parser()
@@ -716,7 +743,10 @@ def _check_all(proof: Mapping[str, Any], document_sha256: str, checks: list[Chec
         checks.append(_cert_valid_at(cert, proof.get("completed_at")))
     if signed_text is not None:
         wanted = str(document_sha256).lower()
-        names_doc = bool(_SHA256.fullmatch(wanted)) and wanted in signed_text.lower()
+        # the line visible_text() writes, not the hash anywhere in the text ("… is NOT <hash>")
+        names_doc = bool(_SHA256.fullmatch(wanted)) and f"sha-256: {wanted}" in (
+            line.strip().lower() for line in signed_text.splitlines()
+        )
         checks.append(
             Check(True, _("Den signerade texten anger det här dokumentets SHA-256."))
             if names_doc
@@ -732,7 +762,9 @@ def _check_all(proof: Mapping[str, Any], document_sha256: str, checks: list[Chec
         if cert is not None:
             pnr = str(proof.get("personal_number", ""))
             serial = cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)
-            if serial:
+            if not serial:  # a BankID certificate names its holder's personnummer: fail closed
+                checks.append(Check(False, _("Signeringscertifikatet anger inget personnummer.")))
+            else:
                 ok = bool(pnr) and serial[0].value == pnr
                 checks.append(
                     Check(True, _("Signeringscertifikatet är utfärdat till personnumret."))

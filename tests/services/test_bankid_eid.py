@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from lxml import etree
 
@@ -570,3 +571,133 @@ def test_eid_check_completion_with_a_garbage_document_hash(
     proof = _completed_proof(bankid_peer)
     for sha in ("", "SHA-256", DOC_SHA[:10], "x" * 64):
         assert not bankid.verified(bankid.check_completion(proof, sha))
+
+
+# -- review of issue 14: what an attacker or a misbehaving server could slip through ----------
+
+
+def _signature_with_references(peer: BankIdPeer, text: str, references: list[str]) -> str:
+    """A BankID-shaped signature by the peer's test user with the given reference URIs, made
+    with one's own key as anyone can (the chain to BankID is not checked offline)."""
+    from signxml import XMLSigner, methods
+    from signxml.algorithms import CanonicalizationMethod
+
+    user = peer.user_certificate(PNR, NAME)
+    der = base64.b64encode(user.cert.public_bytes(serialization.Encoding.DER)).decode()
+    visible = base64.b64encode(text.encode()).decode()
+    holder = etree.fromstring(
+        f'<holder><KeyInfo xmlns="{DS_NS}" Id="bidKeyInfo"><X509Data><X509Certificate>{der}'
+        f'</X509Certificate></X509Data></KeyInfo><Object xmlns="{DS_NS}">'
+        f'<bankIdSignedData xmlns="{BANKID_NS}" Id="bidSignedData"><usrVisibleData>{visible}'
+        f"</usrVisibleData></bankIdSignedData></Object></holder>"
+    )
+    signer = XMLSigner(
+        method=methods.detached,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    signer.namespaces = {None: DS_NS}
+    signer.signature_annotators = []
+    sig = signer.sign(holder, key=user.key, reference_uri=references)
+    sig.append(holder[0])
+    sig.append(holder[0])
+    return base64.b64encode(etree.tostring(sig)).decode()
+
+
+def test_eid_check_completion_refuses_a_signature_with_many_references(
+    app: Flask, bankid_peer: BankIdPeer
+) -> None:
+    # /verify checks proofs from uploaded files: every reference costs a canonicalisation of
+    # its target, so a thousand references to a large Object cost tens of seconds of CPU. BankID
+    # signs two; more than MAX_REFERENCES is refused before anything is canonicalised.
+    good = _completed_proof(bankid_peer)
+    usual = _signature_with_references(bankid_peer, TEXT, ["#bidSignedData", "#bidKeyInfo"])
+    assert bankid.verified(bankid.check_completion({**good, "signature": usual}, DOC_SHA))
+    many = ["#bidSignedData"] + ["#bidKeyInfo"] * bankid.MAX_REFERENCES
+    forged = _signature_with_references(bankid_peer, TEXT, many)
+    checks = bankid.check_completion({**good, "signature": forged}, DOC_SHA)
+    assert "XML-signaturen stämmer inte: det signerade innehållet är ändrat." in _failed(checks)
+    assert not bankid.verified(checks)
+
+
+def test_eid_check_completion_wants_the_hash_line_not_the_hash_anywhere(
+    app: Flask, bankid_peer: BankIdPeer
+) -> None:
+    for text in (
+        f"Samtycke\nDetta gäller INTE dokumentet {DOC_SHA}",
+        f"Samtycke\nSHA-256: {DOC_SHA}0",
+        f"Samtycke\nSHA-256: {OTHER_SHA}\nfel: {DOC_SHA}",
+    ):
+        checks = bankid.check_completion(_completed_proof(bankid_peer, text), DOC_SHA)
+        assert _failed(checks) == ["Den signerade texten anger inte det här dokumentets SHA-256."]
+        bankid_peer.reset()
+    # the line as visible_text writes it, wherever it is and in any letter case
+    upper = f"SHA-256: {DOC_SHA.upper()}\nSamtycke"
+    assert bankid.verified(bankid.check_completion(_completed_proof(bankid_peer, upper), DOC_SHA))
+
+
+def test_eid_check_completion_a_certificate_naming_no_personnummer_fails(
+    app: Flask, bankid_peer: BankIdPeer
+) -> None:
+    order = _start(bankid_peer)
+    bankid_peer.complete(order.order_ref, PNR, NAME, cert_serial=False)
+    got = bankid.collect(_settings(bankid_peer), order.order_ref)
+    proof = bankid.proof(got, user_visible_data=TEXT)
+    checks = bankid.check_completion(proof, DOC_SHA)
+    assert _failed(checks) == ["Signeringscertifikatet anger inget personnummer."]
+    # nor can the proof then name anybody at all
+    other = bankid.check_completion({**proof, "personal_number": "198002023456"}, DOC_SHA)
+    assert "Signeringscertifikatet anger inget personnummer." in _failed(other)
+
+
+def test_eid_a_signature_over_another_text_is_found(app: Flask, bankid_peer: BankIdPeer) -> None:
+    # a server that signs another text than the order's userVisibleData: the relying party reads
+    # the signed text back (completion_signed_text) and the offline checks say so
+    order = _start(bankid_peer)
+    other = f"Något annat\nSHA-256: {OTHER_SHA}"
+    bankid_peer.complete(order.order_ref, PNR, NAME, signed_text=other)
+    got = bankid.collect(_settings(bankid_peer), order.order_ref)
+    assert got.completion is not None
+    assert bankid.completion_signed_text(got.completion) == other
+    checks = bankid.check_completion(bankid.proof(got, user_visible_data=TEXT), DOC_SHA)
+    assert _failed(checks) == [
+        "Den signerade texten anger inte det här dokumentets SHA-256.",
+        "Den sparade texten är inte den som skrevs under.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"user": "199001011234"},
+        {"user": {"personalNumber": "9001011234", "name": NAME}},  # ten digits
+        {"user": {"personalNumber": "١٩٩٠٠١٠١١٢٣٤", "name": NAME}},  # other script's digits
+        {"user": {"personalNumber": 199001011234, "name": NAME}},
+        {"user": {"personalNumber": PNR, "name": None}},
+        {"signature": None},
+        {"signature": ""},
+        {"ocspResponse": 12},
+        {"bankIdIssueDate": ["2020-01-01"]},
+    ],
+)
+def test_eid_collect_refuses_completion_data_not_shaped_as_documented(
+    app: Flask, bankid_peer: BankIdPeer, change: dict[str, Any]
+) -> None:
+    # a clear BankIdError (the views' "failed"), never an AttributeError in proof() or a view
+    order = _start(bankid_peer)
+    completion = bankid_peer.complete(order.order_ref, PNR, NAME)
+    completion.update(change)
+    with pytest.raises(bankid.BankIdError, match="completionData") as refused:
+        bankid.collect(_settings(bankid_peer), order.order_ref)
+    assert refused.value.message == "Något gick fel. Försök igen."
+
+
+def test_eid_personal_number_must_be_ascii_digits(app: Flask, bankid_peer: BankIdPeer) -> None:
+    with pytest.raises(bankid.BankIdError) as refused:
+        bankid.start_sign(
+            _settings(bankid_peer),
+            end_user_ip="203.0.113.7",
+            personal_number="١٩٩٠٠١٠١١٢٣٤",
+            visible_text=TEXT,
+        )
+    assert refused.value.message == "Personnumret ska ha tolv siffror."
+    assert bankid_peer.requests == []  # never sent
