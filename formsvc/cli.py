@@ -16,7 +16,7 @@ from flask import Flask, current_app, url_for
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
-from formsvc import cli_backup, cli_storage
+from formsvc import cli_backup, cli_sso, cli_storage
 from formsvc.config import ROLES
 from formsvc.doctypes import sample_input
 from formsvc.extensions import db
@@ -45,6 +45,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(verify_command)
     cli_storage.register(app)
     cli_backup.register(app)
+    cli_sso.register(app)  # issue 14: ssoadmin
 
 
 def _district(name: str | None) -> int | None:

@@ -254,9 +254,7 @@ def _checked(
         or not isinstance(priority, int)
         or not MIN_PRIORITY <= priority <= MAX_PRIORITY
     ):
-        errors["priority"] = _(
-            "Ange ett heltal från %(low)d till %(high)d.", low=MIN_PRIORITY, high=MAX_PRIORITY
-        )
+        errors["priority"] = _("Ange ett heltal från 0 till 100 000.")  # MIN/MAX_PRIORITY
     if not errors:
         same = select(SsoMappingRule.id).where(
             SsoMappingRule.provider == provider,

@@ -60,11 +60,10 @@ class RuleForm(FlaskForm):
 class TryForm(FlaskForm):
     """Claims pasted from a token or an assertion, one ``claim=value`` a line."""
 
-    # ids of their own: the page also holds the rule form
-    provider = SelectField(_l("Inloggningstjänst"), validate_choice=False, id="try-provider")
+    # names of their own: the page also holds the rule form, which has a provider too
+    try_provider = SelectField(_l("Inloggningstjänst"), validate_choice=False)
     claims = TextAreaField(
         _l("Attribut, ett per rad: namn=värde"),
-        id="try-claims",
         validators=[Length(max=MAX_CLAIMS_TEXT, message=_l("Högst %(max)d tecken."))],
     )
     submit = SubmitField(_l("Pröva"), id="try-submit")
@@ -74,9 +73,11 @@ def _settings() -> Mapping[str, Any]:
     return current_app.config
 
 
-def _provider_choices() -> list[Any]:
+def _provider_choices(*, any_provider: bool = True) -> list[Any]:
     names = [(name, name) for name in _settings().get("SSO_PROVIDERS") or {}]
-    return choices(names + [(sso_mappings.ANY_PROVIDER, _("Alla (*)"))])
+    if any_provider:
+        names.append((sso_mappings.ANY_PROVIDER, _("Alla (*)")))
+    return choices(names)
 
 
 def _rule_form(row: SsoMappingRule | None = None) -> RuleForm:
@@ -132,7 +133,7 @@ def _page(form: RuleForm | None = None, tester: TryForm | None = None, **extra: 
     settings = _settings()
     if tester is None:
         tester = TryForm()
-        tester.provider.choices = _provider_choices()
+        tester.try_provider.choices = _provider_choices(any_provider=False)
     return render_template(
         "admin/sso.html",
         providers=sso_status.providers(settings),
@@ -192,16 +193,16 @@ def rule_delete(rule_id: int) -> Response:
 @roles_required("admin")
 def try_rules() -> str:
     tester = TryForm()
-    tester.provider.choices = _provider_choices()
+    tester.try_provider.choices = _provider_choices(any_provider=False)
     if not tester.validate_on_submit():
         return _page(tester=tester)
     attributes, problems = parse_claims(tester.claims.data or "")
     if problems:
         tester.claims.errors.extend(problems)
         return _page(tester=tester)
-    provider = tester.provider.data
+    provider = tester.try_provider.data
     if provider not in (_settings().get("SSO_PROVIDERS") or {}):
-        tester.provider.errors.append(_("Välj en av de inställda inloggningstjänsterna."))
+        tester.try_provider.errors.append(_("Välj en av de inställda inloggningstjänsterna."))
         return _page(tester=tester)
     rules = sso_mappings.rules(_settings(), provider)
     return _page(

@@ -274,6 +274,7 @@ def pages_of(seeded: Seeded, world: World) -> dict[str, Pages]:
             ("checklists", "/admin/checklists"),
             ("templates", "/admin/templates"),
             ("seal", "/admin/seal"),
+            ("sso", "/admin/sso"),  # issue 14: ssoadmin (tests/browser/test_sso_admin_page.py too)
             ("admin-audit", "/admin/audit"),
             *staff_pages[2:],
         ],

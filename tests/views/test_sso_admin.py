@@ -315,7 +315,7 @@ def test_unknown_rule_ids_are_404(admin: FlaskClient) -> None:
 def test_the_tester_names_the_rule_role_and_district(admin: FlaskClient, world: World) -> None:
     admin.post("/admin/sso/rules", data=_rule(world, provider="*"))
     claims = "email=a@example.se\ngroups=andra\ngroups=farsta-chefer\ngroups=rk-lotsar\n"
-    html = admin.post("/admin/sso/test", data={"provider": "city", "claims": claims}).get_data(
+    html = admin.post("/admin/sso/test", data={"try_provider": "city", "claims": claims}).get_data(
         as_text=True
     )
     text = _text(html)
@@ -325,7 +325,7 @@ def test_the_tester_names_the_rule_role_and_district(admin: FlaskClient, world: 
 
     text = _text(
         admin.post(
-            "/admin/sso/test", data={"provider": "siths", "claims": "groups=rk-lotsar"}
+            "/admin/sso/test", data={"try_provider": "siths", "claims": "groups=rk-lotsar"}
         ).get_data(as_text=True)
     )
     assert "Roll: Handläggare" in text and "administratörens regel" in text
@@ -333,7 +333,7 @@ def test_the_tester_names_the_rule_role_and_district(admin: FlaskClient, world: 
 
 def test_the_tester_says_no_and_points_at_a_case_difference(admin: FlaskClient) -> None:
     html = admin.post(
-        "/admin/sso/test", data={"provider": "city", "claims": "groups=Farsta-Chefer"}
+        "/admin/sso/test", data={"try_provider": "city", "claims": "groups=Farsta-Chefer"}
     ).get_data(as_text=True)
     text = _text(html)
     assert "Ingen regel passar" in text
@@ -344,7 +344,7 @@ def test_the_tester_refuses_with_a_broken_first_match(admin: FlaskClient) -> Non
     text = _text(
         admin.post(
             "/admin/sso/test",
-            data={"provider": "city", "claims": "groups=kista-lotsar"},
+            data={"try_provider": "city", "claims": "groups=kista-lotsar"},
         ).get_data(as_text=True)
     )
     assert "Inloggningen nekas" in text and "Okänd stadsdel: Kista" in text
@@ -353,15 +353,15 @@ def test_the_tester_refuses_with_a_broken_first_match(admin: FlaskClient) -> Non
 @pytest.mark.parametrize(
     ("data", "says"),
     [
-        ({"provider": "city", "claims": ""}, "minst en rad"),
-        ({"provider": "city", "claims": "groups"}, "Rad 1: skriv namn=värde"),
-        ({"provider": "city", "claims": "groups=a\n=b"}, "Rad 2"),
-        ({"provider": "city", "claims": "groups=a\u200b"}, "osynliga tecken"),
-        ({"provider": "city", "claims": "groups=a\x00"}, "osynliga tecken"),
-        ({"provider": "city", "claims": BIG * 2}, "Högst 20000 tecken"),
-        ({"provider": "city", "claims": "g=1\n" * 300}, "Högst 200 rader"),
-        ({"provider": "*", "claims": "groups=a"}, "inställda inloggningstjänsterna"),
-        ({"provider": "nope", "claims": "groups=a"}, "inställda inloggningstjänsterna"),
+        ({"try_provider": "city", "claims": ""}, "minst en rad"),
+        ({"try_provider": "city", "claims": "groups"}, "Rad 1: skriv namn=värde"),
+        ({"try_provider": "city", "claims": "groups=a\n=b"}, "Rad 2"),
+        ({"try_provider": "city", "claims": "groups=a\u200b"}, "osynliga tecken"),
+        ({"try_provider": "city", "claims": "groups=a\x00"}, "osynliga tecken"),
+        ({"try_provider": "city", "claims": BIG * 2}, "Högst 20000 tecken"),
+        ({"try_provider": "city", "claims": "g=1\n" * 300}, "Högst 200 rader"),
+        ({"try_provider": "*", "claims": "groups=a"}, "inställda inloggningstjänsterna"),
+        ({"try_provider": "nope", "claims": "groups=a"}, "inställda inloggningstjänsterna"),
         ({}, "minst en rad"),
     ],
 )
