@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 import warnings
+import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +49,10 @@ log = logging.getLogger(__name__)
 #: A SAMLResponse larger than this (base64 characters) is refused before it is decoded; a real
 #: one is a few kB, an AD FS one with many group claims well under 200 kB.
 MAX_RESPONSE_CHARS = 1024 * 1024
+#: A LogoutResponse (Redirect binding: deflated, base64, in the query) is a few hundred bytes;
+#: larger ones are refused, and none may inflate beyond MAX_LOGOUT_XML bytes.
+MAX_LOGOUT_CHARS = 16 * 1024
+MAX_LOGOUT_XML = 64 * 1024
 #: Clock difference accepted between the IdP and us (s), for NotBefore/NotOnOrAfter.
 CLOCK_SKEW = 60
 #: IdP metadata fetched from a URL is reused this long (s).
@@ -290,8 +295,10 @@ def _decoded(saml_response: str) -> bytes:
     return xml
 
 
-def _attributes(assertion: saml.Assertion, ava: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """Every attribute under its Name, its FriendlyName and pysaml2's friendly name."""
+def _attributes(assertion: saml.Assertion, converters: Any) -> dict[str, tuple[str, ...]]:
+    """Every attribute under its Name, and also under the standard name pysaml2 knows for that
+    Name (urn:oid:0.9.2342.19200300.100.1.3 -> mail). Never under the message's FriendlyName:
+    it is advisory, and two attributes sharing one would be merged into one claim."""
     found: dict[str, list[str]] = {}
 
     def add(key: str | None, values: list[str]) -> None:
@@ -301,11 +308,17 @@ def _attributes(assertion: saml.Assertion, ava: Mapping[str, Any]) -> dict[str, 
 
     for statement in assertion.attribute_statement or ():
         for attribute in statement.attribute or ():
+            if not attribute.name:
+                continue
             values = [str(v.text).strip() for v in attribute.attribute_value or () if v.text]
             add(attribute.name, values)
-            add(attribute.friendly_name, values)
-    for key, values in (ava or {}).items():
-        add(key, [str(v) for v in values])
+            for converter in converters or ():
+                if attribute.name_format and converter.name_format != attribute.name_format:
+                    continue
+                known = (converter._fro or {}).get(attribute.name.strip().lower())
+                if known and known != attribute.name:
+                    add(known, values)
+                    break
     return {k: tuple(v) for k, v in found.items()}
 
 
@@ -414,16 +427,31 @@ def finish(
         raise _refused(_("Inloggningen kunde inte godkännas. Försök igen."), "assertion has no ID")
 
     mapping = dict(conf.get("attributes") or {})
-    attributes = _attributes(assertion, response.ava)
+    attributes = _attributes(assertion, client.config.attribute_converters)
     name_id = response.name_id
-    subject = _first(attributes, mapping.get("subject"))
-    if not subject:
-        if name_id is None or not name_id.text or name_id.format == saml.NAMEID_FORMAT_TRANSIENT:
+    if mapping.get("subject"):
+        subject = _first(attributes, mapping["subject"])
+        if not subject:
             raise _refused(
                 _("Identitetsleverantören skickade ingen beständig identitet för kontot."),
-                "no persistent NameID and no subject attribute",
+                f"no attribute {mapping['subject']!r} (attributes.subject)",
             )
-        subject = name_id.text.strip()
+    else:
+        # the account is bound to the subject for good: only a persistent NameID never passes
+        # to another person (an e-mail address or user name is given again when people leave)
+        if name_id is None or not name_id.text or name_id.format != saml.NAMEID_FORMAT_PERSISTENT:
+            raise _refused(
+                _("Identitetsleverantören skickade ingen beständig identitet för kontot."),
+                f"NameID format {getattr(name_id, 'format', None)!r} is not persistent; "
+                "set attributes.subject to an attribute that never changes",
+            )
+        subject = name_id.text
+    subject = subject.strip()
+    if not subject or len(subject) > 255:
+        raise _refused(
+            _("Identitetsleverantören skickade ingen beständig identitet för kontot."),
+            f"subject of {len(subject)} characters (1-255)",
+        )
     statement = (assertion.authn_statement or [None])[0]
     auth_time = acr = None
     session_index = ""
@@ -441,7 +469,7 @@ def finish(
         provider=name,
         protocol="saml",
         issuer=idp,
-        subject=subject[:255],
+        subject=subject,
         username=_first(attributes, mapping.get("username", "uid")),
         full_name=_first(attributes, mapping.get("name", "displayName")) or "",
         email=_first(attributes, mapping.get("email", "mail")) or "",
@@ -523,7 +551,16 @@ def finish_logout(
 
     It only decides which message the signed-out person reads (our session ended before the
     LogoutRequest left), so the Redirect binding's query signature is not checked."""
-    if not isinstance(saml_response, str) or len(saml_response) > MAX_RESPONSE_CHARS:
+    if not isinstance(saml_response, str) or len(saml_response) > MAX_LOGOUT_CHARS:
+        return False
+    # pysaml2 inflates the Redirect binding's message without a limit: a few hundred kB of
+    # deflated zeros would become hundreds of MB; inflate it here first, bounded
+    try:
+        inflater = zlib.decompressobj(-15)
+        xml = inflater.decompress(base64.b64decode(saml_response), MAX_LOGOUT_XML)
+    except (binascii.Error, ValueError, zlib.error):
+        return False
+    if inflater.unconsumed_tail or not inflater.eof or b"<!DOCTYPE" in xml.upper():
         return False
     try:
         client = _client(name, conf, settings)

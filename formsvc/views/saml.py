@@ -137,7 +137,27 @@ def acs(name: str) -> Response | str | tuple[str, int]:
         return sso_views.refuse(
             provider, "saml_refused", purpose, target, {"detail": e.reason}, message=e.message
         )
+    if purpose == "reauth" and not _fresh(identity, entry["started"]):
+        # ForceAuthn is a request: an IdP may answer from its existing session (AD FS with
+        # Windows sign-in does), and then nobody proved anything just now
+        return sso_views.refuse(
+            provider,
+            "reauth_not_fresh",
+            purpose,
+            target,
+            {"auth_time": identity.auth_time.isoformat() if identity.auth_time else "-"},
+            message=_(
+                "Identitetsleverantören bekräftade inte en ny inloggning. Försök igen, eller "
+                "kontakta en administratör om det upprepas."
+            ),
+        )
     return sso_views.complete(identity, purpose=purpose, target=target, user_id=entry.get("user"))
+
+
+def _fresh(identity: sso.Identity, started: int) -> bool:
+    """Whether the IdP authenticated the person after the re-authentication was asked for."""
+    at = identity.auth_time
+    return at is not None and at.timestamp() >= started - saml.CLOCK_SKEW
 
 
 def _resend(name: str) -> str:

@@ -443,3 +443,90 @@ def test_saml_needs_public_base_url(conf: dict[str, Any], settings: dict[str, An
             NAME, conf, {**settings, "PUBLIC_BASE_URL": None}, force_authn=False, relay_state=""
         )
     assert "PUBLIC_BASE_URL" in caught.value.reason
+
+
+def _attribute(assertion: Any, name: str, values: list[str], **attrs: str) -> None:
+    statement = assertion.find("saml:AttributeStatement", NS)
+    attribute = etree.SubElement(statement, f"{{{NS['saml']}}}Attribute", Name=name, **attrs)
+    for value in values:
+        etree.SubElement(attribute, f"{{{NS['saml']}}}AttributeValue").text = value
+
+
+def test_saml_attributes_by_name_and_standard_name_never_by_friendly_name(
+    idp: SamlIdp, conf: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    rid, response = _login(idp, conf, settings)
+
+    def more(assertion: Any) -> None:
+        # FriendlyName is advisory: another attribute calling itself "groups" is not groups
+        _attribute(assertion, "urn:example:roles", ["admins"], FriendlyName="groups")
+        _attribute(
+            assertion,
+            "urn:oid:0.9.2342.19200300.100.1.3",
+            ["anna@farsta.example.se"],
+            NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+        )
+
+    changed = _changed(idp, response, more)
+    identity = saml.finish(NAME, conf, settings, saml_response=changed, outstanding={rid: NAME})
+    assert identity.attributes["groups"] == ("farsta-chefer", "alla-anstallda")
+    assert identity.attributes["urn:example:roles"] == ("admins",)
+    assert identity.attributes["urn:oid:0.9.2342.19200300.100.1.3"] == ("anna@farsta.example.se",)
+    # the OID's standard name is mail: a rule or setting on "mail" sees both
+    assert identity.attributes["mail"] == ("anna.andersson@example.se", "anna@farsta.example.se")
+
+
+def _name_id_format(fmt: str) -> Callable[[Any], None]:
+    def change(assertion: Any) -> None:
+        assertion.find(".//saml:NameID", NS).set("Format", fmt)
+
+    return change
+
+
+def test_saml_subject_needs_a_persistent_name_id_or_a_subject_attribute(
+    idp: SamlIdp, conf: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    for fmt in (
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+    ):
+        rid, response = _login(idp, conf, settings)
+        reason = _refused(conf, settings, _changed(idp, response, _name_id_format(fmt)), rid)
+        assert "not persistent" in reason
+    # with attributes.subject the NameID's format does not matter, the attribute is the subject
+    conf["attributes"] = {**conf["attributes"], "subject": "uid"}
+    rid, response = _login(idp, conf, settings)
+    emailish = _changed(idp, response, _name_id_format(fmt))
+    identity = saml.finish(NAME, conf, settings, saml_response=emailish, outstanding={rid: NAME})
+    assert identity.subject == "anna"
+    # ... and an answer without that attribute is refused
+    conf["attributes"] = {**conf["attributes"], "subject": "employeeHsaId"}
+    rid, response = _login(idp, conf, settings)
+    assert "employeeHsaId" in _refused(conf, settings, response, rid)
+
+
+def test_saml_subject_longer_than_255_characters_is_refused_not_cut(
+    idp: SamlIdp, conf: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    rid, response = _login(idp, conf, settings)
+
+    def longer(assertion: Any) -> None:
+        assertion.find(".//saml:NameID", NS).text = "a" * 256
+
+    assert "256 characters" in _refused(conf, settings, _changed(idp, response, longer), rid)
+
+
+def test_saml_logout_response_bomb_is_refused_without_inflating_it(
+    conf: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    def deflated(data: bytes) -> str:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return base64.b64encode(packer.compress(data) + packer.flush()).decode()
+
+    head = b'<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><!--'
+    small_bomb = deflated(head + b"A" * 8_000_000 + b"--></samlp:LogoutResponse>")
+    assert len(small_bomb) < saml.MAX_LOGOUT_CHARS  # inflating is what is limited here
+    big_bomb = deflated(head + b"A" * 30_000_000 + b"--></samlp:LogoutResponse>")
+    for bomb in (small_bomb, big_bomb, deflated(b"<!DOCTYPE x []><x/>"), "%%%"):
+        assert saml.finish_logout(NAME, conf, settings, saml_response=bomb) is False

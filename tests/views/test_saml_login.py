@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import base64
 import zlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -19,7 +20,14 @@ from formsvc.extensions import db
 from formsvc.models import AuditEvent, User
 from formsvc.services import sso
 from tests.conftest import World
-from tests.idp.saml import SamlIdp, saml_idp_fixture  # noqa: F401 - the fixture saml_idp
+from tests.idp.saml import (  # noqa: F401 - saml_idp_fixture: the fixture saml_idp
+    NS,
+    SamlIdp,
+    response_tree,
+    saml_idp_fixture,
+    sign_assertion,
+    to_response,
+)
 
 NAME = "siths"
 BASE = "http://localhost"
@@ -237,3 +245,36 @@ def test_saml_logout_ends_the_session_at_the_idp_too(
     url = start(client)
     with pytest.raises(PermissionError):  # signed out at the IdP: the password is asked for
         idp.login(url, "karin", "wrong", session=browser)
+
+
+def test_saml_reauth_answered_from_an_old_idp_session_is_refused(
+    client: FlaskClient, world: World, idp: SamlIdp
+) -> None:
+    # an IdP that ignores ForceAuthn answers with the AuthnInstant of the earlier login
+    sign_in(client, idp, "karin")
+    url = start(client, f"/saml/{NAME}/login?purpose=reauth&next=/documents/")
+    acs, response, relay = idp.login(url, "karin")
+    root = response_tree(response)
+    assertion = root.find("saml:Assertion", NS)
+    earlier = datetime.now(UTC) - timedelta(minutes=3)
+    assertion.find("saml:AuthnStatement", NS).set(
+        "AuthnInstant", earlier.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    sign_assertion(assertion, idp.key_path, idp.cert_path)
+    resp = client.post(
+        urlsplit(acs).path, data={"SAMLResponse": to_response(root), "RelayState": relay}
+    )
+    assert resp.status_code == 400 and "bekräftade inte en ny inloggning" in html(resp)
+    with client.session_transaction() as session:
+        assert sso.SESSION_REAUTH not in session
+    assert events("sso_refused")[-1].details["reason"] == "reauth_not_fresh"
+
+
+def test_saml_sls_refuses_a_deflate_bomb_quickly(client: FlaskClient, idp: SamlIdp) -> None:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = b'<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><!--'
+    bomb = packer.compress(head + b"A" * 8_000_000 + b"-->") + packer.flush()
+    query = urlencode({"SAMLResponse": base64.b64encode(bomb).decode()})
+    resp = client.get(f"/saml/{NAME}/sls?{query}")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/login"
+    assert "bekräftade inte utloggningen" in html(client.get("/login"))
