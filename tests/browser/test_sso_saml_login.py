@@ -73,6 +73,15 @@ def test_saml_manager_signs_in_through_the_idp_and_lands_on_her_start_page(
     page.screenshot(path=str(SHOTS / "saml-manager-start.png"), full_page=True)
     user = db.session.query(User).filter_by(sso_provider=NAME, sso_subject="karin").one()
     assert (user.role, user.district_id) == ("manager", world.other.id)
+    # logging out goes on to the IdP's single logout and back to our login page
+    page.get_by_role("button", name="Logga ut").click()
+    page.wait_for_url(f"{live_server}/login")
+    assert page.get_by_text("också hos identitetsleverantören").is_visible()
+    page.screenshot(path=str(SHOTS / "saml-logged-out.png"), full_page=True)
+    # signed out at the IdP too: the next login asks for the password again
+    page.get_by_role("link", name="Logga in med SITHS-kort").click()
+    page.wait_for_url(f"{idp.base_url}/**")
+    assert page.locator("input[name=password]").is_visible()
 
 
 @pytest.fixture
