@@ -289,6 +289,23 @@ def _snapshot(row: SsoMappingRule) -> dict[str, Any]:
     }
 
 
+def end_sessions(providers: set[str], *, actor: User | None = None) -> int:
+    """End every session of the SSO accounts of *providers* ("*": of all) but *actor*'s; returns
+    how many accounts. A rule change applies at an account's next SSO login only: its users sign
+    in again at once (the IdP usually without asking) through the rules as they are now, instead
+    of keeping a role the rules no longer give for the rest of their session. The administrator
+    making the change keeps working (their own rules apply at their next login)."""
+    q = select(User).where(User.sso_provider.is_not(None), User.active.is_(True))
+    if actor is not None:
+        q = q.where(User.id != actor.id)
+    if ANY_PROVIDER not in providers:
+        q = q.where(User.sso_provider.in_(sorted(providers)))
+    accounts = list(db.session.scalars(q))
+    for user in accounts:
+        user.end_sessions()
+    return len(accounts)
+
+
 def _log(action: str, row: SsoMappingRule, actor: User | None, details: dict[str, Any]) -> None:
     audit.record(
         action,
@@ -327,7 +344,9 @@ def add(
     db.session.add(row)
     db.session.flush()
     db.session.refresh(row)
-    _log("sso_mapping_created", row, actor, {"before": None, "after": _snapshot(row)})
+    ended = end_sessions({row.provider}, actor=actor)
+    details = {"before": None, "after": _snapshot(row), "sessions_ended": ended}
+    _log("sso_mapping_created", row, actor, details)
     db.session.commit()
     return row
 
@@ -362,7 +381,9 @@ def update(
     db.session.refresh(row)
     after = _snapshot(row)
     if after != before:
-        _log("sso_mapping_changed", row, actor, {"before": before, "after": after})
+        ended = end_sessions({before["provider"], after["provider"]}, actor=actor)
+        details = {"before": before, "after": after, "sessions_ended": ended}
+        _log("sso_mapping_changed", row, actor, details)
     db.session.commit()
     return row
 
@@ -370,7 +391,13 @@ def update(
 def delete(row: SsoMappingRule, *, actor: User | None) -> None:
     """Remove an administrator's rule; audited with what it was; commits."""
     before = _snapshot(row)
-    _log("sso_mapping_deleted", row, actor, {"before": before, "after": None})
+    ended = end_sessions({row.provider}, actor=actor)
+    _log(
+        "sso_mapping_deleted",
+        row,
+        actor,
+        {"before": before, "after": None, "sessions_ended": ended},
+    )
     db.session.delete(row)
     db.session.commit()
 

@@ -292,3 +292,54 @@ def test_the_same_value_twice_for_a_provider_is_refused(app: Flask, world: World
             priority=1,
             actor=None,
         )
+
+
+def test_a_rule_change_ends_the_sessions_of_that_provider_s_sso_accounts(
+    app: Flask, world: World
+) -> None:
+    city, siths, local = world.users["caseworker"], world.users["manager"], world.users["analyst"]
+    city.sso_provider, city.sso_subject = "city", "c-1"
+    siths.sso_provider, siths.sso_subject = "siths", "s-1"
+    db.session.commit()
+
+    def versions() -> tuple[int, int, int]:
+        for user in (city, siths, local):
+            db.session.refresh(user)
+        return city.session_version, siths.session_version, local.session_version
+
+    start = versions()
+    row = _add(app, world, provider="city")
+    assert versions() == (start[0] + 1, start[1], start[2])
+    sso_mappings.update(
+        app.config,
+        row,
+        provider="siths",
+        claim="groups",
+        value="rk-lotsar",
+        role="caseworker",
+        district_id=world.home.id,
+        priority=100,
+        actor=world.users["admin"],
+    )
+    assert versions() == (start[0] + 2, start[1] + 1, start[2])  # the old and the new provider
+    row.provider = "*"
+    db.session.commit()
+    sso_mappings.delete(row, actor=world.users["admin"])
+    assert versions() == (start[0] + 3, start[1] + 2, start[2])  # "*": every SSO account
+    ended = [e.details["sessions_ended"] for e in _sso_events()]
+    assert ended == [1, 2, 2]
+
+
+def test_the_administrator_making_the_change_keeps_their_session(app: Flask, world: World) -> None:
+    admin = world.users["admin"]
+    admin.sso_provider, admin.sso_subject = "city", "a-1"
+    db.session.commit()
+    before = admin.session_version
+    _add(app, world)
+    db.session.refresh(admin)
+    assert admin.session_version == before
+
+
+def _sso_events() -> list[AuditEvent]:
+    q = select(AuditEvent).where(AuditEvent.object_type == "sso_mapping").order_by(AuditEvent.id)
+    return list(db.session.scalars(q))

@@ -143,6 +143,20 @@ def test_create_edit_delete_are_audited(admin: FlaskClient, world: World) -> Non
     assert {e.actor_label for e in events} == {"admin"}
 
 
+def test_deleting_a_rule_sends_its_provider_s_signed_in_staff_to_the_login(
+    admin: FlaskClient, app: Any, world: World
+) -> None:
+    colleague = app.test_client()
+    assert Auth(colleague).login("manager").status_code == 302
+    manager = world.users["manager"]
+    manager.sso_provider, manager.sso_subject = "city", "00u-manager"
+    db.session.commit()
+    assert colleague.get("/").status_code == 200
+    admin.post("/admin/sso/rules", data=_rule(world, value="farsta-alla"))
+    assert colleague.get("/").headers["Location"].startswith("/login")
+    assert admin.get("/admin/sso").status_code == 200  # the administrator carries on
+
+
 def test_an_analyst_rule_needs_no_district(admin: FlaskClient, world: World) -> None:
     resp = admin.post("/admin/sso/rules", data=_rule(world, role="analyst", district_id=""))
     assert resp.status_code == 302
