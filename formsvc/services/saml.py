@@ -17,6 +17,8 @@ import gc
 import hashlib
 import ipaddress
 import logging
+import subprocess
+import tempfile
 import threading
 import time
 import warnings
@@ -55,6 +57,8 @@ MAX_LOGOUT_CHARS = 16 * 1024
 MAX_LOGOUT_XML = 64 * 1024
 #: Clock difference accepted between the IdP and us (s), for NotBefore/NotOnOrAfter.
 CLOCK_SKEW = 60
+#: IdP metadata from a URL larger than this is refused (a federation's aggregate is tens of MB).
+MAX_METADATA_BYTES = 64 * 1024 * 1024
 #: IdP metadata fetched from a URL is reused this long (s).
 METADATA_TTL = 600
 #: A replay-cache entry is kept at least this long, also for an assertion without an expiry.
@@ -65,6 +69,8 @@ SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
 
 _metadata_cache: dict[str, tuple[float, str]] = {}
 _config_cache: dict[str, tuple[float, SPConfig]] = {}
+#: metadata (by hash, with the certificate) already checked, until when (time.time())
+_checked_metadata: dict[str, float] = {}
 _metadata_lock = threading.Lock()
 
 
@@ -105,17 +111,25 @@ def _loopback(host: str) -> bool:
 
 
 def _idp_metadata(conf: Mapping[str, Any]) -> str:
-    """The IdP's metadata XML: from idp_metadata_file, or idp_metadata_url (https; cached)."""
+    """The IdP's metadata XML, from idp_metadata_file or idp_metadata_url (https; cached), with
+    its signature checked against idp_metadata_cert when set and its validUntil in the future."""
     path = conf.get("idp_metadata_file")
     if path:
         with open(path, encoding="utf-8") as f:
-            return f.read()
-    url = conf.get("idp_metadata_url")
-    if not url:
+            xml = f.read()
+    elif conf.get("idp_metadata_url"):
+        xml = _fetch_metadata(conf)
+    else:
         raise _refused(
             _("Inloggningen är inte färdigkonfigurerad. Kontakta administratören."),
             "neither idp_metadata_file nor idp_metadata_url is set",
         )
+    _check_metadata(xml, conf.get("idp_metadata_cert"))
+    return xml
+
+
+def _fetch_metadata(conf: Mapping[str, Any]) -> str:
+    url = str(conf["idp_metadata_url"])
     parts = urlsplit(url)
     if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts.hostname or "")):
         raise _refused(
@@ -127,16 +141,98 @@ def _idp_metadata(conf: Mapping[str, Any]) -> str:
         if hit and time.monotonic() - hit[0] < METADATA_TTL:
             return hit[1]
     try:
-        resp = requests.get(url, timeout=10, verify=conf.get("ca_bundle") or True)
-        resp.raise_for_status()
+        with requests.get(
+            url, timeout=10, verify=conf.get("ca_bundle") or True, stream=True
+        ) as resp:
+            resp.raise_for_status()
+            body = resp.raw.read(MAX_METADATA_BYTES + 1, decode_content=True)
     except requests.RequestException as e:
         raise _refused(
             _("Identitetsleverantören svarar inte just nu. Försök igen om en stund."),
             f"IdP metadata not fetched: {e}",
         ) from e
+    if len(body) > MAX_METADATA_BYTES:
+        raise _refused(
+            _("Inloggningen är inte färdigkonfigurerad. Kontakta administratören."),
+            f"IdP metadata larger than {MAX_METADATA_BYTES} bytes",
+        )
+    text = body.decode("utf-8", errors="replace")
     with _metadata_lock:
-        _metadata_cache[url] = (time.monotonic(), resp.text)
-    return resp.text
+        _metadata_cache[url] = (time.monotonic(), text)
+    return text
+
+
+MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def _check_metadata(xml: str, cert_file: str | None) -> None:
+    """Refuse metadata past its validUntil, and, with *cert_file*, metadata whose root is not
+    signed by that certificate (a federation's aggregate is signed by the federation)."""
+    digest = hashlib.sha256(f"{cert_file}\n{xml}".encode()).hexdigest()
+    with _metadata_lock:
+        if _checked_metadata.get(digest, 0) > time.time():
+            return
+    bad = _("Inloggningen är inte färdigkonfigurerad. Kontakta administratören.")
+    try:
+        root = defused_et.fromstring(xml.encode(), forbid_dtd=True)
+    except (defused_et.ParseError, DefusedXmlException, ValueError) as e:
+        raise _refused(bad, f"IdP metadata is not XML: {str(e)[:200]}") from e
+    if root.tag not in (f"{{{MD_NS}}}EntitiesDescriptor", f"{{{MD_NS}}}EntityDescriptor"):
+        raise _refused(bad, f"IdP metadata root is {root.tag[:100]}")
+    valid_until = root.get("validUntil")
+    until = None
+    if valid_until:
+        try:
+            until = calendar.timegm(str_to_time(valid_until))
+        except (ValueError, TypeError) as e:
+            raise _refused(bad, f"IdP metadata validUntil {valid_until[:40]!r}") from e
+        if until <= time.time():
+            raise _refused(bad, f"IdP metadata expired (validUntil {valid_until})")
+    if cert_file:
+        _verify_metadata_signature(xml, root, cert_file, bad)
+    with _metadata_lock:
+        if len(_checked_metadata) > 64:
+            _checked_metadata.clear()
+        _checked_metadata[digest] = min(until or float("inf"), time.time() + METADATA_TTL)
+
+
+def _verify_metadata_signature(xml: str, root: Any, cert_file: str, bad: str) -> None:
+    # the signature must be the root's own, over the whole document: the first Signature in
+    # document order, a direct child of the root, with one reference to "" or the root's ID
+    signatures = list(root.iter(f"{{{DS_NS}}}Signature"))
+    direct = root.findall(f"{{{DS_NS}}}Signature")
+    if not signatures or not direct or signatures[0] is not direct[0]:
+        raise _refused(bad, "IdP metadata is not signed (idp_metadata_cert is set)")
+    refs = direct[0].findall(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference")
+    root_id = root.get("ID")
+    allowed = {""} | ({f"#{root_id}"} if root_id else set())
+    if len(refs) != 1 or refs[0].get("URI") not in allowed:
+        raise _refused(bad, "IdP metadata signature does not cover the whole document")
+    local = root.tag.rpartition("}")[2]
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", encoding="utf-8") as f:
+        f.write(xml)
+        f.flush()
+        done = subprocess.run(  # noqa: S603 - fixed program, our own arguments
+            [
+                get_xmlsec_binary(["/usr/bin"]),
+                "--verify",
+                "--enabled-reference-uris",
+                "empty,same-doc",
+                "--enabled-key-data",
+                "raw-x509-cert",
+                "--pubkey-cert-pem",
+                cert_file,
+                "--id-attr:ID",
+                f"{MD_NS}:{local}",
+                f.name,
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise _refused(bad, "IdP metadata signature does not verify with idp_metadata_cert")
 
 
 def forget_metadata() -> None:
@@ -144,6 +240,7 @@ def forget_metadata() -> None:
     with _metadata_lock:
         _metadata_cache.clear()
         _config_cache.clear()
+        _checked_metadata.clear()
 
 
 def _client(name: str, conf: Mapping[str, Any], settings: Mapping[str, Any]) -> Saml2Client:

@@ -7,6 +7,7 @@ import copy
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -530,3 +531,86 @@ def test_saml_logout_response_bomb_is_refused_without_inflating_it(
     big_bomb = deflated(head + b"A" * 30_000_000 + b"--></samlp:LogoutResponse>")
     for bomb in (small_bomb, big_bomb, deflated(b"<!DOCTYPE x []><x/>"), "%%%"):
         assert saml.finish_logout(NAME, conf, settings, saml_response=bomb) is False
+
+
+def _signed_metadata(xml: bytes, key: Path, cert: Path) -> bytes:
+    """*xml* (IdP metadata) signed over the whole document, as a federation signs its metadata."""
+    from signxml import XMLSigner, methods
+    from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
+
+    root = etree.fromstring(xml)
+    root.set("ID", "_federation-metadata")
+    root.insert(
+        0, etree.Element(f"{{{NS['ds']}}}Signature", Id="placeholder", nsmap={"ds": NS["ds"]})
+    )
+    signed = XMLSigner(
+        method=methods.enveloped,
+        signature_algorithm=SignatureMethod.RSA_SHA256,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    ).sign(root, key=key.read_bytes(), cert=cert.read_text(), reference_uri="#_federation-metadata")
+    return etree.tostring(signed)
+
+
+def test_saml_idp_metadata_signature_and_validity_are_checked(
+    idp: SamlIdp, conf: dict[str, Any], settings: dict[str, Any], tmp_path: Path
+) -> None:
+    fed_key, fed_cert = self_signed(tmp_path, "federation", "Test federation metadata signer")
+    other_key, other_cert = self_signed(tmp_path, "other", "Test federation metadata signer")
+    plain = idp.metadata_file().read_bytes()
+    assert b"/SSOService.php" in plain
+    signed = _signed_metadata(plain, fed_key, fed_cert)
+    files = {
+        "signed": signed,
+        "tampered": signed.replace(b"/SSOService.php", b"/SSOServic3.php"),
+        "unsigned": plain,
+        "other": _signed_metadata(plain, other_key, other_cert),
+    }
+    for stem, data in files.items():
+        (tmp_path / f"{stem}.xml").write_bytes(data)
+
+    def with_metadata(stem: str, **more: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        c = {**conf, "idp_metadata_file": str(tmp_path / f"{stem}.xml"), **more}
+        return c, {**settings, "SSO_PROVIDERS": {NAME: c}}
+
+    # signed by the federation: a whole login works
+    c, s = with_metadata("signed", idp_metadata_cert=str(fed_cert))
+    url, rid = saml.begin(NAME, c, s, force_authn=False, relay_state="")
+    _acs, response, _relay = idp.login(url, "anna")
+    assert (
+        saml.finish(NAME, c, s, saml_response=response, outstanding={rid: NAME}).subject == "anna"
+    )
+    for stem, reason in (
+        ("tampered", "does not verify"),
+        ("unsigned", "not signed"),
+        ("other", "does not verify"),
+    ):
+        c, s = with_metadata(stem, idp_metadata_cert=str(fed_cert))
+        with pytest.raises(sso.SsoRefused) as caught:
+            saml.begin(NAME, c, s, force_authn=False, relay_state="")
+        assert reason in caught.value.reason, stem
+    # past its validUntil, metadata is not used, signed or not
+    root = etree.fromstring(plain)
+    root.set("validUntil", (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    (tmp_path / "expired.xml").write_bytes(etree.tostring(root))
+    c, s = with_metadata("expired")
+    with pytest.raises(sso.SsoRefused) as caught:
+        saml.begin(NAME, c, s, force_authn=False, relay_state="")
+    assert "expired" in caught.value.reason
+
+
+def test_saml_idp_metadata_from_a_url(
+    idp: SamlIdp, conf: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    c = {**conf, "idp_metadata_file": None, "idp_metadata_url": idp.metadata_url}
+    s = {**settings, "SSO_PROVIDERS": {NAME: c}}
+    url, rid = saml.begin(NAME, c, s, force_authn=False, relay_state="")
+    _acs, response, _relay = idp.login(url, "anna")
+    assert (
+        saml.finish(NAME, c, s, saml_response=response, outstanding={rid: NAME}).subject == "anna"
+    )
+    # only https, but for a loopback address (tests)
+    c = {**c, "idp_metadata_url": "http://idp.example.se/metadata"}
+    with pytest.raises(sso.SsoRefused) as caught:
+        saml.begin(NAME, c, {**s, "SSO_PROVIDERS": {NAME: c}}, force_authn=False, relay_state="")
+    assert "https" in caught.value.reason
