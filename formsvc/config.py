@@ -126,6 +126,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         # BankID RP API v6 directly: {"url": "https://appapi2.test.bankid.com/rp/v6.0/",
         # "cert_file", "key_file" (the RP certificate), "ca_file" (BankID's server CA)}; None: off
         "BANKID": None,
+        # per address, on the BankID page and its status poll (about one request a second while
+        # the signer's app is open: SIGN_RATE_LIMIT would cut a three-minute order off)
+        "BANKID_POLL_RATE_LIMIT": "120 per minute;3000 per hour",
         # e-ID required per document type and method ("link", "in_person"), e.g.
         # {"consent": ["link"]}: a consent's personal link then offers no e-mail code
         "EID_REQUIRED": {},
