@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -47,6 +48,8 @@ HTTP_TIMEOUT = 10
 CACHE_SECONDS = 300
 #: seconds a user may spend at the provider between begin() and finish()
 PENDING_SECONDS = 900
+#: seconds an ID token may claim to stay valid (providers issue them for minutes to an hour)
+MAX_LIFETIME = 86400
 #: ID token signature algorithms we accept: asymmetric only ("none" and HMAC never)
 ASYMMETRIC_ALGS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -429,6 +432,16 @@ def _b64json(part: str) -> Any:
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
+def _time_value(value: Any) -> bool:
+    """A NumericDate we can turn into a datetime: a finite, non-negative number (not a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value < 253402300800  # before year 10000
+    )
+
+
 def validate_id_token(
     id_token: str,
     *,
@@ -481,10 +494,12 @@ def validate_id_token(
     if (azp is not None or len(audiences) > 1) and azp != client_id:
         raise _rejected(f"ID token azp {str(azp)[:200]!r} is not this client")
     for name in ("exp", "iat"):
-        if not isinstance(claims.get(name), int | float) or isinstance(claims.get(name), bool):
-            raise _rejected(f"ID token {name} missing or not a number")
+        if not _time_value(claims.get(name)):
+            raise _rejected(f"ID token {name} missing or not a time")
     if claims["exp"] + LEEWAY < now:
         raise _rejected("ID token expired")
+    if claims["exp"] > now + MAX_LIFETIME:
+        raise _rejected("ID token exp too far in the future")
     if claims["iat"] - LEEWAY > now:
         raise _rejected("ID token issued in the future")
     if claims["iat"] + PENDING_SECONDS + LEEWAY < now:
@@ -500,11 +515,7 @@ def validate_id_token(
     ):
         raise _rejected("ID token nonce does not match this sign-in")
     auth_time = claims.get("auth_time")
-    if auth_time is not None and (
-        not isinstance(auth_time, int | float)
-        or isinstance(auth_time, bool)
-        or auth_time - LEEWAY > now
-    ):
+    if auth_time is not None and (not _time_value(auth_time) or auth_time - LEEWAY > now):
         raise _rejected("ID token auth_time malformed or in the future")
     if force_login:
         if auth_time is None:

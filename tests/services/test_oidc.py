@@ -543,6 +543,20 @@ HOSTILE = {
     "no nonce": (lambda f, p, c: f.sign(f.claims(p, c, nonce=None)), "nonce"),
     "no subject": (lambda f, p, c: f.sign(f.claims(p, c, sub=None)), "sub"),
     "no expiry": (lambda f, p, c: f.sign(f.claims(p, c, exp=None)), "exp"),
+    "expiry in a hundred years": (
+        lambda f, p, c: f.sign(f.claims(p, c, exp=int(time.time()) + 100 * 365 * 86400)),
+        "exp too far",
+    ),
+    "expiry beyond any date": (lambda f, p, c: f.sign(f.claims(p, c, exp=1e20)), "exp"),
+    "expiry Infinity": (lambda f, p, c: f.sign(f.claims(p, c, exp=float("inf"))), "exp"),
+    "issued at NaN": (lambda f, p, c: f.sign(f.claims(p, c, iat=float("nan"))), "iat"),
+    "expiry true": (lambda f, p, c: f.sign(f.claims(p, c, exp=True)), "exp"),
+    "auth_time before 1970": (lambda f, p, c: f.sign(f.claims(p, c, auth_time=-1e20)), "auth_time"),
+    "auth_time NaN": (
+        lambda f, p, c: f.sign(f.claims(p, c, auth_time=float("nan"))),
+        "auth_time",
+    ),
+    "auth_time a string": (lambda f, p, c: f.sign(f.claims(p, c, auth_time="now")), "auth_time"),
 }
 
 
