@@ -83,6 +83,9 @@ def _provider_choices(*, any_provider: bool = True) -> list[Any]:
 def _rule_form(row: SsoMappingRule | None = None) -> RuleForm:
     form = RuleForm(obj=row)
     form.provider.choices = _provider_choices()
+    if row is not None and row.provider not in {c.value for c in form.provider.choices}:
+        # a provider since removed from the settings: shown as it is, refused if kept
+        form.provider.choices.insert(0, choices([(row.provider, row.provider)])[0])
     form.role.choices = choices((r, ROLE_LABELS[r]) for r in ROLES)
     current = row.district_id if row is not None else None
     form.district_id.choices = choices(

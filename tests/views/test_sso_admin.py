@@ -320,6 +320,22 @@ def test_an_edit_post_missing_fields_keeps_the_rule_s_values(
     assert admin.post(f"/admin/sso/rules/{row.id}", data={}).status_code in (200, 302)
 
 
+def test_a_rule_of_a_provider_no_longer_configured_is_flagged_and_cannot_be_kept(
+    admin: FlaskClient, world: World
+) -> None:
+    admin.post("/admin/sso/rules", data=_rule(world))
+    row = db.session.scalar(select(SsoMappingRule))
+    row.provider = "gammal-idp"
+    db.session.commit()
+    assert "inte längre inställd" in _text(admin.get("/admin/sso").get_data(as_text=True))
+    edit = admin.get(f"/admin/sso/rules/{row.id}").get_data(as_text=True)
+    assert '<option selected value="gammal-idp">' in edit
+    resp = admin.post(f"/admin/sso/rules/{row.id}", data=_rule(world, provider="gammal-idp"))
+    assert "inställda inloggningstjänsterna" in _field_error(
+        resp.get_data(as_text=True), "provider"
+    )
+
+
 def test_unknown_rule_ids_are_404(admin: FlaskClient) -> None:
     assert admin.get("/admin/sso/rules/4242").status_code == 404
     assert admin.post("/admin/sso/rules/4242/delete").status_code == 404
