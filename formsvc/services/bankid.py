@@ -522,14 +522,13 @@ class _Verifier(XMLVerifier):
 
 
 def _signing_cert(root: etree._Element) -> x509.Certificate:
-    found = root.findall(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate")
-    if not found or not (found[0].text or "").strip():
+    """The signer's (leaf) certificate among KeyInfo's: the one that issued none of the others,
+    whatever their order (BankID sends the user's certificate with its CA chain)."""
+    certs = _keyinfo_certs(root)
+    if not certs:
         raise _Unusable
-    try:
-        der = base64.b64decode("".join((found[0].text or "").split()), validate=True)
-        return x509.load_der_x509_certificate(der)
-    except (binascii.Error, ValueError) as exc:
-        raise _Unusable from exc
+    leaves = [c for c in certs if not any(o is not c and o.issuer == c.subject for o in certs)]
+    return leaves[0] if len(leaves) == 1 else certs[0]
 
 
 def _keyinfo_certs(root: etree._Element) -> list[x509.Certificate]:

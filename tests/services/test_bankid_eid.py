@@ -576,18 +576,27 @@ def test_eid_check_completion_with_a_garbage_document_hash(
 # -- review of issue 14: what an attacker or a misbehaving server could slip through ----------
 
 
-def _signature_with_references(peer: BankIdPeer, text: str, references: list[str]) -> str:
+def _signature_with_references(
+    peer: BankIdPeer, text: str, references: list[str], *, ca_first: bool = False
+) -> str:
     """A BankID-shaped signature by the peer's test user with the given reference URIs, made
-    with one's own key as anyone can (the chain to BankID is not checked offline)."""
+    with one's own key as anyone can (the chain to BankID is not checked offline); *ca_first*
+    puts the CA's certificate before the user's in KeyInfo."""
     from signxml import XMLSigner, methods
     from signxml.algorithms import CanonicalizationMethod
 
     user = peer.user_certificate(PNR, NAME)
-    der = base64.b64encode(user.cert.public_bytes(serialization.Encoding.DER)).decode()
+    chain = [peer.ca.cert, user.cert] if ca_first else [user.cert]
+    der = "".join(
+        "<X509Certificate>"
+        + base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()
+        + "</X509Certificate>"
+        for c in chain
+    )
     visible = base64.b64encode(text.encode()).decode()
     holder = etree.fromstring(
-        f'<holder><KeyInfo xmlns="{DS_NS}" Id="bidKeyInfo"><X509Data><X509Certificate>{der}'
-        f'</X509Certificate></X509Data></KeyInfo><Object xmlns="{DS_NS}">'
+        f'<holder><KeyInfo xmlns="{DS_NS}" Id="bidKeyInfo"><X509Data>{der}'
+        f'</X509Data></KeyInfo><Object xmlns="{DS_NS}">'
         f'<bankIdSignedData xmlns="{BANKID_NS}" Id="bidSignedData"><usrVisibleData>{visible}'
         f"</usrVisibleData></bankIdSignedData></Object></holder>"
     )
@@ -701,3 +710,15 @@ def test_eid_personal_number_must_be_ascii_digits(app: Flask, bankid_peer: BankI
         )
     assert refused.value.message == "Personnumret ska ha tolv siffror."
     assert bankid_peer.requests == []  # never sent
+
+
+def test_eid_check_completion_finds_the_signers_certificate_in_any_order(
+    app: Flask, bankid_peer: BankIdPeer
+) -> None:
+    # BankID sends the user's certificate with its CA chain; the signer's is the one that issued
+    # none of the others, not necessarily the first
+    good = _completed_proof(bankid_peer)
+    refs = ["#bidSignedData", "#bidKeyInfo"]
+    reordered = _signature_with_references(bankid_peer, TEXT, refs, ca_first=True)
+    checks = bankid.check_completion({**good, "signature": reordered}, DOC_SHA)
+    assert bankid.verified(checks), _failed(checks)
