@@ -36,6 +36,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.ident import code, decode
+from saml2.request import LogoutRequest
 from saml2.sigver import get_xmlsec_binary
 from saml2.time_util import str_to_time
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
@@ -641,6 +642,91 @@ def _logout_url(
     return dict(info["headers"])["Location"]
 
 
+def _inflate_redirect(message: str) -> bytes | None:
+    """A Redirect-binding message inflated, bounded; None when too large or not deflate."""
+    if not isinstance(message, str) or len(message) > MAX_LOGOUT_CHARS:
+        return None
+    try:
+        inflater = zlib.decompressobj(-15)
+        xml = inflater.decompress(base64.b64decode(message), MAX_LOGOUT_XML)
+    except (binascii.Error, ValueError, zlib.error):
+        return None
+    if inflater.unconsumed_tail or not inflater.eof or b"<!DOCTYPE" in xml.upper():
+        return None
+    return xml
+
+
+def idp_logout(
+    name: str,
+    conf: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    *,
+    query: Mapping[str, str],
+    name_id: str | None,
+    session_index: str | None,
+) -> tuple[bool, str]:
+    """A LogoutRequest the IdP sent (Redirect binding, its query signature required): (whether
+    it is about this browser's SSO session, the IdP address to send the LogoutResponse to).
+
+    Raises sso.SsoRefused for anything not signed by the IdP or not for us."""
+    refused = _("Utloggningsbegäran från identitetsleverantören kunde inte godkännas.")
+    message = query.get("SAMLRequest", "")
+    if _inflate_redirect(message) is None:
+        raise _refused(refused, "LogoutRequest too large or not deflated XML")
+    if not (query.get("SigAlg") and query.get("Signature")):
+        raise _refused(refused, "LogoutRequest is not signed")
+    client = _client(name, conf, settings)
+    idp = _idp_entity_id(client, conf)
+    try:
+        request = LogoutRequest(
+            client.sec,
+            client.config.endpoint("single_logout_service", BINDING_HTTP_REDIRECT, "sp"),
+            client.config.attribute_converters,
+            timeslack=CLOCK_SKEW,
+        )
+        xml = client.unravel(message, BINDING_HTTP_REDIRECT, LogoutRequest.msgtype)
+        # must=True: the query signature is checked against the IdP's metadata keys
+        request = request.loads(
+            xml,
+            BINDING_HTTP_REDIRECT,
+            origdoc=message,
+            must=True,
+            relay_state=query.get("RelayState"),
+            sigalg=query["SigAlg"],
+            signature=query["Signature"],
+        )
+        request.verify()
+        issuer = request.message.issuer.text if request.message.issuer is not None else None
+    except Exception as e:  # noqa: BLE001 - any failure: not a LogoutRequest we act on
+        reason = f"{type(e).__name__}: {str(e)[:300]}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+        raise _refused(refused, reason) from None
+    if issuer != idp:
+        raise _refused(refused, f"LogoutRequest from {issuer!r}, not {idp!r}")
+    asked = request.message
+    ours = decode(name_id) if name_id else None
+    same = (
+        ours is not None
+        and asked.name_id is not None
+        and (asked.name_id.text or "").strip() == (ours.text or "").strip()
+        and (not asked.session_index or session_index in [i.text for i in asked.session_index])
+    )
+    response = client.create_logout_response(asked, [BINDING_HTTP_REDIRECT], sign=False)
+    destination = client.response_args(asked, [BINDING_HTTP_REDIRECT])["destination"]
+    info = client.apply_binding(
+        BINDING_HTTP_REDIRECT,
+        str(response),
+        destination,
+        query.get("RelayState") or "",
+        response=True,
+        sign=True,
+        sigalg=SIG_RSA_SHA256,
+    )
+    return same, dict(info["headers"])["Location"]
+
+
 def finish_logout(
     name: str, conf: Mapping[str, Any], settings: Mapping[str, Any], *, saml_response: str
 ) -> bool:
@@ -648,16 +734,9 @@ def finish_logout(
 
     It only decides which message the signed-out person reads (our session ended before the
     LogoutRequest left), so the Redirect binding's query signature is not checked."""
-    if not isinstance(saml_response, str) or len(saml_response) > MAX_LOGOUT_CHARS:
-        return False
     # pysaml2 inflates the Redirect binding's message without a limit: a few hundred kB of
     # deflated zeros would become hundreds of MB; inflate it here first, bounded
-    try:
-        inflater = zlib.decompressobj(-15)
-        xml = inflater.decompress(base64.b64decode(saml_response), MAX_LOGOUT_XML)
-    except (binascii.Error, ValueError, zlib.error):
-        return False
-    if inflater.unconsumed_tail or not inflater.eof or b"<!DOCTYPE" in xml.upper():
+    if _inflate_redirect(saml_response) is None:
         return False
     try:
         client = _client(name, conf, settings)

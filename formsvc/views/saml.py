@@ -18,13 +18,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
-from formsvc.extensions import csrf
-from formsvc.services import saml, sso
+from formsvc.extensions import csrf, db
+from formsvc.services import audit, saml, sso
 from formsvc.views import sso as sso_views
-from formsvc.views._common import safe_next
+from formsvc.views._common import origin, safe_next
 
 bp = Blueprint("saml", __name__, url_prefix="/saml")
 
@@ -172,11 +172,13 @@ def _resend(name: str) -> str:
 
 @bp.route("/<name>/sls")
 def sls(name: str) -> Response:
-    """Back from single logout at the IdP (our session has already ended)."""
+    """Single logout: the IdP's answer to ours (our session has ended already), or the IdP's
+    own LogoutRequest (the person logged out elsewhere): end this session if it is theirs."""
     provider = _provider(name)
+    if request.args.get("SAMLRequest"):
+        return _idp_logout(provider)
     response = request.args.get("SAMLResponse")
     if not response:
-        # IdP-initiated logout (a LogoutRequest) is not supported: logging out stays a button
         abort(400)
     if saml.finish_logout(name, provider.conf, current_app.config, saml_response=response):
         flash(_("Du är utloggad, också hos identitetsleverantören."), "info")
@@ -189,3 +191,36 @@ def sls(name: str) -> Response:
             "error",
         )
     return redirect(url_for("auth.login"))
+
+
+def _idp_logout(provider: sso.ProviderConfig) -> Response:
+    login = session.get(sso.SESSION_LOGIN)
+    ours = isinstance(login, dict) and login.get("provider") == provider.name
+    try:
+        same, onwards = saml.idp_logout(
+            provider.name,
+            provider.conf,
+            current_app.config,
+            query=request.args.to_dict(),
+            name_id=str(login.get("name_id") or "") if ours else None,
+            session_index=str(login.get("session_index") or "") if ours else None,
+        )
+    except sso.SsoRefused as e:
+        current_app.logger.warning("SAML %s: LogoutRequest refused: %s", provider.name, e.reason)
+        abort(400)
+    if same and current_user.is_authenticated:
+        audit.record(
+            "logout",
+            actor_id=current_user.id,
+            actor_label=current_user.username,
+            object_type="user",
+            object_id=current_user.id,
+            details={"by": "idp", "provider": provider.name},
+            origin=origin(),
+        )
+        current_user.end_sessions()  # as a logout here: every session of the account
+        db.session.commit()
+        logout_user()
+        session.pop(sso.SESSION_LOGIN, None)
+        session.pop(sso.SESSION_REAUTH, None)
+    return redirect(onwards)

@@ -5,10 +5,11 @@ session cookie, single logout, and hostile posts to the ACS refused clearly, nev
 from __future__ import annotations
 
 import base64
+import re
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 import requests
@@ -219,7 +220,7 @@ def test_saml_metadata_and_unknown_providers(client: FlaskClient, idp: SamlIdp) 
     for path in ("/saml/nope/metadata", "/saml/nope/login", "/saml/nope/sls"):
         assert client.get(path).status_code == 404
     assert client.post("/saml/nope/acs", data={"SAMLResponse": "x"}).status_code == 404
-    assert client.get(f"/saml/{NAME}/sls").status_code == 400  # IdP-initiated: not offered
+    assert client.get(f"/saml/{NAME}/sls").status_code == 400  # neither request nor response
 
 
 def test_saml_logout_ends_the_session_at_the_idp_too(
@@ -278,3 +279,65 @@ def test_saml_sls_refuses_a_deflate_bomb_quickly(client: FlaskClient, idp: SamlI
     resp = client.get(f"/saml/{NAME}/sls?{query}")
     assert resp.status_code == 302 and resp.headers["Location"] == "/login"
     assert "bekräftade inte utloggningen" in html(client.get("/login"))
+
+
+def _idp_initiated_logout(
+    client: FlaskClient, idp: SamlIdp, browser: requests.Session, change: Any = None
+) -> Any:
+    """SimpleSAMLphp's own logout (initSLO.php) sends its LogoutRequest to our SLS: our answer."""
+    url = f"{idp.base_url}/saml2/idp/initSLO.php?" + urlencode({"RelayState": f"{BASE}/login"})
+    for _hop in range(6):
+        resp = browser.get(url, allow_redirects=False, timeout=20)
+        assert resp.status_code in (302, 303), re.sub(r"<[^>]+>", " ", resp.text)[-3000:]
+        url = resp.headers["Location"]
+        if url.startswith(f"{BASE}/saml/{NAME}/sls?"):
+            break
+    assert "SAMLRequest=" in url and "Signature=" in url
+    return client.get((change or (lambda u: u))(url).removeprefix(BASE))
+
+
+def test_saml_logout_started_at_the_idp_ends_our_session(
+    client: FlaskClient, world: World, idp: SamlIdp
+) -> None:
+    browser = requests.Session()
+    sign_in(client, idp, "karin", browser=browser)
+    assert "Välkommen, Karin Chef" in html(client.get("/"))
+    resp = _idp_initiated_logout(client, idp, browser)
+    # our signed LogoutResponse goes back to the IdP, which finishes and returns to RelayState
+    assert resp.status_code == 302
+    onwards = resp.headers["Location"]
+    assert onwards.startswith(f"{idp.base_url}/saml2/idp/SingleLogoutService.php?SAMLResponse=")
+    assert "Signature=" in onwards
+    assert client.get("/").status_code == 302  # signed out here
+    assert events("logout")[-1].details == {"by": "idp", "provider": NAME}
+    for _hop in range(6):
+        resp = browser.get(onwards, allow_redirects=False, timeout=20)
+        assert resp.status_code in (302, 303), resp.text[:1000]
+        onwards = resp.headers["Location"]
+        if onwards.startswith(BASE):
+            break
+    assert onwards == f"{BASE}/login"  # the IdP accepted our LogoutResponse
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda u: re.sub(r"Signature=[^&]+", "Signature=AAAA", u),
+        lambda u: re.sub(r"&Signature=[^&]+", "", u),
+        lambda u: re.sub(
+            r"SigAlg=[^&]+", "SigAlg=http%3A%2F%2Fwww.w3.org%2F2000%2F09%2Fxmldsig%23rsa-sha1", u
+        ),
+        lambda u: re.sub(
+            r"SAMLRequest=[^&]+", "SAMLRequest=" + quote(base64.b64encode(b"x").decode()), u
+        ),
+    ],
+    ids=["forged", "unsigned", "other-alg", "garbage"],
+)
+def test_saml_logout_request_not_signed_by_the_idp_is_refused(
+    client: FlaskClient, world: World, idp: SamlIdp, change: Any
+) -> None:
+    browser = requests.Session()
+    sign_in(client, idp, "karin", browser=browser)
+    resp = _idp_initiated_logout(client, idp, browser, change)
+    assert resp.status_code == 400
+    assert "Välkommen, Karin Chef" in html(client.get("/"))  # still signed in
