@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -56,6 +58,9 @@ class EvidenceSigner:
     id_number: str | None = None
     #: SHA-256 of the paper scan as it was uploaded, before it was rewritten
     scan_received_sha256: str | None = None
+    #: the e-ID (or staff SSO) proof behind the signature, as SignatureRequest.eid holds it
+    #: (docs/adr/018); the page prints one line for it, the record embeds it
+    eid: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -343,6 +348,10 @@ def _draw(ev: Evidence, full_fonts: bool) -> FPDF:
         pdf.row(_("Resultat"), _outcome(signer.outcome))
         pdf.row(_("Tidpunkt"), _when(signer.signed_at))
         pdf.row(_("Identitet styrkt genom"), signer.verification)
+        if signer.eid:
+            from formsvc.services import eid  # it imports signing, which imports this module
+
+            pdf.row(_("E-legitimation"), eid.summary(signer.eid))
         if signer.witness:
             pdf.row(_("Bevittnat av"), signer.witness)
         if signer.ip:

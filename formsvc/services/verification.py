@@ -49,6 +49,7 @@ __all__ = [
     "DEMO_LABEL",
     "EVIDENCE_FORMAT",
     "EVIDENCE_NAME",
+    "EidProof",
     "FOREIGN",
     "Finding",
     "INTACT",
@@ -411,11 +412,169 @@ class Result:
         out.append(gettext("Sigill: %(who)s, över allt ovan.", who=self.seal.signer or "–"))
         return out
 
+    def eid_proofs(self) -> list[EidProof]:
+        """The e-ID proofs the file's record embeds, per signer, with what can be checked
+        without the broker or BankID (docs/adr/018)."""
+        if not self.final:
+            return []
+        record = self.reading.record if self.reading else None
+        sha = str(((record or {}).get("frozen_pdf") or {}).get("sha256") or "")
+        out = []
+        for signer in self.signers:
+            designated = signer.get("designated")
+            number = designated.get("id_number") if isinstance(designated, dict) else None
+            for proof in (signer.get("proofs") or [])[:4]:
+                if isinstance(proof, dict):
+                    out.append(_eid_proof(signer, proof, number, sha))
+        return out
+
     @property
     def signers(self) -> list[dict[str, Any]]:
         """The record's signers (dicts as embedded), for showing who added what."""
         record = self.reading.record if self.reading else None
         return [s for s in (record or {}).get("signers") or [] if isinstance(s, dict)]
+
+
+@dataclass(frozen=True)
+class EidProof:
+    """One signer's embedded e-ID proof as /verify shows it."""
+
+    name: str  #: the signer's name as the record gives it
+    role: str
+    kind: str  #: "oidc", "bankid" or "sso"
+    line: str  #: services/eid.summary
+    checks: list[Finding]  #: what was checked in the file itself
+
+
+def _eid_proof(
+    signer: dict[str, Any], proof: dict[str, Any], number: Any, document_sha256: str
+) -> EidProof:
+    from formsvc.services import eid
+
+    kind = str(proof.get("kind") or "")
+    checks: list[Finding] = []
+    if kind == "oidc":
+        checks = _oidc_checks(proof, number)
+    elif kind == "bankid":
+        checks = _bankid_checks(proof, document_sha256)
+    elif kind == "sso":
+        checks = [
+            Finding(
+                True,
+                gettext(
+                    "Inloggning hos organisationens identitetsleverantör strax före "
+                    "underskriften; ingen token är inbäddad."
+                ),
+            )
+        ]
+    return EidProof(
+        name=_signer_name(signer),
+        role=signer_roles.label(str(signer.get("role") or "")),
+        kind=kind,
+        line=eid.summary(proof),
+        checks=checks,
+    )
+
+
+def _oidc_checks(proof: dict[str, Any], number: Any) -> list[Finding]:
+    """The embedded ID token read back: its claims against the proof and the designated signer.
+
+    Its signature was validated against the broker's keys when it was received; the keys
+    rotate, so it is not validated again here (ADR 018)."""
+    from formsvc.services import eid
+
+    if proof.get("omitted"):
+        return [
+            Finding(
+                True,
+                gettext(
+                    "ID-token finns i arkivexemplaret; det här exemplaret har dess kontrollsumma "
+                    "(SHA-256 %(sha)s).",
+                    sha=str(proof.get("id_token_sha256") or "–")[:64],
+                ),
+            )
+        ]
+    claims = _jws_claims(proof.get("id_token"))
+    if claims is None:
+        return [Finding(False, gettext("ID-token i beviset går inte att läsa."))]
+    wanted = eid.normalise(number) if isinstance(number, str) else None
+    claim = claims.get(eid.PERSONAL_NUMBER_CLAIM)
+    same = (
+        claims.get("iss") == proof.get("issuer")
+        and claims.get("sub") == proof.get("subject")
+        and eid.normalise(claim) == eid.normalise(proof.get("personal_number"))
+    )
+    out = [
+        Finding(
+            same,
+            gettext("ID-token i beviset stämmer med beviset (utfärdare, subjekt, personnummer).")
+            if same
+            else gettext("ID-token i beviset stämmer inte med beviset."),
+        )
+    ]
+    if wanted is not None:
+        match = eid.normalise(claim) == wanted
+        out.append(
+            Finding(
+                match,
+                gettext("Personnumret i ID-token är den utsedda undertecknarens.")
+                if match
+                else gettext("Personnumret i ID-token är inte den utsedda undertecknarens."),
+            )
+        )
+    out.append(
+        Finding(
+            True,
+            gettext(
+                "ID-tokens signatur kontrollerades mot e-legitimationstjänstens nycklar när "
+                "den togs emot (%(alg)s).",
+                alg=str(_jws_header(proof.get("id_token")).get("alg") or "–")[:20],
+            ),
+        )
+    )
+    return out
+
+
+def _bankid_checks(proof: dict[str, Any], document_sha256: str) -> list[Finding]:
+    try:
+        from formsvc.services import bankid  # helper bankid's; not there on every version
+    except ImportError:
+        bankid = None
+    check = getattr(bankid, "check_completion", None)
+    if check is None:
+        return [
+            Finding(False, gettext("BankID-beviset kan inte kontrolleras i den här versionen."))
+        ]
+    try:
+        results = check(proof, document_sha256)
+    except Exception:  # noqa: BLE001 - hostile content: a finding, never a 500
+        return [Finding(False, gettext("BankID-beviset i filen går inte att läsa."))]
+    return [Finding(bool(c.ok), str(c.text)) for c in results]
+
+
+def _b64url(part: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _jws_part(token: Any, index: int) -> dict[str, Any] | None:
+    if not isinstance(token, str) or len(token) > 64 * 1024 or token.count(".") != 2:
+        return None
+    try:
+        value = json.loads(_b64url(token.split(".")[index]))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _jws_claims(token: Any) -> dict[str, Any] | None:
+    """The payload of a compact JWS, unverified (the caller says what it proves)."""
+    return _jws_part(token, 1)
+
+
+def _jws_header(token: Any) -> dict[str, Any]:
+    return _jws_part(token, 0) or {}
 
 
 # --------------------------------------------------------------------------- the use case
@@ -1372,8 +1531,55 @@ def _against_database(reading: Reading, doc: Document) -> list[Finding]:
                 ),
             )
         )
+    out.extend(_proof_findings(record, rows))
     out.extend(_audit_findings(record))
     return out
+
+
+def _proof_findings(record: dict[str, Any], rows: Mapping[int, SignatureRequest]) -> list[Finding]:
+    """Each embedded e-ID proof is the one the service kept for that signature (ADR 018)."""
+    from formsvc.services import eid
+
+    differ, count = [], 0
+    for signer in record.get("signers") or []:
+        row = rows.get(signer.get("request")) if isinstance(signer.get("request"), int) else None
+        proofs = [p for p in signer.get("proofs") or [] if isinstance(p, dict)]
+        stored = eid.embedded(row.eid if row is not None else None)
+        if row is None or (not proofs and stored is None):
+            continue
+        count += 1
+        mine = proofs[0] if proofs else None
+        if mine is None or stored is None or len(proofs) != 1:
+            same = False
+        elif mine.get("omitted"):
+            same = mine == eid.embedded(stored, full=False)
+        else:
+            same = mine == stored
+        if not same:
+            differ.append(_signer_name(signer) or "?")
+    if not count:
+        return []
+    if differ:
+        return [
+            Finding(
+                False,
+                gettext(
+                    "E-legitimationen i beviset är inte den vi sparade vid underskriften: "
+                    "%(names)s.",
+                    names=", ".join(differ[:10]),
+                ),
+            )
+        ]
+    return [
+        Finding(
+            True,
+            gettext(
+                "E-legitimationen i beviset är den vi sparade vid underskriften "
+                "(%(n)d undertecknare).",
+                n=count,
+            ),
+        )
+    ]
 
 
 def _audit_findings(record: dict[str, Any]) -> list[Finding]:

@@ -65,6 +65,9 @@ def register(app: Flask) -> None:
     app.register_blueprint(sso.bp)  # issue 14: staff single sign-on
     app.register_blueprint(saml.bp)  # issue 14: staff single sign-on with SAML 2.0
     app.register_blueprint(sso_admin.bp)  # issue 14: ssoadmin
+    from formsvc.views import eid as eid_views  # issue 14: signer e-ID
+
+    app.register_blueprint(eid_views.bp)
 
     encoding.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -46,6 +46,7 @@ LOCKED_REQUEST_ENDPOINTS = frozenset(
         "bankid.in_person_page",
         "bankid.in_person_status",
         "bankid.in_person_cancel",
+        "eid.in_person_start",
     }
 )
 
@@ -71,6 +72,13 @@ def _allowed(lock: dict[str, int]) -> bool:
     if endpoint in ALWAYS or endpoint.startswith("public."):
         return True
     args: dict[str, Any] = request.view_args or {}
+    if endpoint == "eid.callback":  # the locked signer's e-ID identification coming back
+        pending = session.get("formsvc.eid_pending")
+        return (
+            isinstance(pending, dict)
+            and pending.get("purpose") == "in_person"
+            and pending.get("request") == lock.get("req")
+        )
     if endpoint in LOCKED_REQUEST_ENDPOINTS:
         return args.get("doc_id") == lock.get("doc") and args.get("rid") == lock.get("req")
     if endpoint == "signing.frozen_pdf":  # the document the signer reads

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from formsvc.extensions import db, limiter
 from formsvc.models import SignatureRequest
-from formsvc.services import audit, consents, documents, signing, verification
+from formsvc.services import audit, consents, documents, eid, signing, verification
 from formsvc.services.conversion import ConversionError
 from formsvc.services.mail import MailError
 from formsvc.services.sealing import SealError, get_sealer, trusted_certificates
@@ -91,8 +91,12 @@ def _page(req: SignatureRequest, token: str, **kw: object) -> str:
     if request.method == "GET" and not form.name.data:
         form.name.data = req.expected_name
     doc = req.document
+    from formsvc.views import eid as eid_views  # it imports this module
+
     return render_template(
         "signing/link.html",
+        eid_proof=eid_views.identified(req) if req.require_eid else None,
+        eid_buttons=eid_views.buttons(req, token=token) if req.require_eid else [],
         req=req,
         token=token,
         state=state,
@@ -170,6 +174,18 @@ def sign(token: str) -> str | BaseResponse:
         # an expired (or already used) link neither signs nor declines, even in a session that
         # gave its code in time; the page says why
         return redirect(url_for(".link", token=token))
+    proof = None
+    if req.require_eid:
+        from formsvc.views import eid as eid_views  # it imports this module
+
+        proof = eid_views.identified(req)
+        if proof is None:
+            # e-ID links sign only on a fresh identification of this very signer
+            flash(
+                _("Legitimera dig med e-legitimation först. En identifiering gäller i 30 minuter."),
+                "error",
+            )
+            return redirect(url_for(".link", token=token))
     dtype = registry()[req.document.type_slug]
     form = SignForm(prefix="s")
     form.statements.choices = signing.statement_choices(req, dtype)
@@ -182,7 +198,13 @@ def sign(token: str) -> str | BaseResponse:
                 )
                 return redirect(url_for(".link", token=token))
         elif form.validate_on_submit():
-            what = signing.Signature(req, form.given(origin()), "link")
+            what = signing.Signature(
+                req,
+                form.given(origin()),
+                "link",
+                verification=eid.verification_text(proof) if proof else None,
+                eid=proof,
+            )
             record_and_finalise(what, dtype, actor=None)
             return redirect(url_for(".link", token=token))
     except signing.AlreadyDone:

@@ -30,6 +30,7 @@ from formsvc.services import (
     audit,
     consents,
     documents,
+    eid,
     signer_roles,
     signing,
     sso,
@@ -102,6 +103,8 @@ def send_link(doc_id: int, rid: int) -> str | BaseResponse | tuple[str, int]:
     form = EmailForm()
     if form.validate_on_submit():
         try:
+            identify = request.form.get("identify", "")
+            with_eid = eid.link_choice(req, identify[:10], current_app.config)
             signing.issue_link(
                 req,
                 form.email.data,
@@ -109,6 +112,7 @@ def send_link(doc_id: int, rid: int) -> str | BaseResponse | tuple[str, int]:
                 link_for=lambda t: public_url("public.link", token=t),
                 actor=current_user,
                 origin=origin(),
+                require_eid=with_eid,
             )
             flash(_("Länken är skickad till %(to)s.", to=req.email), "info")
             return redirect(url_for("documents.show", doc_id=doc.id))
@@ -150,6 +154,11 @@ def _sign_page(
         form.name.data = current_user.full_name
     method = "staff" if staff else "in_person"
     proof, refused = _fresh_reauth(idp), None
+    # issue 14: in person, the signer may prove who they are with e-ID on the city's device
+    from formsvc.views import eid as eid_views
+
+    eid_proof = None if staff or eid.why_not(req) else eid_views.identified(req)
+    eid_forced = _eid_forced(doc, req, staff=staff)
     try:
         if request.method == "POST" and "d-reason" in request.form and decline.validate():
             signing.decline(
@@ -165,13 +174,56 @@ def _sign_page(
                 and not (checked := _staff_password(doc, form.password.data, {})).ok
             ):
                 form.password.errors = _password_errors(checked)
-            else:
+            elif eid_forced and eid_proof is None:
+                flash(_("Undertecknaren ska legitimera sig med e-legitimation först."), "error")
+            elif staff:
                 what = signing.Signature(req, form.given(origin()), method, **_evidence(proof))
                 _record_staff(what, dtype, proof)
-                return render_template("signing/done.html", document=doc, req=req, locked=not staff)
+                return render_template("signing/done.html", document=doc, req=req, locked=False)
+            else:
+                if eid_proof is None and req.eid is not None:
+                    req.eid = None  # an identification made elsewhere is not this signature's
+                what = signing.Signature(
+                    req,
+                    form.given(origin()),
+                    method,
+                    verification=eid.verification_text(eid_proof) if eid_proof else None,
+                    eid=eid_proof,
+                )
+                record_and_finalise(what, dtype, actor=current_user)
+                if eid_proof is not None:
+                    eid_views.forget(req)
+                return render_template("signing/done.html", document=doc, req=req, locked=True)
     except signing.SigningError as exc:
         db.session.rollback()
         flash(exc.message, "error")
+    return render_sign_page(
+        doc,
+        dtype,
+        req,
+        form=form,
+        decline=decline,
+        staff=staff,
+        reauth_view=_reauth_view(idp, proof, refused),
+    )
+
+
+def render_sign_page(
+    doc: Document,
+    dtype: DocumentType,
+    req: SignatureRequest,
+    *,
+    form: SignForm | StaffSignForm,
+    decline: DeclineForm,
+    staff: bool,
+    reauth_view: Any = None,
+) -> str:
+    """The in-person or staff signing page with *form* (and its errors), e-ID part included
+    (also for views/bankid.py re-rendering it after a refused BankID start); *reauth_view*:
+    the staff SSO re-authentication part (_reauth_view)."""
+    from formsvc.views import eid as eid_views
+
+    eid_why = None if staff else eid.why_not(req)
     return render_template(
         "signing/sign.html",
         document=doc,
@@ -181,10 +233,24 @@ def _sign_page(
         decline=decline,
         staff=staff,
         locked=not staff,
-        pdf_url=url_for(".frozen_pdf", doc_id=doc.id),
+        pdf_url=url_for("signing.frozen_pdf", doc_id=doc.id),
         context=dtype.build_context(documents.render_input(doc)),
         missing=signing.missing_before_signing(req, dtype),
-        reauth=_reauth_view(idp, proof, refused),
+        reauth=reauth_view,
+        eid_proof=None if staff or eid_why else eid_views.identified(req),
+        eid_forced=_eid_forced(doc, req, staff=staff),
+        eid_why=eid_why,
+        eid_buttons=[] if staff or eid_why else eid_views.buttons(req),
+    )
+
+
+def _eid_forced(doc: Document, req: SignatureRequest, *, staff: bool) -> bool:
+    """EID_REQUIRED binds in person those who can use e-ID; a minor (or a signer whose number
+    the document lacks) is identified by the witnessing staff member, as before."""
+    return (
+        not staff
+        and eid.why_not(req) is None
+        and eid.required(current_app.config, doc.type_slug, "in_person")
     )
 
 

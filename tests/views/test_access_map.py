@@ -289,6 +289,13 @@ ACCESS: dict[str, Staff | Public | Token] = {
     "saml.login": Public(args={"name": "siths"}, ok=404),
     "saml.acs": Public(args={"name": "siths"}, answers=dict.fromkeys(IDENTITIES, 404)),
     "saml.sls": Public(args={"name": "siths"}, ok=404),
+    # issue 14: eid — no broker configured here: a start names one that does not exist (404;
+    # a forged link still gets the "gone" page), and the callback with nothing pending is refused
+    "eid.link_start": Token("open", content=(), refused=404, args={"provider": "broker"}),
+    "eid.in_person_start": Staff(
+        HOME, {"doc_id": "$sent", "rid": "$sent_req", "provider": "broker"}, district=True, ok=404
+    ),
+    "eid.callback": Public(ok=400),
 }
 
 # --------------------------------------------------------------------------- the cases

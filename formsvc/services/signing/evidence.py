@@ -15,6 +15,7 @@ from formsvc.doctypes import DocumentType
 from formsvc.extensions import db
 from formsvc.models import AuditCheckpoint, AuditEvent, Document, SignatureRequest, StoredFile
 from formsvc.models._base import utcnow
+from formsvc.services import eid
 from formsvc.services.checkpoints import Checkpoint
 from formsvc.services.evidence import (
     Evidence,
@@ -104,6 +105,7 @@ def evidence_for(
                 scan_received_sha256=received.get(r.id) if r.scan_sha256 else None,
                 typed_name=r.typed_name,
                 id_number=r.expected_id,
+                eid=r.eid if isinstance(r.eid, dict) else None,
             )
             for r in reqs
         ),
@@ -190,7 +192,9 @@ def evidence_record(
             else None,
             "ip": r.ip if own else None,
             "user_agent": r.user_agent if own else None,
-            "proofs": [],
+            # the e-ID proof (docs/adr/018): whole in the archive copy and the signer's own;
+            # another signer's copy gets its facts and digests, not the token or signature
+            "proofs": [p] if (p := eid.embedded(r.eid, full=own)) else [],
         }
 
     return {

@@ -22,6 +22,10 @@ from formsvc.services.signing._common import SigningError, _log, _log_signer, _t
 # --------------------------------------------------------------------------- personal link
 
 
+def _eid_only() -> str:
+    return _("Den här länken öppnas med e-legitimation, inte med en kod.")
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -56,8 +60,12 @@ def issue_link(
     link_for: Callable[[str], str],
     actor: User,
     origin: audit.Origin | None = None,
+    require_eid: bool = False,
 ) -> None:
-    """Mail a new personal link for *req* (any earlier link stops working)."""
+    """Mail a new personal link for *req* (any earlier link stops working).
+
+    *require_eid*: the signer proves who they are with e-ID instead of an e-mailed code
+    (services/eid.py decides who may); an earlier identification is forgotten either way."""
     if req.status != "open" or req.kind != "external":
         raise SigningError(_("Den här underskriften kan inte längre begäras."))
     email = _address(email)
@@ -66,19 +74,32 @@ def issue_link(
     doc = req.document
     # the mail goes out before anything is written: no database lock is held during SMTP,
     # and a failed send changes nothing (an earlier link keeps working)
-    body = _(
-        "Hej!\n\nDu ombeds skriva under ”%(title)s” (%(ref)s) från %(org)s, %(district)s.\n\n"
-        "Öppna din personliga länk:\n%(link)s\n\n"
-        "Länken gäller till och med %(until)s. Innan du kan läsa och skriva under skickar vi en "
-        "engångskod till den här e-postadressen.\n\n"
-        "Dela inte länken med någon annan. Har du frågor, kontakta din handläggare.\n",
-        title=_title(doc),
-        ref=doc.reference,
-        org=settings.get("ORGANISATION_NAME", ""),
-        district=doc.district.name,
-        link=link_for(token),
-        until=expires.date().isoformat(),
-    )
+    values = {
+        "title": _title(doc),
+        "ref": doc.reference,
+        "org": settings.get("ORGANISATION_NAME", ""),
+        "district": doc.district.name,
+        "link": link_for(token),
+        "until": expires.date().isoformat(),
+    }
+    if require_eid:
+        body = _(
+            "Hej!\n\nDu ombeds skriva under ”%(title)s” (%(ref)s) från %(org)s, %(district)s."
+            "\n\nÖppna din personliga länk:\n%(link)s\n\n"
+            "Länken gäller till och med %(until)s. Innan du kan läsa och skriva under "
+            "legitimerar du dig med e-legitimation (till exempel BankID).\n\n"
+            "Dela inte länken med någon annan. Har du frågor, kontakta din handläggare.\n",
+            **values,
+        )
+    else:
+        body = _(
+            "Hej!\n\nDu ombeds skriva under ”%(title)s” (%(ref)s) från %(org)s, "
+            "%(district)s.\n\nÖppna din personliga länk:\n%(link)s\n\n"
+            "Länken gäller till och med %(until)s. Innan du kan läsa och skriva under skickar "
+            "vi en engångskod till den här e-postadressen.\n\n"
+            "Dela inte länken med någon annan. Har du frågor, kontakta din handläggare.\n",
+            **values,
+        )
     mail.send(settings, mail.Mail(email, _("Dokument att skriva under"), body))
     req.email = email
     req.token_hash = _digest(token)
@@ -86,12 +107,19 @@ def issue_link(
     req.link_sent_at = utcnow()
     req.method = "link"
     req.otp_hash, req.otp_attempts, req.otp_sends = None, 0, 0
+    req.require_eid = require_eid
+    req.eid = None  # a new link: whoever identified for the old one must do it again
     _log(
         "link_sent",
         doc,
         actor,
         origin,
-        {"request": req.id, "slot": req.slot, "to": mask(email)},
+        {
+            "request": req.id,
+            "slot": req.slot,
+            "to": mask(email),
+            **({"eid": True} if require_eid else {}),
+        },
     )
     db.session.commit()
 
@@ -134,6 +162,8 @@ def send_code(
     """
     if not code_allowed(req) or not req.email:
         raise SigningError(_("Länken kan inte längre användas för att skriva under."))
+    if req.require_eid:
+        raise SigningError(_eid_only())
     limit = int(settings["OTP_MAX_SENDS"])
     # count the send first, atomically, so parallel clicks cannot exceed the limit
     counted = db.session.execute(
@@ -174,6 +204,8 @@ def check_code(
     """Accept the code or raise; every try counts, atomically, against the code's limit."""
     if not code_allowed(req):
         raise SigningError(_("Länken kan inte längre användas för att skriva under."))
+    if req.require_eid:
+        raise SigningError(_eid_only())
     limit = int(settings["OTP_MAX_ATTEMPTS"])
     counted = db.session.execute(
         update(SignatureRequest)
