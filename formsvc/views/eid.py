@@ -136,7 +136,10 @@ def _link_callback(
         return back
     public._mark_verified(req)
     _mark(req, proof)
-    flash(_("Du har legitimerat dig. Läs dokumentet och skriv under."), "info")
+    if req.status == "open":
+        flash(_("Du har legitimerat dig. Läs dokumentet och skriv under."), "info")
+    else:
+        flash(_("Du har legitimerat dig."), "info")
     return back
 
 

@@ -35,6 +35,7 @@ EVENT_TEXTS = {
     "code_sent": _l("Engångskod skickad"),
     "code_failed": _l("Fel engångskod angiven"),
     "code_verified": _l("Engångskod godkänd"),
+    "eid_identified": _l("Legitimerad med e-legitimation"),
     "sign": _l("Underskrift registrerad"),
     "decline": _l("Avböjt"),
     "paper_upload": _l("Skannad blankett uppladdad"),
