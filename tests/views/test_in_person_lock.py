@@ -23,7 +23,13 @@ from tests.views.test_signing import sign_in_person
 sent = test_signing.sent  # the fixture: a consent sent for signature, caseworker logged in
 
 #: Reachable while locked, whoever asks: the way out, logging out, files, the public pages.
-OPEN_WHILE_LOCKED = {"lock.unlock", "auth.logout", "static"}
+OPEN_WHILE_LOCKED = {"lock.unlock", "auth.logout", "static"} | {
+    # an SSO account unlocks by logging in again at its IdP (issue 14)
+    "sso.login",
+    "sso.callback",
+    "saml.login",
+    "saml.acs",
+}
 
 
 def lock_on(client: FlaskClient, doc: Document, req: SignatureRequest) -> None:
