@@ -81,7 +81,8 @@ def claim(proof: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
     a concurrent one waits for the first transaction and then fails. Rolled back with a refused
     signature, so only a recorded signature uses it up.
     """
-    until = valid_until(proof, settings) or datetime.now(UTC)
+    # kept (the login paths purge expired rows) until fresh_reauth refuses the proof anyway
+    until = (valid_until(proof, settings) or datetime.now(UTC)) + sso.SKEW
     db.session.add(SsoSeen(key=_key(proof), expires_at=until.replace(tzinfo=None)))
     try:
         db.session.flush()
