@@ -428,3 +428,24 @@ def check(app: Flask, pdf: bytes) -> verification.Result:
     return verification.verify_upload(
         pdf, trusted_certificates(app), runner=app.extensions[EXTENSION_KEY], settings=app.config
     )
+
+
+def test_verify_shows_a_bankid_proof_and_reports_what_its_checks_found(app: Flask) -> None:
+    """A BankID proof is checked by bankid.check_completion (offline); a damaged one is a
+    failed check on the page, never an error."""
+    signer = {"role": "Vårdnadshavare 1", "signed_name": "Maria Öberg"}
+    proof = {
+        "kind": "bankid",
+        "order_ref": "0" * 36,
+        "personal_number": MARIA,
+        "name": "Maria Öberg",
+        "user_visible_data": "Medgivande\nSHA-256: " + "0" * 64,
+        "signature": "PD94bWwgdmVyc2lvbj0iMS4wIj8+PGJyb2tlbi8+",
+        "ocsp_response": "bm90IG9jc3A=",
+        "completed_at": "2026-12-07T20:30:00+00:00",
+    }
+    with app.test_request_context():
+        shown = verification._eid_proof(signer, proof, "19800101-1231", "0" * 64)
+    assert shown.kind == "bankid" and shown.name == "Maria Öberg"
+    assert shown.line.startswith("BankID: Maria Öberg, 2026-12-07 21:30")
+    assert shown.checks and not all(c.ok for c in shown.checks)
