@@ -529,3 +529,39 @@ def test_hostile_claims_are_cleaned_never_a_500(
     assert client.get("/").status_code == 302
     end_session = client.get("/sso/logout").headers["Refresh"].removeprefix("0; url=")
     assert idp.op.logout(end_session, session=browser) == f"{BASE}/login"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",  # nothing at all
+        "state={state}",  # no code
+        "code=&state={state}",
+        "code=x&state={state}&state=other",  # the first state counts: a bad code
+        "code=%00%1b&state={state}",
+        "code=" + "c" * 20_000 + "&state={state}",
+        "code=x&state=" + "s" * 20_000,
+        "code=x&state={state}&iss=https://evil.example",
+        "error=server_error&error_description=%3Cscript%3E&state={state}",
+        "error=" + "e" * 5000 + "&state={state}",
+    ],
+)
+def test_odd_callbacks_are_refused_clearly_never_a_500(
+    city: Flask, idp: Idp, world: World, query: str
+) -> None:
+    client = city.test_client()
+    url = idp.start(client)
+    state = re.search(r"[?&]state=([^&]+)", url)
+    assert state is not None
+    resp = client.get("/sso/city/callback?" + query.replace("{state}", state.group(1)))
+    assert resp.status_code == 400, html(resp)
+    assert "Inloggningen nekades" in html(resp) and "<script>" not in html(resp)
+    assert client.get("/").status_code == 302
+    refusal = events("sso_refused")[-1]
+    assert len(refusal.details["reason"]) <= 200
+
+
+def test_a_huge_next_on_the_login_button_is_dropped(city: Flask, idp: Idp, world: World) -> None:
+    username, _sub = idp.account("olle", ("rinkeby-lotsar",))
+    resp = idp.sign_in(city.test_client(), username, "?next=/" + "d" * 5000)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
