@@ -39,6 +39,7 @@ def register(app: Flask) -> None:
         admin,
         audit_log,
         auth,
+        bankid,
         documents,
         encoding,
         lock,
@@ -60,7 +61,7 @@ def register(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     # the lock first: its check runs before any other request hook of the views
     modules = (lock, auth, main, account, participants, documents, signing, public, staff, admin)
-    for module in (*modules, statistics, periods, security, audit_log):
+    for module in (*modules, statistics, periods, security, audit_log, bankid):
         app.register_blueprint(module.bp)
     app.register_blueprint(sso.bp)  # issue 14: staff single sign-on
     app.register_blueprint(saml.bp)  # issue 14: staff single sign-on with SAML 2.0

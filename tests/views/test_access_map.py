@@ -296,6 +296,23 @@ ACCESS: dict[str, Staff | Public | Token] = {
         HOME, {"doc_id": "$sent", "rid": "$sent_req", "provider": "broker"}, district=True, ok=404
     ),
     "eid.callback": Public(ok=400),
+    # issue 14: bankidui — the signer's BankID pages. BANKID is not set in this app: every one
+    # answers 404 (a forged link: the "gone" page; in person: the login, the role and the
+    # district are checked first). tests/views/test_bankid_eid_signing.py covers them with BankID.
+    "bankid.link_start": Token("open", content=()),
+    "bankid.link_identify": Token("open", content=()),
+    "bankid.link_page": Token("open", content=()),
+    "bankid.link_status": Token("open", content=()),
+    "bankid.link_cancel": Token("open", content=()),
+    **{
+        f"bankid.in_person_{step}": Staff(
+            HOME,
+            {"doc_id": "$sent", "rid": "$sent_req"},
+            district=True,
+            only={"caseworker": 404, "manager": 404},
+        )
+        for step in ("start", "page", "status", "cancel")
+    },
 }
 
 # --------------------------------------------------------------------------- the cases
