@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 #: What an order is for: a signature ("sign") or opening a personal link ("identify").
 PURPOSES = ("sign", "identify")
+#: How long BankID keeps an order open (seconds): another session's order younger than this is
+#: not replaced.
+ORDER_LIFETIME = 180
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,12 @@ def begin(
     An earlier order of the request is cancelled first (BankID runs one order per person).
     Raises bankid.BankIdError (nothing kept) or signing.AlreadyDone."""
     assert purpose in PURPOSES
+    if _held_elsewhere(req, key):
+        # someone else holding the link (a forwarded mail) must not cancel the signer's order
+        raise bankid.BankIdError(
+            _("En identifiering eller underskrift pågår redan för ditt personnummer. Försök igen."),
+            "an order of another browser session is in progress",
+        )
     _cancel_at_bankid(req, settings)
     doc = req.document
     text = bankid.visible_text(doc)
@@ -209,7 +218,7 @@ def advance(
     if pending.get("purpose") == "identify":
         _drop(req, order_ref, "bankid_identified", origin, actor, {"order_ref": order_ref})
         return Progress("identified")
-    return _record(req, pending, got, store=store, record=record)
+    return _record(req, pending, got, store=store, record=record, origin=origin, actor=actor)
 
 
 def _record(
@@ -219,6 +228,8 @@ def _record(
     *,
     store: FileStore,
     record: Callable[[signing.Signature], object],
+    origin: audit.Origin,
+    actor: User | None,
 ) -> Progress:
     kept = pending.get("given") or {}
     sha = kept.get("signature_sha256")
@@ -230,10 +241,21 @@ def _record(
         user_agent=str(kept.get("user_agent", "")),
     )
     order_ref = str(pending["order"]["order_ref"])
-    # the text the signature says was shown; what was sent if the signature cannot be read (the
-    # offline checks of /verify then say so)
+    sent = str(pending.get("visible_text", ""))
+    doc = req.document
+    # what BankID signed must be what was sent, and name the version the signer read; the proof
+    # must pass the same offline checks /verify makes (nothing sealed that /verify would refuse)
     shown = bankid.completion_signed_text(got.completion or {})
-    proof = bankid.proof(got, user_visible_data=shown or str(pending.get("visible_text", "")))
+    proof = bankid.proof(got, user_visible_data=shown or sent)
+    if (
+        not sent
+        or shown != sent
+        or pending.get("version") != req.document_version
+        or req.document_version != doc.version
+        or not bankid.verified(bankid.check_completion(proof, doc.frozen_pdf_sha256 or ""))
+    ):
+        _drop(req, order_ref, "bankid_failed", origin, actor, {"reason": "signed_text"})
+        return Progress("failed", message=bankid.hint_message("failed", None, qr=True))
     what = signing.Signature(
         req,
         given,
@@ -250,16 +272,20 @@ def _record(
         db.session.refresh(req)
         if req.status == "signed":
             return Progress("signed")
-        _drop(req, order_ref, None, None, None, {})
+        _drop(req, order_ref, None, origin, actor, {})
         return Progress("failed", message=exc.message)
     return Progress("signed")
 
 
 @documents.in_document_language()  # stored as evidence, printed in the sealed document
 def verification_text(proof: Mapping[str, Any]) -> str:
-    """How the signer was identified, as the evidence page prints it."""
+    """How the signer was identified, as the evidence page prints it.
+
+    The personnummer's last four digits are left out: this text is in every signer's copy and on
+    /verify; the whole number is in the proof, which only the archive and the signer's own copy
+    embed."""
     number = str(proof.get("personal_number", ""))
-    shown = f"{number[:8]}-{number[8:]}" if len(number) == 12 else number
+    shown = f"{number[:8]}-XXXX" if len(number) == 12 else "XXXX"
     return _(
         "BankID, signerad av personnummer %(number)s (%(name)s), order %(order)s",
         number=shown,
@@ -317,6 +343,18 @@ def _cancel_order(settings: Mapping[str, Any], order_ref: str) -> None:
         bankid.cancel(settings, order_ref)
     except bankid.BankIdError:  # already finished or gone at BankID: nothing left to stop
         logger.info("cancelling BankID order %s: already over", order_ref)
+
+
+def _held_elsewhere(req: SignatureRequest, key: str) -> bool:
+    """Another browser session's order, started less than an order's lifetime ago."""
+    pending = req.eid_pending
+    if not isinstance(pending, dict) or _own(req, key) is not None:
+        return False
+    try:
+        started = float(pending["order"]["started"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return time.time() - started < ORDER_LIFETIME
 
 
 def _cancel_at_bankid(req: SignatureRequest, settings: Mapping[str, Any]) -> None:

@@ -95,7 +95,6 @@ def _in_person(doc_id: int, rid: int) -> Flow:
     if req.kind != "external":
         abort(404)
     _configured()
-    lock.start(doc, req)
     ids = {"doc_id": doc_id, "rid": rid}
     return Flow(
         req,
@@ -170,6 +169,9 @@ def link_cancel(token: str) -> Response:
 @roles_required(*STAFF)
 def in_person_start(doc_id: int, rid: int) -> str | Response:
     flow = _in_person(doc_id, rid)
+    # the POST from the locked page locks (again); a GET never does: a link from another site
+    # must not lock a caseworker's session
+    lock.start(flow.req.document, flow.req)
     if flow.req.status != "open":
         return redirect(flow.back)
     return _start(flow, lambda form: _in_person_form(flow, form))

@@ -229,8 +229,8 @@ def test_a_guardian_signs_by_link_with_bankid_and_the_sealed_consent_carries_the
     assert req.eid["signature"] and req.eid["ocsp_response"]
     assert link.doc.frozen_pdf_sha256 in req.eid["user_visible_data"]
     assert req.verification and req.verification.startswith(
-        "BankID, signerad av personnummer 19800101-1231 (Maria Öberg)"
-    )
+        "BankID, signerad av personnummer 19800101-XXXX (Maria Öberg), order "
+    )  # the whole number only in the proof: this text is in every signer's copy
     assert len(events("sign", req)) == 1
     receipt = link.browser.get(link.url()).get_data(as_text=True)
     assert "Maria Öberg skrev under som Vårdnadshavare 1" in receipt
@@ -283,6 +283,22 @@ def test_another_persons_bankid_is_refused_and_audited_nothing_recorded_eid(
     assert OTHER_PNR not in json.dumps(mismatch.details) and "19851224" not in json.dumps(
         mismatch.details
     )
+    assert events("sign", req) == []
+
+
+def test_a_signature_over_another_text_than_the_one_sent_is_not_recorded_eid(
+    app: Flask, link: Link, bankid_peer: BankIdPeer
+) -> None:
+    start(app, link)
+    ref = fresh(link.req).eid_pending["order"]["order_ref"]
+    # the right person, but the signature covers another text (another document's hash)
+    other = f"Sekretessbrytande medgivande\nReferens: X\nSHA-256: {'0' * 64}"
+    bankid_peer.complete(ref, MARIA_PNR, MARIA, signed_text=other)
+    assert status(link) == {"state": "failed", "next": link.url()}
+    assert "Något gick fel. Försök igen." in link.browser.get(link.url()).get_data(as_text=True)
+    req = fresh(link.req)
+    assert (req.status, req.eid, req.eid_pending) == ("open", None, None)
+    assert [e.details for e in events("bankid_failed", req)][-1]["reason"] == "signed_text"
     assert events("sign", req) == []
 
 
@@ -442,6 +458,12 @@ def test_forged_links_and_other_requests_orders_open_nothing_eid(
     assert stranger.get(link.url("/bankid")).status_code == 302
     assert stranger.post(link.url("/bankid/cancel")).status_code == 302
     assert bankid_peer.order(ref).status == "pending"  # her order is untouched
+    # nor can it start its own order over hers (the link alone lets it try to identify)
+    taken = stranger.post(link.url("/bankid/identify"))
+    assert taken.status_code == 302 and taken.headers["Location"] == link.url()
+    assert "pågår redan" in stranger.get(link.url()).get_data(as_text=True)
+    assert fresh(link.req).eid_pending["order"]["order_ref"] == ref
+    assert bankid_peer.order(ref).status == "pending"
     stranger_start = stranger.post(link.url("/bankid"), data=form(app, link.req))
     assert stranger_start.status_code == 302  # the content is not open in that browser
     # guardian 2's own link (e-mail code) shows no order of guardian 1's, to either browser
@@ -508,7 +530,7 @@ def test_in_person_a_guardian_signs_with_bankid_on_the_locked_device_eid(
     )
     assert req.eid and req.eid["kind"] == "bankid" and req.verification.startswith("BankID")
     # the lock still holds: other pages go to the unlock page
-    assert client.get("/documents").status_code == 303
+    assert client.get("/").status_code == 303
 
 
 def test_in_person_a_participant_under_18_cannot_use_bankid_eid(
@@ -531,6 +553,13 @@ def test_in_person_bankid_pages_need_the_staff_login_and_the_district_eid(
 ) -> None:
     req = by_role(sent, "Vårdnadshavare 1")
     base = f"/documents/{sent.id}/signatures/{req.id}/in-person/bankid"
+    # a GET (a link from anywhere) neither starts anything nor locks the caseworker's session
+    caseworker = app.test_client()
+    caseworker.post("/login", data={"username": "caseworker", "password": PASSWORD})
+    for tail in ("", "/status"):
+        resp = caseworker.get(f"{base}{tail}")
+        assert resp.status_code in (200, 302)
+    assert caseworker.get("/").status_code == 200  # not sent to the unlock page
     anonymous = app.test_client()
     assert anonymous.get(base).status_code == 302  # to the login
     assert anonymous.get(f"{base}/status").status_code == 302
