@@ -33,11 +33,11 @@ from werkzeug.wrappers import Response
 from formsvc.doctypes import DocumentType
 from formsvc.extensions import db, limiter
 from formsvc.models import SignatureRequest, User
-from formsvc.services import bankid, bankid_signing, documents, eid, signing
+from formsvc.services import bankid, bankid_signing, eid, signing
 from formsvc.views import lock, public
 from formsvc.views._common import origin, record_and_finalise, registry, roles_required, store
 from formsvc.views.documents import load_document
-from formsvc.views.signing import STAFF, _request
+from formsvc.views.signing import STAFF, _request, render_sign_page
 from formsvc.views.signing_forms import DeclineForm, SignForm
 
 bp = Blueprint("bankid", __name__)
@@ -197,20 +197,10 @@ def in_person_cancel(doc_id: int, rid: int) -> Response:
 
 def _in_person_form(flow: Flow, form: SignForm) -> str:
     """The in-person sign page again, with what was typed and what is wrong."""
-    doc = flow.req.document
-    return render_template(
-        "signing/sign.html",
-        document=doc,
-        dtype=flow.dtype,
-        req=flow.req,
-        form=form,
-        decline=DeclineForm(prefix="d"),
+    return render_sign_page(
+        flow.req.document, flow.dtype, flow.req, form=form, decline=DeclineForm(prefix="d"),
         staff=False,
-        locked=True,
-        pdf_url=url_for("signing.frozen_pdf", doc_id=doc.id),
-        context=flow.dtype.build_context(documents.render_input(doc)),
-        missing=signing.missing_before_signing(flow.req, flow.dtype),
-    )
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the steps

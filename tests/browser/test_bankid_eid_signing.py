@@ -140,6 +140,9 @@ def test_a_guardian_signs_a_consent_by_personal_link_with_bankid_eid(
     for statement in STATEMENTS:
         phone.get_by_role("checkbox", name=re.compile(statement)).check()
     expect(phone.get_by_role("textbox", name="Ditt namn")).to_have_value(MARIA)
+    # an e-ID link identified by BankID signs only with BankID: no plain submit
+    expect(phone.get_by_role("button", name="Skriv under", exact=True)).to_have_count(0)
+    phone.screenshot(path=str(SHOTS / "form-390.png"), full_page=True)
     phone.get_by_role("button", name="Skriv under med BankID").click()
 
     expect(phone.get_by_role("heading", name="Skriv under med BankID")).to_be_visible()

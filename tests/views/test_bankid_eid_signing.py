@@ -511,6 +511,11 @@ def test_in_person_a_guardian_signs_with_bankid_on_the_locked_device_eid(
     assert client.get(base).status_code == 200  # the caseworker hands over the locked device
     page = client.get(base).get_data(as_text=True)
     assert "Skriv under med BankID" in page
+    # a wrong name: the page again, with the error, what was typed and the BankID button
+    wrong = client.post(f"{base}/bankid", data=form(app, req, name="Eva Annan"))
+    text = wrong.get_data(as_text=True)
+    assert wrong.status_code == 200 and "Bara Maria Öberg kan skriva under här" in text
+    assert 'value="Eva Annan"' in text and "Skriv under med BankID" in text
     resp = client.post(f"{base}/bankid", data=form(app, req))
     assert resp.status_code == 303 and resp.headers["Location"] == f"{base}/bankid"
     html = client.get(f"{base}/bankid").get_data(as_text=True)
