@@ -176,6 +176,15 @@ def test_eid_the_right_guardian_signs_and_the_sealed_pdf_embeds_an_id_token_that
     # the document page's signer list shows the proof
     assert "ID-token inbäddad" in text(client.get(f"/documents/{sent.id}"))
 
+    # later, on another device, Maria's e-ID opens her receipt (no code on an e-ID link)
+    later = app.test_client()
+    assert "Legitimera dig först" in text(later.get(f"/s/{token}"))
+    identify(later, oidc_idp, token, "maria")
+    receipt = text(later.get(f"/s/{token}"))
+    assert "Maria Öberg skrev under som Vårdnadshavare 1" in receipt
+    db.session.refresh(maria)
+    assert maria.eid == proof  # the signature's proof stays the one it was given with
+
     for key in ("participant", "guardian2"):
         req = slot(sent, key)
         sign_in_person(client, app, sent, req, req.expected_name)
@@ -358,6 +367,18 @@ def test_eid_hostile_start_addresses_are_refused(
         signer.get("/s/forged-token-forged-token-forged-token/eid/broker/start").status_code == 404
     )
     assert signer.post(f"/s/{token}/eid/broker/start").status_code == 405
+
+
+def test_eid_a_code_link_does_not_start_an_identification(
+    app: Flask, client: FlaskClient, sent: Document, smtp_server: SmtpServer
+) -> None:
+    maria = slot(sent, "guardian1")
+    token = send_link(client, smtp_server, sent, maria, "code")
+    signer = app.test_client()
+    resp = signer.get(f"/s/{token}/eid/broker/start")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/s/{token}")
+    page = text(signer.get(f"/s/{token}"))
+    assert "Skicka kod till min e-post" in page and "Legitimera med" not in page
 
 
 def test_eid_a_stale_identification_must_be_redone(
