@@ -28,6 +28,11 @@ from formsvc.services.untrusted import EXTENSION_KEY
 from tests import factories
 from tests.conftest import World
 from tests.helpers import pdf_text
+from tests.idp.bankid import (  # noqa: F401 - the fixtures
+    BankIdPeer,
+    bankid_peer_fixture,
+    bankid_peer_session_fixture,
+)
 
 MARIA = "198001011231"  # guardian 1 of the consent's sample
 LOA3 = "http://id.elegnamnden.se/loa/1.0/loa3"
@@ -449,3 +454,40 @@ def test_verify_shows_a_bankid_proof_and_reports_what_its_checks_found(app: Flas
     assert shown.kind == "bankid" and shown.name == "Maria Öberg"
     assert shown.line.startswith("BankID: Maria Öberg, 2026-12-07 21:30")
     assert shown.checks and not all(c.ok for c in shown.checks)
+
+
+@pytest.mark.converter
+def test_a_sealed_consent_with_a_bankid_proof_verifies_its_checks_on_verify(
+    app: Flask, world: World, sent: list[SignatureRequest], bankid_peer: BankIdPeer
+) -> None:
+    """A real BankID completion (the protocol test peer's XML signature and OCSP response) over
+    the frozen PDF's hash, signed into the consent and sealed: /verify's checks all pass."""
+    from formsvc.services import bankid
+
+    maria = by_slot(sent, "guardian1")
+    doc: Document = maria.document
+    dtype = app.extensions["formsvc.registry"]["consent"]
+    settings = {"BANKID": bankid_peer.settings}
+    text = bankid.visible_text(doc)
+    order = bankid.start_sign(
+        settings, end_user_ip="127.0.0.1", personal_number=MARIA, visible_text=text
+    )
+    bankid_peer.complete(bankid.qr_content(order), MARIA, "Maria Öberg")
+    proof = bankid.proof(bankid.collect(settings, order.order_ref), user_visible_data=text)
+    store = app.extensions["formsvc.store"]
+    for req in sent:
+        given = signing.Given(
+            name=req.expected_name, statements=signing.statements_for(req, dtype), ip="127.0.0.1"
+        )
+        signing.sign(
+            req, dtype, given, method="in_person", actor=world.users["caseworker"],
+            settings=app.config, store=store, eid=proof if req.id == maria.id else None,
+        )  # fmt: skip
+    factories_finalise(app, doc)
+    pdf = store.get(doc.sealed_pdf_sha256)
+    assert "signatur och OCSP-svar inbäddade" in " ".join(pdf_text(pdf).split())
+    result = check(app, pdf)
+    assert result.ok, [f.text for f in result.findings if not f.ok]
+    (shown,) = result.eid_proofs()
+    assert shown.kind == "bankid" and shown.line.startswith("BankID: Maria Öberg, ")
+    assert shown.checks and all(c.ok for c in shown.checks), [c.text for c in shown.checks]
