@@ -14,7 +14,7 @@ export FORMSVC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 run: setup
 	$(FLASK) serve --port $(PORT)
 
-setup: system venv node translations instance
+setup: system venv translations instance
 
 # npm packages for the tests' identity providers (package-lock.json pins them; Node >= 20)
 node: node_modules/.package-lock.json
