@@ -244,6 +244,10 @@ def _sign_in(identity: Identity, settings: Mapping[str, Any], origin: Origin) ->
         if matched is not None:  # an administrator's mistake: refuse, keep the account as is
             why = {"rule": _rule_ref(matched), "problem": matched.problem}
             _refuse(identity, user, "mapping_broken", origin, why)
+        missing = _missing_claims(rules, identity)
+        if missing:  # the IdP did not say: refuse, keep the account as is (group overage)
+            why = {"missing": missing, "seen": _seen(rules, identity)}
+            _refuse(identity, user, "claims_missing", origin, why)
         if user is not None:
             _lose_access(user, identity, origin)
         _refuse(identity, user, "no_mapping", origin, {"seen": _seen(rules, identity)})
@@ -427,6 +431,12 @@ def refusal_message(reason: str) -> str:
             "Du är inloggad hos stadens inloggningstjänst, men ingen av dina grupper ger "
             "tillgång till formsvc. Kontakta din chef eller en administratör."
         )
+    if reason == "claims_missing":
+        return _(
+            "Inloggningen kunde inte slutföras: stadens inloggningstjänst skickade inte "
+            "uppgiften om dina grupper (till exempel när du är med i väldigt många grupper). "
+            "Ditt konto är oförändrat. Kontakta en administratör."
+        )
     if reason == "mapping_broken":
         return _(
             "Inloggningen kunde inte slutföras: regeln som ska ge dig behörighet är felaktigt "
@@ -454,6 +464,39 @@ def _free_username(identity: Identity) -> str:
         if users.find(candidate) is None:
             return candidate
     return f"{identity.provider}-{utcnow():%Y%m%d%H%M%S%f}"[:80]
+
+
+def _missing_claims(rules: list[sso_mappings.Rule], identity: Identity) -> list[str]:
+    """The claims the rules look at that the IdP did not send, or sent only by reference.
+
+    Entra ID leaves `groups` out of the token of a member of too many groups and points at
+    Microsoft Graph instead (`_claim_names`/`_claim_sources`, `hasgroups`; in SAML the
+    `.../claims/groups.link` attribute); a broken claim configuration at the IdP drops it
+    altogether. Neither says the person lost the group, so neither may deactivate an account."""
+    attributes = identity.attributes
+    referenced: set[str] = set()
+    for name in ("_claim_names", "_claim_sources"):
+        for value in attributes.get(name, ()):
+            try:
+                held = json.loads(value)
+            except ValueError:
+                held = value
+            if isinstance(held, dict):
+                referenced.update(str(k) for k in held)
+                referenced.update(str(k) for v in held.values() if isinstance(v, dict) for k in v)
+            elif isinstance(held, str):
+                referenced.add(held)
+    if any(v.lower() == "true" for v in attributes.get("hasgroups", ())):
+        referenced.add("groups")
+    if any(name.lower().endswith("/claims/groups.link") for name in attributes):
+        referenced.add("groups")
+    wanted = sorted({r.claim for r in rules if r.claim})
+    out = []
+    for claim in wanted:
+        plain = claim.rsplit("/", 1)[-1]
+        if claim not in attributes or claim in referenced or plain in referenced:
+            out.append(clean_text(claim, _AUDIT_CHARS))
+    return out[:_AUDIT_VALUES]
 
 
 def _state(user: User) -> dict[str, Any]:

@@ -175,6 +175,50 @@ def test_mapping_no_longer_matching_deactivates_the_account_and_ends_its_session
     assert refused(app, identity()).reason == "deactivated"
 
 
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        # Entra ID's group overage: a member of too many groups gets a pointer to Graph
+        {"_claim_names": ('{"groups": "src1"}',), "_claim_sources": ('{"src1": {}}',)},
+        {"_claim_sources": ('{"src1": {"groups": "https://graph.example"}}',)},
+        {"hasgroups": ("true",)},
+        {"http://schemas.microsoft.com/claims/groups.link": ("https://graph.example",)},
+        {},  # the claim left out altogether (a broken claim configuration at the IdP)
+    ],
+)
+def test_a_missing_group_claim_refuses_without_deactivating(
+    app: Flask, world: World, attributes: dict[str, tuple[str, ...]]
+) -> None:
+    user = sign_in(app, identity())
+    version = user.session_version
+    missing = dataclasses.replace(identity(), attributes={"sub": ("sub-anna-1",), **attributes})
+    exc = refused(app, missing)
+    assert exc.reason == "claims_missing" and "Ditt konto är oförändrat" in exc.message
+    db.session.refresh(user)
+    assert user.active and user.role == "caseworker" and user.session_version == version
+    assert not events("sso_account_updated")
+    refusal = events("sso_refused")[-1]
+    assert refusal.details["reason"] == "claims_missing"
+    assert refusal.details["missing"] == ["groups"]
+    assert refusal.object_id == str(user.id)
+    assert sign_in(app, identity()).id == user.id  # the claim back: in as before
+
+
+def test_overage_beside_a_stale_group_list_does_not_deactivate(app: Flask, world: World) -> None:
+    user = sign_in(app, identity())
+    stale = identity(("alla-anstallda",))
+    stale = dataclasses.replace(
+        stale, attributes={**stale.attributes, "_claim_names": ('{"groups": "src1"}',)}
+    )
+    assert refused(app, stale).reason == "claims_missing"
+    db.session.refresh(user)
+    assert user.active
+    # a newcomer without the claim gets no account either
+    newcomer = dataclasses.replace(identity(subject="new-1"), attributes={"sub": ("new-1",)})
+    assert refused(app, newcomer).reason == "claims_missing"
+    assert db.session.scalar(select(User).where(User.sso_subject == "new-1")) is None
+
+
 def test_deactivated_account_is_refused_and_left_as_it_is(app: Flask, world: World) -> None:
     user = sign_in(app, identity())
     user.active = False

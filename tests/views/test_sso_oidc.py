@@ -337,6 +337,32 @@ def test_mapping_removed_at_the_idp_refuses_deactivates_and_audits(
     assert events("sso_refused")[-1].details["reason"] == "deactivated"
 
 
+def test_group_overage_at_the_idp_refuses_but_keeps_the_account(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    username, sub = idp.account("dora", ("rinkeby-lotsar",))
+    open_session = city.test_client()
+    assert idp.sign_in(open_session, username).status_code == 302
+    # Entra ID: in more than 200 groups, the ID token points at Graph instead of `groups`
+    idp.account(
+        "dora",
+        (),
+        _claim_names={"groups": "src1"},
+        _claim_sources={"src1": {"endpoint": "https://graph.example/v1.0/me/getMemberObjects"}},
+    )
+    client = city.test_client()
+    resp = idp.sign_in(client, username)
+    assert resp.status_code == 403 and "Ditt konto är oförändrat" in html(resp)
+    assert client.get("/").status_code == 302
+    assert open_session.get("/").status_code == 200  # her other session goes on
+    user = account_of(sub)
+    assert user is not None and user.active
+    refused = events("sso_refused")[-1]
+    assert (refused.details["reason"], refused.details["missing"]) == ("claims_missing", ["groups"])
+    idp.account("dora", ("rinkeby-lotsar",))  # group filtering set up at the IdP
+    assert idp.sign_in(city.test_client(), username).status_code == 302
+
+
 def test_deactivated_account_is_refused(city: Flask, idp: Idp, world: World) -> None:
     username, sub = idp.account("dan", ("analytiker",))
     assert idp.sign_in(city.test_client(), username).status_code == 302
