@@ -22,7 +22,7 @@ from formsvc.models import User
 from formsvc.services import audit, demo, sso, throttle, users
 from formsvc.views._common import locked_message, origin, password_policy, safe_next
 from formsvc.views.admin import ROLE_LABELS
-from formsvc.views.sso import continue_logout
+from formsvc.views.sso import continue_logout, fresh_session
 
 bp = Blueprint("auth", __name__)
 
@@ -50,8 +50,8 @@ def login() -> str | Response | tuple[str, int]:
         )
         if outcome.ok and user is not None:
             _log_login(user)
+            fresh_session()  # nothing of an earlier session (nor its IdP login) carries over
             login_user(user)
-            session.pop(sso.SESSION_LOGIN, None)  # a password login has no IdP session to end
             return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
         if not outcome.refused:
             flash(_("Fel användarnamn eller lösenord, eller så är kontot inaktiverat."), "error")
@@ -118,6 +118,7 @@ def logout() -> Response:
         )
         current_user.end_sessions()  # this and every other session of the user (other devices)
         db.session.commit()
+    fresh_session()  # before logout_user, which may mark the remember cookie for deletion
     logout_user()
     onwards = continue_logout(sso_login)
     if onwards:  # that page says it, then the IdP signs out and sends the browser to /login

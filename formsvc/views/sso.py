@@ -151,6 +151,7 @@ def complete(
         user = sso.sign_in(identity, settings=current_app.config, origin=origin())
     except sso.SsoRefused as exc:  # audited by sign_in
         return refused_page(provider, exc.message, purpose, None)
+    fresh_session()
     login_user(user)
     hint = {k: v for k, v in identity.logout_hint.items() if len(v) <= MAX_KEPT_TOKEN}
     session[sso.SESSION_LOGIN] = {
@@ -159,6 +160,19 @@ def complete(
         **hint,
     }
     return redirect(target or url_for("main.index"))
+
+
+#: What survives a login or logout in the session: the chosen language, nothing about anyone.
+KEPT_ACROSS_LOGINS = ("lang",)
+
+
+def fresh_session() -> None:
+    """Forget everything the session held (an earlier person's in-person e-ID identifications,
+    BankID orders, the in-person lock, pending logins, re-authentications…) but the language;
+    called before login_user at every login and at logout (review S5)."""
+    kept = {k: session[k] for k in KEPT_ACROSS_LOGINS if k in session}
+    session.clear()
+    session.update(kept)
 
 
 def refuse(

@@ -24,6 +24,35 @@ def test_login_then_logout(client: FlaskClient, auth: Auth, world: World) -> Non
     assert "login" in actions and "logout" in actions
 
 
+#: what an earlier person's session may hold on a shared device (review S5)
+EARLIER = {
+    "formsvc.eid": {"7": {"until": 9_999_999_999}},
+    "bankid_orders": {"x": "y"},
+    "in_person_lock": {"request": 7},
+    "formsvc.sso": {"provider": "city", "protocol": "oidc"},
+    "formsvc.sso_reauth": {"user": 1},
+    "signing_verified": {"7": 9_999_999_999},
+}
+
+
+def test_login_and_logout_start_a_fresh_session_keeping_only_the_language(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    client.get("/lang/en")
+    with client.session_transaction() as session:
+        session.update(EARLIER)
+    assert auth.login("caseworker").status_code == 302
+    with client.session_transaction() as session:
+        assert not set(EARLIER) & set(session)
+        assert session["lang"] == "en" and session["_user_id"]
+        session.update(EARLIER)  # gathered during this person's work
+    auth.logout()
+    with client.session_transaction() as session:
+        assert not set(EARLIER) & set(session) and "_user_id" not in session
+        assert session["lang"] == "en"
+    assert client.get("/").status_code == 302
+
+
 def test_session_cookie_is_httponly_and_samesite(
     client: FlaskClient, auth: Auth, world: World
 ) -> None:

@@ -289,6 +289,30 @@ def test_first_login_creates_the_account_from_the_groups_and_lands_on_the_start_
     assert kept["id_token"].count(".") == 2
 
 
+def test_an_sso_login_starts_a_fresh_session(city: Flask, idp: Idp, world: World) -> None:
+    username, sub = idp.account("erik", ("rinkeby-lotsar",))
+    client = city.test_client()
+    client.get("/lang/en")
+    location = idp.start(client)
+    earlier = {  # what the person before may have left on a shared device
+        "formsvc.eid": {"7": {"until": 9_999_999_999}},
+        "bankid_orders": {"x": "y"},
+        "in_person_lock": {"request": 7},
+        "formsvc.saml": {"a": "b"},
+        "signing_verified": {"7": 9_999_999_999},
+        sso.SESSION_REAUTH: {"user": 1},
+    }
+    with client.session_transaction() as session:
+        session.update(earlier)
+    resp = idp.back(client, idp.op.login(location, username))
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    with client.session_transaction() as session:
+        assert not set(earlier) & set(session)
+        assert session["lang"] == "en" and session[sso.SESSION_LOGIN]["provider"] == "city"
+    user = account_of(sub)
+    assert user is not None and "Erik Svensson" in html(client.get("/"))
+
+
 def test_a_later_login_updates_role_and_district_and_ends_the_old_sessions(
     city: Flask, idp: Idp, world: World
 ) -> None:
