@@ -187,6 +187,8 @@ def test_unlock_is_rate_limited_and_needs_a_csrf_token(
     client.post(
         "/login", data={"username": "caseworker", "password": PASSWORD, "csrf_token": token}
     )
+    html = client.get("/").get_data(as_text=True)  # a login starts a fresh session: new token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # logout's form
     resp = client.post(f"/documents/{consent_doc.id}/send", data={"csrf_token": token})
     assert resp.status_code == 302
     db.session.expire_all()
