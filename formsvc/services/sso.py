@@ -13,6 +13,7 @@ reactivates it, even if the IdP gives the group back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -450,20 +451,35 @@ def refusal_message(reason: str) -> str:
     return _("Inloggningen kunde inte slutföras. Försök igen eller kontakta en administratör.")
 
 
+#: What a just-in-time user name keeps: ASCII only, like local names (forms/staff.py), plus "@"
+#: of a UPN. Nothing is transliterated: a look-alike letter (Cyrillic "а", Greek "ο") is dropped,
+#: never turned into the Latin letter it imitates.
+_USERNAME_DROP = re.compile(r"[^a-z0-9._@-]+")
+
+
+def _ascii_name(value: str) -> str:
+    """*value* after NFKC (full-width "ａ" is "a"), lower-cased, with every character outside
+    [a-z0-9._@-] dropped."""
+    return _USERNAME_DROP.sub("", unicodedata.normalize("NFKC", value).lower())[:80]
+
+
 def _free_username(identity: Identity) -> str:
-    """The IdP's user name for a new account; never one another account has (a local account
-    is never taken over by name: binding is by provider and subject only)."""
-    base = re.sub(r"\s+", "", clean_text(identity.username or "", 80))
-    if not base:
-        local = _clean_email(identity.email).partition("@")[0]
-        base = local or f"{identity.provider}-{identity.subject}"
-    base = base[:80]
-    candidates = [base, f"{base[: 79 - len(identity.provider)]}.{identity.provider}"]
-    candidates += [f"{base[:70]}.{identity.provider[:5]}{n}" for n in range(2, 100)]
+    """The IdP's user name for a new account, in ASCII; never one another account has (a local
+    account is never taken over by name: binding is by provider and subject only)."""
+    provider = identity.provider
+    raw = identity.username or _clean_email(identity.email).partition("@")[0]
+    base = _ascii_name(raw)
+    if not base.strip("._@-"):
+        subject = _ascii_name(identity.subject)
+        if not subject or len(subject) > 40 or subject != identity.subject.lower():
+            subject = hashlib.sha256(identity.subject.encode()).hexdigest()[:10]
+        base = f"{provider}-{subject}"
+    candidates = [base, f"{base[: 79 - len(provider)]}.{provider}"]
+    candidates += [f"{base[:70]}.{provider[:5]}{n}" for n in range(2, 100)]
     for candidate in candidates:
         if users.find(candidate) is None:
             return candidate
-    return f"{identity.provider}-{utcnow():%Y%m%d%H%M%S%f}"[:80]
+    return f"{provider}-{utcnow():%Y%m%d%H%M%S%f}"[:80]
 
 
 def _missing_claims(rules: list[sso_mappings.Rule], identity: Identity) -> list[str]:

@@ -4,6 +4,7 @@ updated on every login, refused when deactivated or no longer mapped (issue 14, 
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -254,6 +255,36 @@ def test_binding_is_by_provider_and_subject_never_by_user_name(app: Flask, world
     # another subject with the same name gets its own account too
     other = sign_in(app, identity(subject="sub-2", username="caseworker"))
     assert other.id not in (user.id, local.id) and other.username not in ("caseworker",)
+
+
+@pytest.mark.parametrize(
+    ("idp_name", "expected"),
+    [
+        ("\u0430dmin", "dmin"),  # Cyrillic а: dropped, never turned into the Latin "a"
+        ("\uff41\uff44\uff4d\uff49\uff4e", "admin.city"),  # full width: "admin", taken
+        ("ADMIN", "admin.city"),  # a case variant of a local name is taken too
+        ("adm\u0456n\u200b", "admn"),  # Cyrillic і and a zero-width space
+        ("admin\u0430", "admin.city"),  # a look-alike tail dropped: "admin" is taken
+        ("\u00c5sa.\u00d6berg", "sa.berg"),  # nothing transliterated
+        ("\u0410\u043d\u043d\u0430", "city-sub-x"),  # nothing left: provider and subject
+    ],
+)
+def test_just_in_time_user_names_are_ascii_and_never_a_local_look_alike(
+    app: Flask, world: World, idp_name: str, expected: str
+) -> None:
+    assert world.users["admin"].username == "admin"
+    user = sign_in(app, identity(subject="sub-x", username=idp_name, email=""))
+    assert user.username == expected and user.id != world.users["admin"].id
+    assert re.fullmatch(r"[a-z0-9._@-]+", user.username)
+    created = events("sso_account_created")[-1]
+    assert created.actor_label == expected and created.details["username"] == expected
+
+
+def test_a_subject_that_is_no_user_name_becomes_a_hash(app: Flask, world: World) -> None:
+    user = sign_in(app, identity(subject="\u0410/\u0431", username="\u0416", email=""))
+    assert re.fullmatch(r"city-[0-9a-f]{10}", user.username)
+    twin = sign_in(app, identity(subject="\u0410/\u0432", username="\u0416", email=""))
+    assert twin.username != user.username and twin.username.isascii()
 
 
 def test_unknown_provider_and_bad_subjects_are_refused(app: Flask, world: World) -> None:

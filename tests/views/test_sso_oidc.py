@@ -313,6 +313,23 @@ def test_an_sso_login_starts_a_fresh_session(city: Flask, idp: Idp, world: World
     assert user is not None and "Erik Svensson" in html(client.get("/"))
 
 
+def test_a_look_alike_of_a_local_name_at_the_idp_gets_an_ascii_name_of_its_own(
+    city: Flask, idp: Idp, world: World
+) -> None:
+    client = city.test_client()
+    full_width = "\uff41\uff44\uff4d\uff49\uff4e"  # "ａｄｍｉｎ"
+    username, sub = idp.account("hugo", ("rinkeby-lotsar",), preferred_username=full_width)
+    assert idp.sign_in(client, username).status_code == 302
+    user = account_of(sub)
+    assert user is not None and user.username == "admin.city"
+    assert "admin.city" in html(client.get("/"))  # how the menu shows who is signed in
+    cyrillic = "\u0430dmin"  # "аdmin"
+    username, sub = idp.account("ida", ("rinkeby-lotsar",), preferred_username=cyrillic)
+    assert idp.sign_in(city.test_client(), username).status_code == 302
+    user = account_of(sub)
+    assert user is not None and user.username == "dmin"
+
+
 def test_a_later_login_updates_role_and_district_and_ends_the_old_sessions(
     city: Flask, idp: Idp, world: World
 ) -> None:
