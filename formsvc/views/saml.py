@@ -21,8 +21,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
-from formsvc.extensions import csrf, db
+from formsvc.extensions import csrf, db, limiter
 from formsvc.services import audit, saml, sso
+from formsvc.views import public
 from formsvc.views import sso as sso_views
 from formsvc.views._common import origin, safe_next
 
@@ -109,6 +110,7 @@ def _pending() -> dict[str, dict[str, Any]]:
 
 
 @bp.route("/<name>/acs", methods=["POST"])
+@limiter.limit(public._limit)  # anonymous, and every refusal writes an audit row (review S4)
 @csrf.exempt  # the IdP's form posts here; the signed answer to our own request is the check
 def acs(name: str) -> Response | str | tuple[str, int]:
     """The IdP's answer (POST binding): sign in, or keep a re-authentication."""

@@ -26,7 +26,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
+from formsvc.extensions import limiter
 from formsvc.services import sso
+from formsvc.views import public
 from formsvc.views._common import origin, safe_next
 
 bp = Blueprint("sso", __name__, url_prefix="/sso")
@@ -109,6 +111,7 @@ def login(name: str) -> Response | tuple[str, int]:
 
 
 @bp.route("/<name>/callback")
+@limiter.limit(public._limit)  # anonymous, and every refusal writes an audit row (review S4)
 def callback(name: str) -> Response | tuple[str, int]:
     provider = provider_or_404(name)
     if provider.protocol != "oidc":

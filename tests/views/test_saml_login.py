@@ -342,3 +342,12 @@ def test_saml_logout_request_not_signed_by_the_idp_is_refused(
     resp = _idp_initiated_logout(client, idp, browser, change)
     assert resp.status_code == 400
     assert "Välkommen, Karin Chef" in html(client.get("/"))  # still signed in
+
+
+def test_anonymous_answers_at_the_acs_are_rate_limited(make_app: Any, world: World) -> None:
+    client = make_app(SIGN_RATE_LIMIT="3 per minute").test_client()
+    before = len(events("sso_refused"))
+    data = {"SAMLResponse": "x", "RelayState": "y", "formsvc_resent": "1"}
+    codes = [client.post(f"/saml/{NAME}/acs", data=data).status_code for _ in range(5)]
+    assert codes[3:] == [429, 429] and 429 not in codes[:3]
+    assert len(events("sso_refused")) == before + 3  # the limited ones write nothing

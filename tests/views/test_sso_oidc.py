@@ -163,6 +163,14 @@ def test_callback_without_a_pending_login_is_refused_and_audited(
     assert refused.details == {"provider": "city", "reason": "no_pending_state"}
 
 
+def test_anonymous_callbacks_are_rate_limited(make_app: Any, world: World) -> None:
+    client = make_app(SIGN_RATE_LIMIT="3 per minute").test_client()
+    before = len(events("sso_refused"))
+    codes = [client.get("/sso/city/callback?error=x").status_code for _ in range(5)]
+    assert codes == [400, 400, 400, 429, 429]
+    assert len(events("sso_refused")) == before + 3  # the limited ones write nothing
+
+
 def test_login_start_refuses_odd_purposes_and_reauth_of_others(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
