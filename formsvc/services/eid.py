@@ -33,6 +33,9 @@ from formsvc.services.signing._common import SigningError, _log_signer, today_lo
 
 #: The Swedish eID Framework's claim for the personal identity number (12 digits).
 PERSONAL_NUMBER_CLAIM = "https://id.oidc.se/claim/personalIdentityNumber"
+#: The LoA asked for (and required in the answer) when an EID_PROVIDERS entry names none: a
+#: broker entry without acr_values must not accept any LoA (review E5, ADR 018).
+DEFAULT_ACR = "http://id.elegnamnden.se/loa/1.0/loa3"
 #: An identification opens the link and may be used to sign for this long.
 FRESH_FOR = timedelta(minutes=30)
 #: The methods EID_REQUIRED may name.
@@ -51,8 +54,11 @@ def normalise(number: object) -> str | None:
     None: a number we cannot compare digit for digit is not known."""
     if not isinstance(number, str) or len(number) > 20:
         return None
-    digits = number.strip().replace("-", "", 1)
-    return digits if re.fullmatch(r"(?:19|20)\d{10}", digits) else None
+    digits = number.strip()
+    if len(digits) == 13 and digits[8] == "-":  # the hyphen only before the last four
+        digits = digits[:8] + digits[9:]
+    # ASCII digits only: \d would take any script's digits, and int() reads them (review E4)
+    return digits if re.fullmatch(r"(?:19|20)[0-9]{10}", digits) else None
 
 
 def birth_date(number: str) -> date | None:
@@ -153,7 +159,7 @@ def begin(
         url, pending = oidc.client(provider, conf).begin(
             redirect_uri=redirect_uri,
             force_login=True,  # every signature its own identification, never an IdP session
-            acr_values=conf.get("acr_values") or None,
+            acr_values=str(conf.get("acr_values") or "").strip() or DEFAULT_ACR,
         )
     except oidc.OidcError as exc:
         raise SigningError(exc.message) from exc
@@ -205,6 +211,7 @@ def finish(
         "issuer": result.issuer,
         "subject": result.subject,
         "personal_number": normalise(number),
+        "personal_number_claim": claim,  # the token's claim /verify reads back (review E3)
         "loa": result.acr,
         "auth_time": _iso(when),
         "id_token": result.id_token,

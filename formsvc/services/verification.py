@@ -414,18 +414,23 @@ class Result:
 
     def eid_proofs(self) -> list[EidProof]:
         """The e-ID proofs the file's record embeds, per signer, with what can be checked
-        without the broker or BankID (docs/adr/018)."""
+        without the broker or BankID (docs/adr/018).
+
+        Only a record under our intact seal is vouched for: in any other file anyone can have
+        written the proof (an ID token's payload is not checked again here), so each proof
+        then gets one problem and no check that reads as passed."""
         if not self.final:
             return []
         record = self.reading.record if self.reading else None
         sha = str(((record or {}).get("frozen_pdf") or {}).get("sha256") or "")
+        sealed = self.seal is not None and self.seal.ok
         out = []
         for signer in self.signers:
             designated = signer.get("designated")
             number = designated.get("id_number") if isinstance(designated, dict) else None
             for proof in (signer.get("proofs") or [])[:4]:
                 if isinstance(proof, dict):
-                    out.append(_eid_proof(signer, proof, number, sha))
+                    out.append(_eid_proof(signer, proof, number, sha, sealed=sealed))
         return out
 
     @property
@@ -447,13 +452,30 @@ class EidProof:
 
 
 def _eid_proof(
-    signer: dict[str, Any], proof: dict[str, Any], number: Any, document_sha256: str
+    signer: dict[str, Any],
+    proof: dict[str, Any],
+    number: Any,
+    document_sha256: str,
+    *,
+    sealed: bool = True,
 ) -> EidProof:
+    """*sealed*: the record is under our intact seal (Verification.ok); if not, the proof is
+    shown with one problem and nothing in it is checked."""
     from formsvc.services import eid
 
     kind = str(proof.get("kind") or "")
     checks: list[Finding] = []
-    if kind == "oidc":
+    if not sealed:
+        checks = [
+            Finding(
+                False,
+                gettext(
+                    "E-legitimationen i filen kan inte bedömas: filen har inte vårt sigill "
+                    "eller har ändrats efter det."
+                ),
+            )
+        ]
+    elif kind == "oidc":
         checks = _oidc_checks(proof, number)
     elif kind == "bankid":
         checks = _bankid_checks(proof, document_sha256)
@@ -498,7 +520,9 @@ def _oidc_checks(proof: dict[str, Any], number: Any) -> list[Finding]:
     if claims is None:
         return [Finding(False, gettext("ID-token i beviset går inte att läsa."))]
     wanted = eid.normalise(number) if isinstance(number, str) else None
-    claim = claims.get(eid.PERSONAL_NUMBER_CLAIM)
+    # the claim the broker's entry named when the token was received (review E3)
+    name = proof.get("personal_number_claim")
+    claim = claims.get(name if isinstance(name, str) and name else eid.PERSONAL_NUMBER_CLAIM)
     same = (
         claims.get("iss") == proof.get("issuer")
         and claims.get("sub") == proof.get("subject")

@@ -23,7 +23,7 @@ from formsvc.models._base import utcnow
 from formsvc.services import eid, signing, verification
 from formsvc.services.evidence import Evidence, EvidenceSigner, evidence_pdf
 from formsvc.services.final_pdf import embedded_record
-from formsvc.services.sealing import trusted_certificates
+from formsvc.services.sealing import Verification, trusted_certificates
 from formsvc.services.untrusted import EXTENSION_KEY
 from tests import factories
 from tests.conftest import World
@@ -108,6 +108,11 @@ def by_slot(reqs: list[SignatureRequest], slot: str) -> SignatureRequest:
         (198001011231, None),
         ("1" * 5000, None),
         ("１９８００１０１１２３１", None),  # full-width digits are not digits here
+        ("19８００１０１１２３１", None),  # review E4: not after an ASCII century either
+        ("1980\u06601\u066011231", None),  # Arabic-Indic zeros
+        ("19800101123-4", None),  # review E4: the hyphen only before the last four
+        ("-198001011231", None),
+        ("198001011231-", None),
     ],
 )
 def test_eid_numbers_are_compared_as_twelve_digits_or_not_at_all(value: Any, expected: Any) -> None:
@@ -383,11 +388,19 @@ def test_verify_reports_a_proof_that_differs_from_the_one_kept(
             ],
         },
     )
-    result = verification.Result(seal=None, reading=reading)  # type: ignore[arg-type]
+    ours = Verification(is_pdf=True, sealed=True, intact=True, trusted=True, whole_file=True)
+    result = verification.Result(seal=ours, reading=reading)
     shown = result.eid_proofs()
     texts = [c.text for p in shown for c in p.checks if not c.ok]
     assert "Personnumret i ID-token är inte den utsedda undertecknarens." in texts
     assert "ID-token i beviset går inte att läsa." in texts
+    # review E1: without our intact seal nothing in the proofs is vouched for
+    for seal in (None, Verification(is_pdf=True, sealed=True, intact=True)):
+        unsealed = verification.Result(seal=seal, reading=reading)  # type: ignore[arg-type]
+        for p in unsealed.eid_proofs():
+            assert [(c.ok, c.text[:39]) for c in p.checks] == [
+                (False, "E-legitimationen i filen kan inte bedöm")
+            ]
     rows = {maria.id: maria}
     findings = verification._proof_findings(reading.record or {}, rows)
     assert [f.ok for f in findings] == [False]
@@ -491,3 +504,26 @@ def test_a_sealed_consent_with_a_bankid_proof_verifies_its_checks_on_verify(
     (shown,) = result.eid_proofs()
     assert shown.kind == "bankid" and shown.line.startswith("BankID: Maria Öberg, ")
     assert shown.checks and all(c.ok for c in shown.checks), [c.text for c in shown.checks]
+
+
+def test_verify_reads_the_personal_number_from_the_claim_the_proof_names(app: Flask) -> None:
+    """review E3: a broker whose entry names another claim (personal_number_claim): the proof
+    records the claim, and /verify compares that one, not the framework's default."""
+    key = RSAKey.generate_key(2048)
+    claim = "urn:example:pnr"
+    at = int(time.time())
+    token = jwt.encode(
+        {"alg": "RS256", "kid": "k1"},
+        {"iss": ISSUER, "sub": "s1", "aud": "formsvc", "iat": at, "acr": LOA3, claim: MARIA},
+        key,
+    )
+    proof = {**proof_for(MARIA), "subject": "s1", "id_token": token}
+    proof["personal_number_claim"] = claim
+    with app.test_request_context():
+        checks = verification._oidc_checks(proof, "19800101-1231")
+    assert all(c.ok for c in checks), [c.text for c in checks]
+    assert "Personnumret i ID-token är den utsedda undertecknarens." in [c.text for c in checks]
+    # a proof made before the claim was recorded reads the framework's claim, as before
+    del proof["personal_number_claim"]
+    with app.test_request_context():
+        assert not all(c.ok for c in verification._oidc_checks(proof, "19800101-1231"))

@@ -533,3 +533,31 @@ def test_eid_required_in_person_hides_the_form_until_identified(
     assert "ska legitimera sig med e-legitimation först" in text(resp)
     db.session.refresh(maria)
     assert maria.status == "open"
+
+
+@pytest.mark.converter
+def test_eid_a_broker_entry_without_acr_values_requires_loa3(
+    app: Flask,
+    client: FlaskClient,
+    sent: Document,
+    smtp_server: SmtpServer,
+    oidc_idp: OidcIdp,
+    broker: dict[str, Any],
+) -> None:
+    """review E5: an EID_PROVIDERS entry without acr_values asks for and requires loa3; a lower
+    LoA (e.g. Freja basic) is refused, audited, and nothing is stored."""
+    del broker["acr_values"]
+    app.config["EID_PROVIDERS"] = {"broker": broker}
+    loa2 = "http://id.elegnamnden.se/loa/1.0/loa2"
+    oidc_idp.add_account("weak", name="Maria Öberg", personal_number=MARIA, acr=loa2)
+    maria = slot(sent, "guardian1")
+    token = send_link(client, smtp_server, sent, maria, "eid")
+    signer = app.test_client()
+    address = start(signer, token)
+    assert "acr_values=" + urlencode({"": LOA3})[1:] in address
+    back = come_back(signer, oidc_idp.login(address, "weak"))
+    assert back.status_code in (200, 302)
+    db.session.refresh(maria)
+    assert maria.eid is None and maria.status == "open"
+    assert [e.details["provider"] for e in events(sent, "eid_refused")] == ["broker"]
+    assert events(sent, "eid_identified") == []

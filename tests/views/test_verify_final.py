@@ -110,3 +110,48 @@ def test_a_service_document_changed_and_resealed_by_someone_else_is_shown_as_cha
     assert "Dokumentet är äkta och oförändrat" not in body
     assert "Originalsidorna har ändrats" in body
     assert doc.reference not in body  # nothing we recorded is shown for a file not ours
+
+
+def _forged_oidc_proof(number: str) -> dict[str, Any]:
+    """An oidc proof around an ID token nobody signed: header and payload, a junk signature."""
+    import base64
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    issuer = "https://broker.example.se"
+    claim = "https://id.oidc.se/claim/personalIdentityNumber"
+    token = part({"alg": "RS256"}) + "." + part({"iss": issuer, "sub": "x", claim: number}) + ".x"
+    return {
+        "kind": "oidc",
+        "provider": "broker",
+        "label": "e-legitimation",
+        "issuer": issuer,
+        "subject": "x",
+        "personal_number": number,
+        "loa": "http://id.elegnamnden.se/loa/1.0/loa3",
+        "auth_time": "2026-12-07T20:30:00+00:00",
+        "id_token": token,
+    }
+
+
+def test_a_forged_eid_proof_in_a_file_not_sealed_by_us_shows_no_passed_eid_check(
+    app: Flask, signed: Document, tmp_path: Path
+) -> None:
+    """review E1: a record rewritten with a made-up ID token for the designated signer and
+    sealed with someone else's key: the e-ID section shows a problem, never green checks nor
+    "checked when it was received"."""
+    frozen = app.extensions["formsvc.store"].get(signed.frozen_pdf_sha256)
+    record = final_pdf.record_for(signed, frozen)
+    signer = next(s for s in record["signers"] if s["designated"]["id_number"])
+    number = "".join(c for c in signer["designated"]["id_number"] if c.isdigit())
+    signer["proofs"] = [_forged_oidc_proof(number)]
+    own = tmp_path / "attacker.p12"
+    own.write_bytes(generate_demo_pkcs12(b"attacker", common_name="Stockholms stad"))
+    status, body = upload(app, final_pdf.build(frozen, record, own, passphrase="attacker"))
+    assert status == 200
+    assert "E-legitimation i beviset" in body  # the proof is listed, as what the file says
+    assert "E-legitimationen i filen kan inte bedömas" in body
+    assert "kontrollerades mot e-legitimationstjänstens nycklar" not in body
+    assert "Personnumret i ID-token är den utsedda undertecknarens" not in body
+    assert "ID-token i beviset stämmer med beviset" not in body
