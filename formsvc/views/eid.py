@@ -79,7 +79,9 @@ def in_person_start(doc_id: int, rid: int, provider: str) -> BaseResponse:
     if req.status != "open" or not eid.may_use_eid(req, method="in_person"):
         flash(eid.why_not(req) or _("Underskriften är redan registrerad."), "error")
         return redirect(back)
-    lock.start(doc, req)  # the device stays locked to this signer while they identify
+    # No lock here: a GET must not change the session's state (a cross-site link could lock
+    # a caseworker's device; review E2). The in-person page has locked the device already when
+    # the start is reached from it; the callback locks it for a start reached otherwise.
     pending = {"purpose": "in_person", "request": req.id, "user": current_user.id}
     return _start(provider, back, pending)
 
@@ -154,6 +156,8 @@ def _in_person_callback(
     ):
         return _nothing_pending()
     back = redirect(url_for("signing.in_person", doc_id=req.document_id, rid=req.id))
+    # this user's own identification came back: the device is with the signer from now on
+    lock.start(req.document, req)
     if req.status != "open":
         return back
     try:

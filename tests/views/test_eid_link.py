@@ -561,3 +561,23 @@ def test_eid_a_broker_entry_without_acr_values_requires_loa3(
     assert maria.eid is None and maria.status == "open"
     assert [e.details["provider"] for e in events(sent, "eid_refused")] == ["broker"]
     assert events(sent, "eid_identified") == []
+
+
+def test_eid_in_person_start_alone_does_not_lock_the_session_the_callback_does(
+    app: Flask, client: FlaskClient, sent: Document, oidc_idp: OidcIdp
+) -> None:
+    """review E2: the start is a GET (a cross-site link could reach it), so it changes no lock;
+    the caseworker's own identification coming back locks the device to the signer."""
+    maria = slot(sent, "guardian1")
+    url = f"/documents/{sent.id}/signatures/{maria.id}/in-person"
+    resp = client.get(f"{url}/eid/broker")
+    assert resp.status_code == 302
+    with client.session_transaction() as sess:
+        assert "in_person_lock" not in sess
+    assert client.get("/").status_code == 200  # not sent to the unlock page
+    back = come_back(client, oidc_idp.login(resp.headers["Location"], "maria"))
+    assert back.headers["Location"].endswith(url)
+    with client.session_transaction() as sess:
+        assert sess["in_person_lock"]["req"] == maria.id
+    assert client.get("/").status_code == 303  # locked: the unlock page
+    assert "Identiteten är styrkt med e-legitimation" in text(client.get(url))
