@@ -69,6 +69,12 @@ def _url_values(world: World, doc: Document) -> dict[str, Any]:
         "code": "sv",
         "token": "ingen-sadan-lank",
         "filename": "app.css",
+        # issue 14's routes: an SSO provider, an e-ID broker, an administrator's mapping rule (none
+        # is configured here: those pages answer 404, with the same headers)
+        "name": "city",
+        "provider": "broker",
+        "rule_id": 1,
+        "action": "delete",
     }
 
 
