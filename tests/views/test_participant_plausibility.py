@@ -24,6 +24,8 @@ from formsvc.services import signing
 from tests.conftest import PASSWORD, Auth, World
 
 BASE = {"first_name": "Sara", "last_name": "Nilsson", "id_kind": "personnummer"}
+#: Placeholders for tomorrow's date, filled in by the test at run time (not at collection).
+TOMORROW, TOMORROW_12_DIGITS = "<tomorrow>", "<tomorrow as 12 digits>"
 
 
 def luhn(digits: str) -> str:
@@ -103,7 +105,7 @@ def test_ten_digits_with_minus_are_under_100_relative_to_the_registration_date(
     [
         (
             "12 digits in the future",
-            {"id_number": number(signing.today_local() + timedelta(days=1), long=True)},
+            {"id_number": TOMORROW_12_DIGITS},
             "ligger i framtiden",
         ),
         (
@@ -128,7 +130,7 @@ def test_ten_digits_with_minus_are_under_100_relative_to_the_registration_date(
             "birth date in the future",
             {
                 "id_kind": "birth_date",
-                "birth_date": (signing.today_local() + timedelta(days=1)).isoformat(),
+                "birth_date": TOMORROW,
             },
             "ligger i framtiden",
         ),
@@ -143,6 +145,11 @@ def test_impossible_birth_dates_are_refused(
     client: FlaskClient, auth: Auth, world: World, kind: str, fields: dict, message: str
 ) -> None:
     auth.login("caseworker")
+    # "tomorrow" is worked out when the test runs, not when it was collected: a run that
+    # crosses midnight (Stockholm time) would otherwise post today's date as the future one
+    tomorrow = signing.today_local() + timedelta(days=1)
+    when = {TOMORROW: tomorrow.isoformat(), TOMORROW_12_DIGITS: number(tomorrow, long=True)}
+    fields = {k: when.get(v, v) for k, v in fields.items()}
     resp = _post(client, target_group="sig_unga_vuxna", confirm_age="y", **fields)
     assert resp.status_code == 200 and message in resp.get_data(as_text=True), kind
     assert _count() == 2
