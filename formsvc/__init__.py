@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from formsvc import doctypes, legal_texts
+from formsvc import doctypes, legal_texts, runtime
 from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 from formsvc.models.user import configure_hasher
@@ -59,22 +59,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry = doctypes.discover()
     doctypes.check(registry)  # refuse to start on a broken registry
     legal_texts.check_overrides(app.config.get("LEGAL_TEXTS"))  # a mistyped key fails loudly
-    app.extensions["formsvc.registry"] = registry
-    app.extensions["formsvc.store"] = FileStore(app.config["STORAGE_DIR"], _keyring(app))
-    app.extensions["formsvc.converter_settings"] = ConverterSettings(
-        processes=int(app.config["CONVERTER_PROCESSES"]),
-        base_port=int(app.config["CONVERTER_BASE_PORT"]),
-        profile_root=str(app.config["CONVERTER_PROFILE_ROOT"]),
-        timeout=float(app.config["CONVERTER_TIMEOUT"]),
-        python=str(app.config["CONVERTER_PYTHON"]),
-        soffice=str(app.config["CONVERTER_SOFFICE"]),
-        isolate_network=bool(app.config["CONVERTER_ISOLATE_NETWORK"]),
+    app.extensions[runtime.EXTENSION_KEY] = runtime.Runtime(
+        registry=registry,
+        store=FileStore(app.config["STORAGE_DIR"], _keyring(app)),
+        converter_settings=ConverterSettings(
+            processes=int(app.config["CONVERTER_PROCESSES"]),
+            base_port=int(app.config["CONVERTER_BASE_PORT"]),
+            profile_root=str(app.config["CONVERTER_PROFILE_ROOT"]),
+            timeout=float(app.config["CONVERTER_TIMEOUT"]),
+            python=str(app.config["CONVERTER_PYTHON"]),
+            soffice=str(app.config["CONVERTER_SOFFICE"]),
+            isolate_network=bool(app.config["CONVERTER_ISOLATE_NETWORK"]),
+        ),
+        untrusted=untrusted.start(
+            int(app.config["UNTRUSTED_CONCURRENCY"]), untrusted.limits_from(app.config)
+        ),
+        anchor=_anchor(app),
+        app=app,
     )
-    app.extensions[untrusted.EXTENSION_KEY] = untrusted.start(
-        int(app.config["UNTRUSTED_CONCURRENCY"]), untrusted.limits_from(app.config)
-    )
-
-    app.extensions["formsvc.anchor"] = _anchor(app)
 
     from formsvc import cli, views
 

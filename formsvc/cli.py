@@ -22,8 +22,9 @@ from formsvc.doctypes import sample_input
 from formsvc.extensions import db
 from formsvc.forms._base import data_to_formdata
 from formsvc.models import District
+from formsvc.runtime import runtime
 from formsvc.services import documents, throttle, users
-from formsvc.services.conversion import ConversionError, get_pool
+from formsvc.services.conversion import ConversionError
 from formsvc.services.rendering import TemplateError, render_docx
 
 user_cli = AppGroup("user", help="Manage staff accounts.")
@@ -85,7 +86,7 @@ def seed_demo(base_url: str | None) -> None:
     base = public_base_url(base_url or current_app.config.get("PUBLIC_BASE_URL"))
     base = base or "http://127.0.0.1:5000"
     started = time.monotonic()
-    pool = get_pool(current_app.extensions["formsvc.converter_settings"])
+    pool = runtime().converter
     with (
         current_app.test_request_context(base_url=base),
         demo.mail_sink(current_app.config, Path(current_app.instance_path) / "mail"),
@@ -93,9 +94,9 @@ def seed_demo(base_url: str | None) -> None:
         try:
             report = demo.seed(
                 password=current_app.config["DEMO_PASSWORD"],
-                registry=current_app.extensions["formsvc.registry"],
+                registry=runtime().registry,
                 settings=current_app.config,
-                store=current_app.extensions["formsvc.store"],
+                store=runtime().store,
                 converter=pool,
                 sealer=get_sealer(current_app),
                 link_for=lambda token: url_for("public.link", token=token, _external=True),
@@ -224,7 +225,7 @@ def user_unlock(username: str) -> None:
 
 
 def _dtype(slug: str):  # noqa: ANN202
-    registry = current_app.extensions["formsvc.registry"]
+    registry = runtime().registry
     if slug not in registry:
         raise click.ClickException(f"Okänd dokumenttyp {slug!r}. Finns: {', '.join(registry)}")
     return registry[slug]
@@ -286,7 +287,7 @@ def render(slug: str, data_file: click.utils.LazyFile, out: Path) -> None:
         docx = render_docx(dtype.template_path.read_bytes(), context)
         result = docx
         if out.suffix.lower() == ".pdf":
-            result = get_pool(current_app.extensions["formsvc.converter_settings"]).convert(docx)
+            result = runtime().converter.convert(docx)
     except (TemplateError, ConversionError) as exc:
         raise click.ClickException(exc.message) from None
     out.write_bytes(result)
@@ -317,7 +318,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     # SIGTERM (systemd, kill) ends like Ctrl-C, so atexit stops LibreOffice too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    pool = get_pool(current_app.extensions["formsvc.converter_settings"])
+    pool = runtime().converter
     try:
         pool.start()
         click.echo(f"LibreOffice-omvandlaren är igång ({pool.mode}).")
@@ -362,8 +363,8 @@ def seed_bulk(count: int, participants: int, district: str) -> None:
         district_id=district_id,
         documents=count,
         participants=participants,
-        registry=current_app.extensions["formsvc.registry"],
-        store=current_app.extensions["formsvc.store"],
+        registry=runtime().registry,
+        store=runtime().store,
     )
     click.echo(f"Skapade {made} dokument i {district}.")
 
@@ -394,9 +395,9 @@ def reseal_command() -> None:
     from formsvc.services.sealing import get_sealer
 
     results = signing.reseal_pending(
-        current_app.extensions["formsvc.registry"],
-        store=current_app.extensions["formsvc.store"],
-        converter=get_pool(current_app.extensions["formsvc.converter_settings"]),
+        runtime().registry,
+        store=runtime().store,
+        converter=runtime().converter,
         sealer=get_sealer(current_app),
         settings=current_app.config,
     )
@@ -420,7 +421,7 @@ def audit_verify() -> None:
     from formsvc.services import audit, checkpoints, documents
     from formsvc.services.sealing import trusted_certificates, verify
 
-    store = current_app.extensions["formsvc.store"]
+    store = runtime().store
     failed = False
     anchored_upto: int | None = None
     anchor = audit.anchor()
@@ -507,10 +508,10 @@ def retention_command(dry_run: bool) -> None:
     from formsvc.services import retention, signing
 
     report = retention.run(
-        current_app.extensions["formsvc.registry"],
+        runtime().registry,
         current_app.config,
         signing.today_local(),
-        store=current_app.extensions["formsvc.store"],
+        store=runtime().store,
         dry_run=dry_run,
     )
     for item in report.due:
@@ -536,7 +537,7 @@ def verify_command(file: Path) -> None:
     demo seal (demo – not for real use), 2 if the file cannot be read."""
     from formsvc.services import verification
     from formsvc.services.sealing import trusted_certificates
-    from formsvc.services.untrusted import EXTENSION_KEY, Refused
+    from formsvc.services.untrusted import Refused
 
     limit = int(current_app.config["VERIFY_MAX_BYTES"])
     try:
@@ -552,7 +553,7 @@ def verify_command(file: Path) -> None:
         result = verification.verify_upload(
             data,
             trusted_certificates(current_app),
-            runner=current_app.extensions[EXTENSION_KEY],
+            runner=runtime().untrusted,
             settings=current_app.config,
         )
     except Refused as exc:  # a limit of the bounded check

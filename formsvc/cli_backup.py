@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import StoredFile
+from formsvc.runtime import runtime
 from formsvc.services import backup as backups
 
 
@@ -195,7 +196,7 @@ def restore_command(path: Path, force: bool) -> None:
 
 def _unreadable_files() -> list[str]:
     """Stored files the running configuration cannot open (e.g. the keys were not restored)."""
-    store = current_app.extensions["formsvc.store"]
+    store = runtime().store
     bad = []
     for sha in db.session.scalars(select(StoredFile.sha256).order_by(StoredFile.sha256)):
         try:

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from formsvc.extensions import db
 from formsvc.models import StoredFile
+from formsvc.runtime import runtime
 from formsvc.services import audit, keys
 from formsvc.services.storage import FileStore, StoredFileError
 
@@ -23,7 +24,7 @@ def register(app: Flask) -> None:
 
 
 def _store() -> FileStore:
-    return current_app.extensions["formsvc.store"]
+    return runtime().store
 
 
 def _keyring_path() -> Path:

@@ -37,6 +37,7 @@ from formsvc.extensions import db
 from formsvc.forms.follow_up import DISCHARGE_REASONS, INDICATORS, FollowUpForm
 from formsvc.models import District, Document, Participant
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import users
 from formsvc.services.templates import active_version
 from tests.conftest import PASSWORD, World
@@ -216,8 +217,8 @@ def generate(app: Flask, world: World, seed: int = 2020) -> City:
     for name in ("Skärholmen", "Spånga-Tensta", SMALL_DISTRICT):
         districts[name] = users.create_district(name, actor=None)
     people = plan(seed)
-    dtype = app.extensions["formsvc.registry"]["follow_up"]
-    version = active_version(dtype, app.extensions["formsvc.store"])
+    dtype = runtime(app).registry["follow_up"]
+    version = active_version(dtype, runtime(app).store)
     now = utcnow()
     author = world.users["caseworker"]
     rows = []

@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.models import District, Document, Participant, User
+from formsvc.runtime import runtime
 from formsvc.services import documents, users
 from formsvc.services.checkpoints import create_key
 from formsvc.services.conversion import close_all_pools
@@ -280,13 +281,13 @@ def auth(client: FlaskClient) -> Auth:
 @pytest.fixture
 def consent_doc(app: Flask, world: World) -> Document:
     """A saved consent draft (the type's sample data) for the home district's participant."""
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     return documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["caseworker"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 

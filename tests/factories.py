@@ -9,6 +9,7 @@ from flask import Flask
 
 from formsvc.forms.consent import INFO_KINDS
 from formsvc.models import Document, Participant, User
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 
 
@@ -25,7 +26,7 @@ def consent(
     """A consent (the type's sample, all kinds of information unless *data* says otherwise) for
     *participant*, in *status* ("active" is what signing by everyone makes it), running from
     *starts* to *ends* days from today."""
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     today = signing.today_local()
     values = {
         **dtype.sample(),
@@ -39,7 +40,7 @@ def consent(
         values,
         actor=author,
         participant=participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         status=status,
     )
 
@@ -47,13 +48,13 @@ def consent(
 def security_talk(app: Flask, manager: User, employee: User) -> Document:
     """A security talk (bilaga 2.0, the type's sample) by *manager* about *employee*: both sign
     as staff with their passwords."""
-    dtype = app.extensions["formsvc.registry"]["security_talk"]
+    dtype = runtime(app).registry["security_talk"]
     return documents.create(
         dtype,
         dtype.sample(),
         actor=manager,
         employee=employee,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 
@@ -69,12 +70,11 @@ def signed_in_person(
     """Send *doc*, have its places sign in person (witnessed by *actor*; the first with the
     *drawn* PNG; the last *leave_open* not at all) and, with *seal*, finalise it, through the
     same services the signing views call."""
-    from formsvc.services.conversion import get_pool
     from formsvc.services.sealing import get_sealer
 
-    dtype = app.extensions["formsvc.registry"][doc.type_slug]
-    store = app.extensions["formsvc.store"]
-    converter = get_pool(app.extensions["formsvc.converter_settings"])
+    dtype = runtime(app).registry[doc.type_slug]
+    store = runtime(app).store
+    converter = runtime(app).converter
     reqs = signing.send(doc, dtype, actor=actor, store=store, converter=converter)
     for i, req in enumerate(reqs[: len(reqs) - leave_open]):
         given = signing.Given(
@@ -102,15 +102,14 @@ def signed_in_person(
 def demo_seed(app: Flask) -> Any:
     """Demo mode's seed (`flask seed-demo`), mailed links pointing at http://localhost."""
     from formsvc.services import demo
-    from formsvc.services.conversion import get_pool
     from formsvc.services.sealing import get_sealer
 
     return demo.seed(
         password=app.config["DEMO_PASSWORD"],
-        registry=app.extensions["formsvc.registry"],
+        registry=runtime(app).registry,
         settings=app.config,
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        store=runtime(app).store,
+        converter=runtime(app).converter,
         sealer=get_sealer(app),
         link_for=lambda token: f"{app.config['PUBLIC_BASE_URL']}/s/{token}",
         today=signing.today_local(),

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import AuditCheckpoint, AuditEvent, Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services.checkpoints import Checkpoint
 from formsvc.services.signature_places import find_places
 from tests.conftest import SEAL_PASSPHRASE
@@ -229,11 +230,10 @@ def seal_document(
     """Finalise *doc* (all signed, not sealed) through signing.finalise_if_complete, with an
     ADR 014 file made by `build` from the database; returns the sealed archive copy."""
     from formsvc.services import signing
-    from formsvc.services.conversion import get_pool
     from formsvc.services.sealing import get_sealer
     from formsvc.services.signing import finalise
 
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     build_options.setdefault("passphrase", str(app.config["SEAL_PKCS12_PASSPHRASE"]))
 
     def fake_build(d: Document, *_a: Any, **_k: Any) -> finalise.FinalPdfs:
@@ -244,13 +244,13 @@ def seal_document(
         pdf = build(frozen, record, Path(app.config["SEAL_PKCS12_PATH"]), **build_options)
         return finalise.FinalPdfs(archive=pdf, copies={})
 
-    dtype = app.extensions["formsvc.registry"][doc.type_slug]
+    dtype = runtime(app).registry[doc.type_slug]
     with mock.patch.object(finalise, "build_final_pdf", fake_build):
         assert signing.finalise_if_complete(
             doc,
             dtype,
             store=store,
-            converter=get_pool(app.extensions["formsvc.converter_settings"]),
+            converter=runtime(app).converter,
             sealer=get_sealer(app),
             settings=app.config,
         )

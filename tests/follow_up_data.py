@@ -20,6 +20,7 @@ from formsvc.extensions import db
 from formsvc.forms.follow_up import INDICATORS
 from formsvc.models import District, Document, Participant
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import users
 from formsvc.services.templates import active_version
 from tests.conftest import World
@@ -183,8 +184,8 @@ def generate(app: Flask, world: World, seed: int = 34, per_district: int = 45) -
 
 
 def _store(app: Flask, world: World, people: list[Person]) -> None:
-    dtype = app.extensions["formsvc.registry"]["follow_up"]
-    tv = active_version(dtype, app.extensions["formsvc.store"])
+    dtype = runtime(app).registry["follow_up"]
+    tv = active_version(dtype, runtime(app).store)
     author = world.users["caseworker"].id
     for p in people:
         row = Participant(

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from tests.helpers import pdf_text
 
@@ -34,7 +35,7 @@ def staff_url(doc: Document, req: SignatureRequest) -> str:
 
 
 def sign_data(app: Flask, doc: Document, req: SignatureRequest, name: str) -> dict[str, Any]:
-    dtype = app.extensions["formsvc.registry"][doc.type_slug]
+    dtype = runtime(app).registry[doc.type_slug]
     return {"s-name": name, "s-statements": list(signing.statements_for(req, dtype))}
 
 
@@ -59,7 +60,7 @@ def signatures(*docs: Document) -> int:
 def sealed_text(app: Flask, doc: Document) -> str:
     db.session.refresh(doc)
     assert doc.sealed_pdf_sha256, doc.status
-    text = pdf_text(app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256))
+    text = pdf_text(runtime(app).store.get(doc.sealed_pdf_sha256))
     return " ".join(text.split())
 
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskCliRunner
 from formsvc.cli_storage import storage_cli
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, StoredFile
+from formsvc.runtime import runtime
 from formsvc.services import audit, keys
 from formsvc.services.storage import FileStore
 
@@ -21,7 +22,7 @@ FILES = [b"%PDF-1.7 one", b"%PDF-1.7 two", b"\x89PNG\r\n\x1a\n three", b"PK\x03\
 
 @pytest.fixture
 def store(app: Flask) -> FileStore:
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     for data in FILES:
         store.put(data, "application/octet-stream")
     db.session.commit()

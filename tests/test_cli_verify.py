@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services.sealing import generate_demo_pkcs12
 from tests import factories, final_pdf, hostile
 from tests.conftest import SEAL_PASSPHRASE, World
@@ -63,7 +64,7 @@ def test_the_status_line_gives_the_same_four_answers_as_the_page(
     app: Flask, runner: FlaskCliRunner, world: World, consent_doc: Document, tmp_path: Path
 ) -> None:
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
-    sealed = app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)
+    sealed = runtime(app).store.get(doc.sealed_pdf_sha256)
     files = {
         "intact": sealed,
         "changed": final_pdf.update_after_seal(sealed),
@@ -97,7 +98,7 @@ def test_a_demo_seal_is_labelled_and_exits_1_not_0(
     (seal_dir / "active.txt").write_text("demo-seal.p12\n", encoding="utf-8")
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
     path = tmp_path / "demo.pdf"
-    path.write_bytes(app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256))
+    path.write_bytes(runtime(app).store.get(doc.sealed_pdf_sha256))
     result = runner.invoke(args=["verify", str(path)])
     assert result.exit_code == 1, result.output
     assert "Status: Oförändrat, men förseglat med ett demosigill" in result.output

@@ -26,6 +26,7 @@ from sqlalchemy import select, text, update
 
 from formsvc.extensions import db
 from formsvc.models import AuditCheckpoint, AuditEvent, Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import audit, checkpoints, documents
 from formsvc.services.checkpoints import Checkpoint
 from tests.conftest import PASSWORD, World
@@ -69,13 +70,13 @@ def scene(app: Flask, world: World, consent_doc: Document) -> Scene:
     cw = world.users["caseworker"]
     sealed = signed_in_person(app, consent_doc, cw, drawn=drawn_png())
     assert sealed.sealed_pdf_sha256
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     pending = documents.create(
         dtype,
         dtype.sample(),
         actor=cw,
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     signed_in_person(app, pending, cw, seal=False, leave_open=1)
     for i in range(2):  # after the newest checkpoint: not yet anchored, and that is fine

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import select, text
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, SignatureRequest
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 
 GENESIS = "0" * 64
 
@@ -94,7 +95,7 @@ def record(
 
 def anchor() -> Any:
     """The app's checkpoint writer (services/checkpoints.Anchor), or None when turned off."""
-    return current_app.extensions.get("formsvc.anchor") if has_app_context() else None
+    return runtime().anchor if has_app_context() else None
 
 
 def _anchor_after(ev: AuditEvent) -> None:

@@ -36,7 +36,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from lxml import etree
@@ -44,6 +43,7 @@ from signxml import SignatureConfiguration, XMLVerifier
 from signxml.exceptions import InvalidInput, SignXMLException
 
 from formsvc.models import Document
+from formsvc.runtime import runtime
 
 #: the namespaces of BankID's signature format (XMLDSig enveloping bankIdSignedData)
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -469,7 +469,7 @@ def visible_text(doc: Document, *, title: str | None = None) -> str:
         raise BankIdError(_rfa(22), "the document has no frozen PDF to sign")
     if title is None:
         with force_locale("sv"):
-            title = str(current_app.extensions["formsvc.registry"][doc.type_slug].title)
+            title = str(runtime().registry[doc.type_slug].title)
     return f"{title}\nReferens: {doc.reference}\nSHA-256: {doc.frozen_pdf_sha256}"
 
 

@@ -48,6 +48,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from formsvc.runtime import runtime
 from formsvc.services import scans
 from formsvc.services.storage import private_dir
 from formsvc.services.untrusted import N_, Output, Refused, Runner
@@ -57,7 +58,6 @@ logger = logging.getLogger(__name__)
 FIELD_NAME = "Sigill"
 #: An uploaded PKCS#12 larger than this is refused before parsing (a real one is a few kB).
 MAX_PKCS12_BYTES = 100 * 1024
-_EXTENSION_KEY = "formsvc.sealer"
 #: Seals made with a certificate whose key usage allows either of these are accepted.
 _KEY_USAGE = KeyUsageConstraints(
     key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
@@ -313,7 +313,7 @@ def active_pkcs12_path(app: Flask) -> Path:
     return Path(app.config["SEAL_PKCS12_PATH"])
 
 
-class _SealerCache:
+class SealerCache:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.key: tuple[str, int, int] | None = None
@@ -321,8 +321,8 @@ class _SealerCache:
 
 
 def get_sealer(app: Flask) -> Sealer:
-    """The seal, cached on app.extensions; reloaded when the active PKCS#12 changes (path/mtime)."""
-    cache: _SealerCache = app.extensions.setdefault(_EXTENSION_KEY, _SealerCache())
+    """The seal, cached on the app's runtime; reloaded when the active PKCS#12 changes."""
+    cache = runtime(app).sealer_cache
     path = active_pkcs12_path(app)
     with cache.lock:
         try:

@@ -16,7 +16,7 @@ How to use it (e.g. for a template check)::
             raise untrusted.Refused(N_("Mallen använder %(name)s."), name="x")  # shown to the user
         return untrusted.Output({"pages": 2}, pdf_bytes)  # .value: JSON-able, .data: bytes
 
-    runner = current_app.extensions[untrusted.EXTENSION_KEY]  # views: _common.untrusted()
+    runner = runtime().untrusted  # views: _common.untrusted()
     out = runner.run(check_docx, data, limits=runner.limits.but(cpu_seconds=30), slug="consent")
 
 `run` raises `Refused` (its ``.message`` is a Swedish sentence, translated in the caller's

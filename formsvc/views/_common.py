@@ -16,12 +16,12 @@ from werkzeug.routing import IntegerConverter
 
 from formsvc.doctypes import DocumentType
 from formsvc.models import Document, User
+from formsvc.runtime import runtime
 from formsvc.services import signing, throttle
 from formsvc.services.audit import Origin
-from formsvc.services.conversion import ConverterPool, get_pool
+from formsvc.services.conversion import ConverterPool
 from formsvc.services.sealing import get_sealer
 from formsvc.services.storage import FileStore
-from formsvc.services.untrusted import EXTENSION_KEY as _UNTRUSTED
 from formsvc.services.untrusted import Runner
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -119,7 +119,7 @@ def locked_message(outcome: throttle.Outcome) -> str:
 
 
 def registry() -> dict[str, DocumentType]:
-    return current_app.extensions["formsvc.registry"]
+    return runtime().registry
 
 
 def doc_type(slug: str) -> DocumentType:
@@ -131,11 +131,11 @@ def doc_type(slug: str) -> DocumentType:
 
 
 def store() -> FileStore:
-    return current_app.extensions["formsvc.store"]
+    return runtime().store
 
 
 def converter() -> ConverterPool:
-    return get_pool(current_app.extensions["formsvc.converter_settings"])
+    return runtime().converter
 
 
 def record_and_finalise(
@@ -192,7 +192,7 @@ def _say_seal(finalised: bool, error: str | None) -> None:
 
 def untrusted() -> Runner:
     """The bounded runner for parsing uploaded files (formsvc/services/untrusted.py)."""
-    return current_app.extensions[_UNTRUSTED]
+    return runtime().untrusted
 
 
 def safe_next(target: str | None) -> str | None:

@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from formsvc.extensions import db
 from formsvc.models import Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from tests.browser.test_signing_flow import (  # noqa: F401 - axe_source: the fixture
     CONVERSION_MS,
@@ -66,11 +67,11 @@ def request_for(doc: Document, role: str) -> SignatureRequest:
 
 
 def sign_in_person(app: Flask, req: SignatureRequest, actor: Any) -> None:
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     given = signing.Given(
         name=req.expected_name, statements=signing.statements_for(req, dtype), ip="127.0.0.1"
     )
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     signing.sign(
         req, dtype, given, method="in_person", actor=actor, settings=app.config, store=store
     )
@@ -103,16 +104,15 @@ def test_a_guardian_signs_a_consent_by_personal_link_with_bankid_eid(
     # the caseworker sent the consent; the participant and guardian 2 signed in person; guardian
     # 1 gets a personal link that requires e-ID
     caseworker = world.users["caseworker"]
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     doc = starting_today(app, world, consent_doc)
-    from formsvc.services.conversion import get_pool
 
     signing.send(
         doc,
         dtype,
         actor=caseworker,
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        store=runtime(app).store,
+        converter=runtime(app).converter,
     )
     sign_in_person(app, request_for(doc, "Deltagare"), caseworker)
     sign_in_person(app, request_for(doc, "Vårdnadshavare 2"), caseworker)

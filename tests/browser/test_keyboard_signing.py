@@ -29,6 +29,7 @@ from playwright.sync_api import CDPSession, Page, expect
 
 from formsvc.extensions import db
 from formsvc.models import Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from tests.browser.test_signing_flow import (
     CONVERSION_MS,
@@ -344,7 +345,7 @@ def test_a_guardian_signs_through_the_personal_link_with_the_keyboard_alone(
     # the participant and the other guardian have signed in person; guardian 1 gets a link
     caseworker = world.users["caseworker"]
     signed_in_person(app, consent, caseworker, seal=False, leave_open=2)
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     other = request_for(consent, "Vårdnadshavare 2")
     given = signing.Given(
         name=other.expected_name,
@@ -360,7 +361,7 @@ def test_a_guardian_signs_through_the_personal_link_with_the_keyboard_alone(
         method="in_person",
         actor=caseworker,
         settings=app.config,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     links: list[str] = []
     signing.issue_link(
@@ -415,5 +416,5 @@ def test_a_guardian_signs_through_the_personal_link_with_the_keyboard_alone(
     assert req.signature_sha256 is None
     db.session.refresh(consent)
     assert consent.sealed_pdf_sha256, "the last signature seals the document"
-    sealed = pdf_text(app.extensions["formsvc.store"].get(consent.sealed_pdf_sha256))
+    sealed = pdf_text(runtime(app).store.get(consent.sealed_pdf_sha256))
     assert "Underskriftsbevis" in sealed and GUARDIAN_1 in sealed and PARTICIPANT in sealed

@@ -24,6 +24,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from formsvc.models import Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import documents, participants, periods, signing
 from tests.browser.test_signing_flow import AXE_JS, AXE_URL
 from tests.conftest import PASSWORD, World
@@ -71,8 +72,8 @@ class Seeded:
     """One document of every type, a consent awaiting signatures and a sealed one."""
 
     def __init__(self, app: Flask, world: World, live_server: str) -> None:
-        registry = app.extensions["formsvc.registry"]
-        store = app.extensions["formsvc.store"]
+        registry = runtime(app).registry
+        store = runtime(app).store
         caseworker, manager = world.users["caseworker"], world.users["manager"]
         participant = world.participant
         participants.assign(participant, caseworker, actor=manager)

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from tests import factories, final_pdf, hostile
 from tests.conftest import Auth, World
@@ -94,7 +95,7 @@ def test_each_answer_is_a_heading_with_an_icon_a_screen_reader_can_name(
     heading: str,
 ) -> None:
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
-    sealed = app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)
+    sealed = runtime(app).store.get(doc.sealed_pdf_sha256)
     data = {
         "intact": sealed,
         "changed": final_pdf.update_after_seal(sealed),

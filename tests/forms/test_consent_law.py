@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from formsvc.extensions import db
 from formsvc.forms.consent import ConsentForm, sample
 from formsvc.models import Document, Participant, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 from tests.conftest import Auth, World
 from tests.helpers import docx_text, pdf_text, post_data
@@ -118,7 +119,7 @@ def test_minor_consent_is_written_for_guardians_and_cites_12_kap_3(
         "mitt barn lämnas",
     ):
         assert expected in text, expected
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     slots = {s.key: s for s in dtype.signers(documents.render_input(doc))}
     assert set(slots) == {"participant", "guardian1", "guardian2"}
     for key in ("guardian1", "guardian2"):
@@ -138,7 +139,7 @@ def test_private_recipient_is_warned_about_in_the_pdf_and_in_every_signers_state
         f"offentlighets- och sekretesslagen: {CLUB}." in text  # fmt: skip
     assert f"Jag har fått veta att {CLUB} {NO_SECRECY_STATEMENT}, och att uppgifter om mig" in text
     assert f"{NO_SECRECY_STATEMENT}, och att uppgifter om mitt barn" in text
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     for slot in dtype.signers(documents.render_input(doc)):
         assert any(NO_SECRECY_STATEMENT in s for s in slot.statements), slot.key
 
@@ -149,7 +150,7 @@ def test_without_private_recipients_there_is_no_warning_and_no_extra_statement(
     auth.login("caseworker")
     doc = _save(client, world.participant, _public_only(sample()))
     assert "sekretess enligt OSL)" not in _pdf(client, doc)
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     for slot in dtype.signers(documents.render_input(doc)):
         assert len(slot.statements) == 2
 

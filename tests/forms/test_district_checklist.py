@@ -14,6 +14,7 @@ from formsvc.extensions import db
 from formsvc.forms import competence, contact_list, district_checklist, security_talk
 from formsvc.forms.district_checklist import DistrictChecklistForm
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import checklists, documents, signing
 from formsvc.services.facts import months_before
 from tests.conftest import Auth, World
@@ -111,10 +112,10 @@ def test_answers_are_proposed_from_what_the_service_knows(
 
 def _create(app: Flask, world: World, slug: str, data: dict[str, Any], **kw: Any) -> Document:
     return documents.create(
-        app.extensions["formsvc.registry"][slug],
+        runtime(app).registry[slug],
         data,
         actor=world.users["manager"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         **kw,
     )
 

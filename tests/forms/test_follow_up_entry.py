@@ -16,6 +16,7 @@ from formsvc.extensions import db
 from formsvc.forms.follow_up import FollowUpForm, sample
 from formsvc.models import Document
 from formsvc.models.document import DocumentStatus
+from formsvc.runtime import runtime
 from formsvc.services import documents, lifecycle
 from tests.conftest import Auth, World
 from tests.helpers import docx_text, pdf_text, post_data
@@ -137,10 +138,10 @@ def test_voided_and_other_districts_assessments_are_not_used(
     voided = _enrol(client, world, gender="female")
     lifecycle.transition(voided, DocumentStatus.VOIDED, actor=world.users["caseworker"])
     elsewhere = documents.create(
-        app.extensions["formsvc.registry"]["follow_up"],
+        runtime(app).registry["follow_up"],
         {**sample(), **ENROLMENT, "gender": "other", "discharged_on": None},
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         participant=world.participant,
     )
     elsewhere.district_id = world.other.id
@@ -351,10 +352,10 @@ def test_an_old_follow_up_without_a_target_group_prints_the_participants(
     data = {**sample(), **ENROLMENT, "discharged_on": None}
     del data["target_group"]
     doc = documents.create(
-        app.extensions["formsvc.registry"]["follow_up"],
+        runtime(app).registry["follow_up"],
         data,
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         participant=world.participant,
     )
     auth.login("caseworker")

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from formsvc.extensions import db
 from formsvc.forms.needs_inventory import AREAS, NeedsInventoryForm, sample
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import documents
 from tests.conftest import Auth, World
 from tests.helpers import docx_text, post_data
@@ -150,11 +151,11 @@ def test_editing_stored_data_missing_an_area_shows_it_again(
     data = sample()
     data["areas"] = [row for row in data["areas"] if row["area"] != "leisure"]
     doc = documents.create(
-        app.extensions["formsvc.registry"]["needs_inventory"],
+        runtime(app).registry["needs_inventory"],
         data,
         actor=world.users["caseworker"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     auth.login("caseworker")
     html = client.get(f"/documents/{doc.id}/edit").get_data(as_text=True)

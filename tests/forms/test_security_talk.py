@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from formsvc.extensions import db
 from formsvc.forms.security_talk import SecurityTalkForm, add_months, sample
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import checklists, documents, users
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import docx_text, pdf_text, post_data
@@ -37,13 +38,13 @@ def _data(**changes: Any) -> dict[str, Any]:
 
 
 def _saved(app: Flask, world: World) -> Document:
-    dtype = app.extensions["formsvc.registry"]["security_talk"]
+    dtype = runtime(app).registry["security_talk"]
     return documents.create(
         dtype,
         _data(),
         actor=world.users["manager"],
         employee=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 

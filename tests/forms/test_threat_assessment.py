@@ -11,6 +11,7 @@ from markupsafe import escape
 from formsvc.extensions import db
 from formsvc.forms.threat_assessment import GUARDIAN_FIELDS, ThreatAssessmentForm, sample
 from formsvc.models import Document, ParticipantAssignment, User
+from formsvc.runtime import runtime
 from formsvc.services import documents, users
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import docx_text, pdf_layout_text, pdf_text, post_data
@@ -32,13 +33,13 @@ def _assign(world: World, user: User) -> None:
 
 
 def _saved(app: Flask, world: World) -> Document:
-    dtype = app.extensions["formsvc.registry"]["threat_assessment"]
+    dtype = runtime(app).registry["threat_assessment"]
     return documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["manager"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 

@@ -26,6 +26,7 @@ from formsvc.models import (
     StoredFile,
     User,
 )
+from formsvc.runtime import runtime
 from formsvc.services import audit, backup, documents, users
 from formsvc.services.keys import create_keyring
 from formsvc.services.sealing import trusted_certificates, verify
@@ -95,7 +96,7 @@ def files_on_disk(app: Flask) -> dict[str, bytes]:
 
 
 def unreadable_files(app: Flask) -> list[str]:
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     bad = []
     for sha in db.session.scalars(select(StoredFile.sha256)):
         try:
@@ -130,7 +131,7 @@ def test_a_restore_brings_back_every_row_and_file_and_the_audit_chain_verifies(
     app: Flask, world: World, consent_doc: Document, tmp_path: Path
 ) -> None:
     doc = sealed_consent(app, world, consent_doc)
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     sealed = store.get(doc.sealed_pdf_sha256)
     before = counts()
     disk = files_on_disk(app)
@@ -198,8 +199,8 @@ def test_a_restore_brings_back_every_row_and_file_and_the_audit_chain_verifies(
 def test_a_backup_taken_while_documents_are_written_restores_a_consistent_state(
     app: Flask, world: World, consent_doc: Document, tmp_path: Path
 ) -> None:
-    dtype = app.extensions["formsvc.registry"]["consent"]
-    store = app.extensions["formsvc.store"]
+    dtype = runtime(app).registry["consent"]
+    store = runtime(app).store
     actor_id, participant_id = world.users["caseworker"].id, world.participant.id
     committed: list[int] = []
     errors: list[BaseException] = []
@@ -361,7 +362,7 @@ def test_keys_are_only_in_a_backup_when_asked_for_and_restoring_them_keeps_the_o
     keyring = keyring_path(app)
     original = keyring.read_bytes()
     tv_sha = consent_doc.template_version.file_sha256
-    template = app.extensions["formsvc.store"].get(tv_sha)
+    template = runtime(app).store.get(tv_sha)
 
     plain = take(app, tmp_path / "plain")
     assert plain.keyring is None
@@ -383,6 +384,6 @@ def test_keys_are_only_in_a_backup_when_asked_for_and_restoring_them_keeps_the_o
     assert result.restored.keyring_aside is not None
     assert result.restored.keyring_aside.read_bytes() == fresh  # never destroyed
     assert (keyring.stat().st_mode & 0o777) == 0o600
-    assert app.extensions["formsvc.store"].get(tv_sha) == template
+    assert runtime(app).store.get(tv_sha) == template
     assert unreadable_files(app) == []
     assert os.listdir(tmp_path / "with-keys")  # the backup itself is left as it was

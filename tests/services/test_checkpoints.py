@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import AuditCheckpoint, Document
+from formsvc.runtime import runtime
 from formsvc.services import audit, backup, checkpoints, retention, signing
 from formsvc.services.checkpoints import Checkpoint
 from tests.conftest import World
@@ -56,7 +57,7 @@ def test_a_checkpoint_every_n_events_signed_and_exported_after_commit(
         assert [Checkpoint.from_line(json.dumps(c)) for c in exported] == [
             Checkpoint.from_row(r) for r in rows
         ]
-        keys = app.extensions["formsvc.anchor"].trusted_keys()
+        keys = runtime(app).anchor.trusted_keys()
         assert all(Checkpoint.from_row(r).signed_by(keys) == "ok" for r in rows)
         assert (Path(app.config["AUDIT_CHECKPOINT_FILE"]).stat().st_mode & 0o777) == 0o600
         result = _verify(app.test_cli_runner())
@@ -88,7 +89,7 @@ def test_the_exporter_fills_in_what_a_crashed_process_left_out_in_order(
         rows = [Checkpoint.from_row(r) for r in _rows()]
         assert len(rows) == 3
         other = make_app(AUDIT_CHECKPOINT_EVERY=2)  # a process that does export
-        anchor = other.extensions["formsvc.anchor"]
+        anchor = runtime(other).anchor
         anchor.export(rows[2])  # the newest first: the two before it are taken from the database
         anchor.export(rows[1])  # already there: not written twice
         lines = Path(other.config["AUDIT_CHECKPOINT_FILE"]).read_text().splitlines()
@@ -141,10 +142,10 @@ def test_retention_purge_does_not_raise_false_alarms(
 ) -> None:
     signed_in_person(app, consent_doc, world.users["caseworker"])
     report = retention.run(
-        app.extensions["formsvc.registry"],
+        runtime(app).registry,
         app.config,
         date(2100, 1, 1),
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         dry_run=False,
     )
     assert consent_doc.id in report.deleted
@@ -178,14 +179,13 @@ def test_a_signature_without_a_checkpoint_is_not_sealed(
 
 
 def signed_in_person_finalise(app: Flask, doc: Document) -> bool:
-    from formsvc.services.conversion import get_pool
     from formsvc.services.sealing import get_sealer
 
     return signing.finalise_if_complete(
         doc,
-        app.extensions["formsvc.registry"][doc.type_slug],
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        runtime(app).registry[doc.type_slug],
+        store=runtime(app).store,
+        converter=runtime(app).converter,
         sealer=get_sealer(app),
         settings=app.config,
     )

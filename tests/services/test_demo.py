@@ -17,6 +17,7 @@ from formsvc import config as formsvc_config
 from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, Participant, SignatureRequest, User
+from formsvc.runtime import runtime
 from formsvc.services import (
     audit,
     checkpoints,
@@ -85,7 +86,7 @@ def test_seeding_makes_every_state_in_every_district_once_and_keeps_the_log_whol
         ]
         assert sealed.participant.birth_date > date.today().replace(year=date.today().year - 18)
         assert verify(
-            app.extensions["formsvc.store"].get(sealed.sealed_pdf_sha256), trusted_certificates(app)
+            runtime(app).store.get(sealed.sealed_pdf_sha256), trusted_certificates(app)
         ).ok
         # a consent waiting for the second guardian, whose personal link went out by mail
         assert by["consent", "awaiting_signatures"] == 1
@@ -127,7 +128,7 @@ def test_seeding_makes_every_state_in_every_district_once_and_keeps_the_log_whol
     log = checkpoints.verify_log(audit.anchor())
     assert log.problems == []
     _, findings = audit.verify_documents(
-        app.extensions["formsvc.store"].get,
+        runtime(app).store.get,
         lambda pdf: verify(pdf, trusted_certificates(app)).ok,
         documents.data_digest,
     )

@@ -20,11 +20,11 @@ from sqlalchemy import select
 
 from formsvc.models import AuditEvent, Document, SignatureRequest
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import eid, signing, verification
 from formsvc.services.evidence import Evidence, EvidenceSigner, evidence_pdf
 from formsvc.services.final_pdf import embedded_record
 from formsvc.services.sealing import Verification, trusted_certificates
-from formsvc.services.untrusted import EXTENSION_KEY
 from tests import factories
 from tests.conftest import World
 from tests.helpers import pdf_text
@@ -74,15 +74,14 @@ def proof_for(number: str, *, minutes_ago: int = 1, issuer: str = ISSUER) -> dic
 def sent(app: Flask, world: World) -> list[SignatureRequest]:
     """The sample consent (a 16-year-old, joint custody), sent: participant, guardian 1 and 2."""
     doc = factories.consent(app, world.participant, world.users["caseworker"], status="draft")
-    dtype = app.extensions["formsvc.registry"]["consent"]
-    from formsvc.services.conversion import get_pool
+    dtype = runtime(app).registry["consent"]
 
     return signing.send(
         doc,
         dtype,
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        store=runtime(app).store,
+        converter=runtime(app).converter,
     )
 
 
@@ -302,9 +301,9 @@ def test_a_sealed_consent_embeds_the_eid_proof_and_verify_shows_and_checks_it(
 ) -> None:
     maria = by_slot(sent, "guardian1")
     doc: Document = maria.document
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     proof = proof_for(MARIA)
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     # Maria's personal link is open (as issue_link leaves it); she signs through it with e-ID
     maria.token_expires_at, maria.require_eid = utcnow() + timedelta(days=1), True
     for req in sent:
@@ -419,9 +418,8 @@ def test_eid_proof_reading_never_raises_on_hostile_tokens() -> None:
 
 
 def converter(app: Flask) -> Any:
-    from formsvc.services.conversion import get_pool
 
-    return get_pool(app.extensions["formsvc.converter_settings"])
+    return runtime(app).converter
 
 
 def sealer(app: Flask) -> Any:
@@ -431,11 +429,11 @@ def sealer(app: Flask) -> Any:
 
 
 def factories_finalise(app: Flask, doc: Document) -> None:
-    dtype = app.extensions["formsvc.registry"][doc.type_slug]
+    dtype = runtime(app).registry[doc.type_slug]
     assert signing.finalise_if_complete(
         doc,
         dtype,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         converter=converter(app),
         sealer=sealer(app),
         settings=app.config,
@@ -444,7 +442,7 @@ def factories_finalise(app: Flask, doc: Document) -> None:
 
 def check(app: Flask, pdf: bytes) -> verification.Result:
     return verification.verify_upload(
-        pdf, trusted_certificates(app), runner=app.extensions[EXTENSION_KEY], settings=app.config
+        pdf, trusted_certificates(app), runner=runtime(app).untrusted, settings=app.config
     )
 
 
@@ -479,7 +477,7 @@ def test_a_sealed_consent_with_a_bankid_proof_verifies_its_checks_on_verify(
 
     maria = by_slot(sent, "guardian1")
     doc: Document = maria.document
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     settings = {"BANKID": bankid_peer.settings}
     text = bankid.visible_text(doc)
     order = bankid.start_sign(
@@ -487,7 +485,7 @@ def test_a_sealed_consent_with_a_bankid_proof_verifies_its_checks_on_verify(
     )
     bankid_peer.complete(bankid.qr_content(order), MARIA, "Maria Öberg")
     proof = bankid.proof(bankid.collect(settings, order.order_ref), user_visible_data=text)
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     for req in sent:
         given = signing.Given(
             name=req.expected_name, statements=signing.statements_for(req, dtype), ip="127.0.0.1"

@@ -32,9 +32,9 @@ from formsvc import doctypes
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest, StoredFile, TemplateVersion
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 from formsvc.services.checkpoints import Checkpoint
-from formsvc.services.conversion import get_pool
 from formsvc.services.final_pdf import RECORD_NAME, embedded_record
 from formsvc.services.overlay import original_revision
 from formsvc.services.sealing import get_sealer, trusted_certificates, verify
@@ -109,7 +109,7 @@ def drawn_png() -> bytes:
 def create(app: Flask, world: World, slug: str) -> Document:
     """A document of *slug* (its sample data) by the manager, about the participant or (for an
     employee's document) the caseworker."""
-    dtype = app.extensions["formsvc.registry"][slug]
+    dtype = runtime(app).registry[slug]
     subject: dict[str, Any] = (
         {"employee": world.users["caseworker"]}
         if dtype.subject == "employee"
@@ -119,7 +119,7 @@ def create(app: Flask, world: World, slug: str) -> Document:
         dtype,
         {**dtype.sample(), **FILLED.get(slug, {})},
         actor=world.users["manager"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         **subject,
     )
 
@@ -137,9 +137,9 @@ def send_and_sign(
     """Send *doc* and have every place sign (staff with their account, the slots *by_link* by
     their personal link, those *on_paper* by a scan the caseworker uploads, others in person
     witnessed by the caseworker; with *drawn*, each e-signature drawn); then finalise."""
-    dtype = app.extensions["formsvc.registry"][doc.type_slug]
-    store = app.extensions["formsvc.store"]
-    converter = get_pool(app.extensions["formsvc.converter_settings"])
+    dtype = runtime(app).registry[doc.type_slug]
+    store = runtime(app).store
+    converter = runtime(app).converter
     reqs = signing.send(
         doc, dtype, actor=world.users["caseworker"], store=store, converter=converter
     )
@@ -189,9 +189,9 @@ def send_and_sign(
 def finalise_now(app: Flask, doc: Document) -> bool:
     return signing.finalise_if_complete(
         doc,
-        app.extensions["formsvc.registry"][doc.type_slug],
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        runtime(app).registry[doc.type_slug],
+        store=runtime(app).store,
+        converter=runtime(app).converter,
         sealer=get_sealer(app),
         settings=app.config,
     )
@@ -200,7 +200,7 @@ def finalise_now(app: Flask, doc: Document) -> bool:
 def markerless_template(app: Flask, slug: str, world: World) -> TemplateVersion:
     """The packaged template without its signature-place markers, made the active version: what
     an administrator's template from before ADR 013 is (the markers change no pixel)."""
-    dtype = app.extensions["formsvc.registry"][slug]
+    dtype = runtime(app).registry[slug]
     source = dtype.template_path.read_bytes()
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(source)) as src, zipfile.ZipFile(out, "w") as dst:
@@ -211,7 +211,7 @@ def markerless_template(app: Flask, slug: str, world: World) -> TemplateVersion:
                 data = data.replace(b"[[sig:{{ signer.key }}:170x12]]", b"")
                 assert b"[[sig:" not in data
             dst.writestr(item, data)
-    stored = app.extensions["formsvc.store"].put(out.getvalue(), DOCX_MIME)
+    stored = runtime(app).store.put(out.getvalue(), DOCX_MIME)
     for tv in db.session.scalars(select(TemplateVersion).where(TemplateVersion.type_slug == slug)):
         tv.active = False
     tv = TemplateVersion(
@@ -349,7 +349,7 @@ def places_of_names(
 
 
 def assert_record_matches_the_database(app: Flask, doc: Document, record: dict[str, Any]) -> None:
-    dtype = app.extensions["formsvc.registry"][doc.type_slug]
+    dtype = runtime(app).registry[doc.type_slug]
     assert set(record) >= RECORD_KEYS
     assert record["format"] == "formsvc-evidence/1"
     assert record["organisation"] == app.config["ORGANISATION_NAME"]
@@ -402,7 +402,7 @@ def assert_record_matches_the_database(app: Flask, doc: Document, record: dict[s
         assert (row.action, row.hash, row.object_id) == (e["action"], e["hash"], str(doc.id))
     cp = Checkpoint.from_line(json.dumps(record["audit"]["checkpoint"]))
     assert cp.head_id >= events[-1]["id"]
-    assert cp.signed_by(app.extensions["formsvc.anchor"].trusted_keys()) == "ok"
+    assert cp.signed_by(runtime(app).anchor.trusted_keys()) == "ok"
 
 
 # --------------------------------------------------------------------------- the tests
@@ -416,7 +416,7 @@ def test_the_sealed_pdf_is_the_frozen_pdf_with_signatures_evidence_and_record_ad
     doc = create(app, world, slug)
     reqs = send_and_sign(app, world, doc, drawn=drawn)
     doc = db.session.get(Document, doc.id)
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     frozen = store.get(doc.frozen_pdf_sha256)
     final = store.get(doc.sealed_pdf_sha256)
     (tmp_path / f"{slug}-{'drawn' if drawn else 'typed'}.pdf").write_bytes(final)
@@ -492,7 +492,7 @@ def test_ort_och_datum_names_the_office_city_only_where_the_signature_was_made_t
         on_paper=frozenset({"guardian2"}),
     )
     doc = db.session.get(Document, doc.id)
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     frozen, final = store.get(doc.frozen_pdf_sha256), store.get(doc.sealed_pdf_sha256)
     (tmp_path / "consent-mixed.pdf").write_bytes(final)
     assert {r.slot: r.method for r in reqs} == {
@@ -535,14 +535,14 @@ def test_a_signer_copy_is_the_same_frozen_pdf_with_that_signers_own_evidence(
     doc = create(app, world, "consent")
     reqs = send_and_sign(app, world, doc, drawn=True)
     doc = db.session.get(Document, doc.id)
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     frozen, archive = store.get(doc.frozen_pdf_sha256), store.get(doc.sealed_pdf_sha256)
     mine = reqs[1]
     sha = signing.signer_copy(
         mine,
-        app.extensions["formsvc.registry"]["consent"],
+        runtime(app).registry["consent"],
         store=store,
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        converter=runtime(app).converter,
         sealer=get_sealer(app),
         settings=app.config,
     )
@@ -567,7 +567,7 @@ def test_tampering_with_the_embedded_record_breaks_the_seal(
 ) -> None:
     doc = create(app, world, "consent")
     send_and_sign(app, world, doc, drawn=False)
-    final = app.extensions["formsvc.store"].get(db.session.get(Document, doc.id).sealed_pdf_sha256)
+    final = runtime(app).store.get(db.session.get(Document, doc.id).sealed_pdf_sha256)
     record = embedded_record(final)
     assert record is not None
     # in place: the compressed stream's bytes changed, same length
@@ -596,7 +596,7 @@ def test_a_document_frozen_without_places_is_finalised_by_the_legacy_path(
     doc = create(app, world, slug)
     reqs = send_and_sign(app, world, doc, drawn=True)
     doc = db.session.get(Document, doc.id)
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     frozen = store.get(doc.frozen_pdf_sha256)
     assert find_places(frozen) == {}
     final = store.get(doc.sealed_pdf_sha256)
@@ -613,9 +613,9 @@ def test_a_document_frozen_without_places_is_finalised_by_the_legacy_path(
     # a signer's own copy of such a document is made the same way
     sha = signing.signer_copy(
         reqs[0],
-        app.extensions["formsvc.registry"][slug],
+        runtime(app).registry[slug],
         store=store,
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        converter=runtime(app).converter,
         sealer=get_sealer(app),
         settings=app.config,
     )
@@ -634,14 +634,14 @@ def test_reseal_finishes_documents_of_both_kinds(app: Flask, world: World, tmp_p
     send_and_sign(app, world, legacy, drawn=False, finalise=False)
     assert current.sealed_pdf_sha256 is None and legacy.sealed_pdf_sha256 is None
     results = signing.reseal_pending(
-        app.extensions["formsvc.registry"],
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        runtime(app).registry,
+        store=runtime(app).store,
+        converter=runtime(app).converter,
         sealer=get_sealer(app),
         settings=app.config,
     )
     assert sorted((d.id, err) for d, err in results) == [(current.id, None), (legacy.id, None)]
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     for doc, with_record in ((current, True), (legacy, False)):
         doc = db.session.get(Document, doc.id)
         assert doc.status == "active" and doc.sealed_at is not None

@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 
 from formsvc.extensions import db
+from formsvc.runtime import runtime
 from formsvc.services import keys
 from formsvc.services.storage import FileStore, StoredFileError
 
@@ -45,7 +46,7 @@ def keyring_path(app: Flask) -> Path:
 @pytest.fixture
 def store(app: Flask) -> FileStore:
     """The app's own store (it re-reads the keyring file), holding the six FILES."""
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     for data in FILES:
         store.put(data, "application/octet-stream")
     db.session.commit()
@@ -238,7 +239,7 @@ def test_a_rotation_reports_a_tampered_file_leaves_it_and_moves_the_rest(
 def test_files_from_before_encryption_are_encrypted_by_a_resumed_pass(
     app: Flask, keyring_path: Path
 ) -> None:
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     for data in FILES:  # as an instance without encryption left them
         sha = hashlib.sha256(data).hexdigest()
         (store.root / sha[:2]).mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document
 from formsvc.models.document import DocumentStatus
+from formsvc.runtime import runtime
 from formsvc.services import consents, lifecycle, signing
 from formsvc.services.sealing import get_sealer
 from tests.conftest import World
@@ -136,7 +137,7 @@ def test_a_second_withdrawal_is_refused_and_logged_once(
     app: Flask, world: World, consent_doc: Document
 ) -> None:
     put_in(consent_doc, DocumentStatus.ACTIVE)
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     kwargs: dict[str, Any] = {
         "withdrawn_on": date.today(),
         "how": "muntligt",
@@ -189,7 +190,7 @@ class WithdrawnWhileSealing:
                     details="",
                     recorded_by="Test",
                     actor=self.world.users["caseworker"],
-                    store=self.app.extensions["formsvc.store"],
+                    store=runtime(self.app).store,
                 )
                 db.session.remove()
 

@@ -15,6 +15,7 @@ from formsvc.extensions import db
 from formsvc.forms.follow_up import sample
 from formsvc.models import AuditEvent, ClosedPeriod, Document, PeriodCorrection, User
 from formsvc.models.document import DocumentStatus
+from formsvc.runtime import runtime
 from formsvc.services import audit, documents, lifecycle, periods, statistics
 from formsvc.services.statistics import Query
 from tests.conftest import World
@@ -31,23 +32,23 @@ def city(app: Flask, world: World) -> City:
 
 def follow_up(app: Flask, world: World, **data: Any) -> Document:
     """A saved follow-up draft for the home district's participant (the form's sample data)."""
-    dtype = app.extensions["formsvc.registry"]["follow_up"]
+    dtype = runtime(app).registry["follow_up"]
     return documents.create(
         dtype,
         {**sample(), **data},
         actor=world.users["caseworker"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 
 def edit(app: Flask, world: World, doc: Document, correction: str | None = None, **data: Any):
-    dtype = app.extensions["formsvc.registry"]["follow_up"]
+    dtype = runtime(app).registry["follow_up"]
     return documents.update(
         doc,
         {**doc.data, **data},
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         dtype=dtype,
         correction=correction,
     )

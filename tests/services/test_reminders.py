@@ -18,8 +18,8 @@ from sqlalchemy import select
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
-from formsvc.services.conversion import get_pool
 from tests.conftest import NO_SMTP_PORT, World
 from tests.smtp import SmtpServer
 
@@ -52,7 +52,7 @@ def consent(app: Flask, world: World, period_to: date, status: str = "active") -
     Signing and sealing are covered by tests/services/test_signing.py; here only the state
     `flask reminders` reads matters.
     """
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     data = dict(
         dtype.sample(),
         period_from=(period_to - timedelta(days=300)).isoformat(),
@@ -63,7 +63,7 @@ def consent(app: Flask, world: World, period_to: date, status: str = "active") -
         data,
         actor=world.users["caseworker"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         status=status,
     )
 
@@ -71,13 +71,13 @@ def consent(app: Flask, world: World, period_to: date, status: str = "active") -
 @pytest.fixture
 def link_request(app: Flask, world: World, consent_doc: Document) -> SignatureRequest:
     """A guardian's request of the sent sample consent, with a personal link mailed to them."""
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     reqs = signing.send(
         consent_doc,
         dtype,
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        store=runtime(app).store,
+        converter=runtime(app).converter,
     )
     req = reqs[1]
     signing.issue_link(

@@ -6,6 +6,7 @@ import pytest
 from flask import Flask
 from flask_babel import force_locale
 
+from formsvc.runtime import runtime
 from formsvc.services import signer_roles
 from formsvc.services.template_upload import sample_signers
 
@@ -36,7 +37,7 @@ def test_every_role_a_document_type_declares_is_known(app: Flask) -> None:
     """A new role in a form, not added to signer_roles, would stay Swedish in English."""
     declared = set()
     with app.test_request_context(), force_locale("sv"):
-        for dtype in app.extensions["formsvc.registry"].values():
+        for dtype in runtime(app).registry.values():
             declared |= {slot.role for slot in sample_signers(dtype)}
     assert declared and all(signer_roles.known(role) for role in declared), declared
     assert declared <= set(ENGLISH)

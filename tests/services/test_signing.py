@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
-from formsvc.services.conversion import get_pool
 from formsvc.services.sealing import get_sealer, trusted_certificates, verify
 from tests.conftest import World
 from tests.helpers import pdf_text
@@ -33,9 +33,9 @@ class Flow:
 
     def __init__(self, app: Flask, world: World, doc: Document) -> None:
         self.app, self.world, self.doc = app, world, doc
-        self.dtype = app.extensions["formsvc.registry"][doc.type_slug]
-        self.store = app.extensions["formsvc.store"]
-        self.converter = get_pool(app.extensions["formsvc.converter_settings"])
+        self.dtype = runtime(app).registry[doc.type_slug]
+        self.store = runtime(app).store
+        self.converter = runtime(app).converter
 
     def send(self) -> list[SignatureRequest]:
         return signing.send(

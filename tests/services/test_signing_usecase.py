@@ -19,8 +19,8 @@ from formsvc.doctypes import DocumentType
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest, User
 from formsvc.models._base import utcnow
-from formsvc.services import holders, signing, untrusted
-from formsvc.services.conversion import get_pool
+from formsvc.runtime import runtime
+from formsvc.services import holders, signing
 from formsvc.services.sealing import Sealer, get_sealer
 from tests import factories
 from tests.conftest import World
@@ -38,9 +38,9 @@ class Case:
 
     def __init__(self, app: Flask, world: World, doc: Document) -> None:
         self.app, self.world, self.doc = app, world, doc
-        self.dtype: DocumentType = app.extensions["formsvc.registry"][doc.type_slug]
-        self.store = app.extensions["formsvc.store"]
-        self.converter = get_pool(app.extensions["formsvc.converter_settings"])
+        self.dtype: DocumentType = runtime(app).registry[doc.type_slug]
+        self.store = runtime(app).store
+        self.converter = runtime(app).converter
         self.sealer: Callable[[], Sealer] = lambda: get_sealer(app)
 
     def send(self) -> list[SignatureRequest]:
@@ -157,7 +157,7 @@ def test_a_paper_scan_for_the_last_two_signers_seals_once(case: Case) -> None:
     Image.new("RGB", (1200, 1600), "white").save(png, format="PNG")
     scan = signing.check_scan(
         png.getvalue(),
-        runner=case.app.extensions[untrusted.EXTENSION_KEY],
+        runner=runtime(case.app).untrusted,
         settings=case.app.config,
     )
     paper = signing.Paper(reqs[1:], scan, {})

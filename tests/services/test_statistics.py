@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from formsvc.forms.follow_up import DISCHARGE_REASONS, GENDERS, INDICATORS, sample
+from formsvc.runtime import runtime
 from formsvc.services import documents, statistics
 from formsvc.services.report_export import Table
 from formsvc.services.statistics import Counts, Query
@@ -154,8 +155,8 @@ def test_a_district_with_three_discharged_is_hidden_with_a_complement(city: City
 
 def test_the_target_group_stored_in_the_assessment_comes_first(app: Flask, world: World) -> None:
     """The participant record says SIG unga (world.participant is 16); the assessment says not."""
-    dtype = app.extensions["formsvc.registry"]["follow_up"]
-    store = app.extensions["formsvc.store"]
+    dtype = runtime(app).registry["follow_up"]
+    store = runtime(app).store
     dates = {"enrolled_on": "2025-01-10", "discharged_on": "2025-05-02"}
     data = {**sample(), **dates, "target_group": "sig_unga_vuxna"}
     documents.create(
@@ -192,8 +193,8 @@ def test_people_survive_json_and_give_the_same_report(city: City) -> None:
 
 
 def test_voided_and_superseded_assessments_do_not_count(app: Flask, world: World) -> None:
-    dtype = app.extensions["formsvc.registry"]["follow_up"]
-    store = app.extensions["formsvc.store"]
+    dtype = runtime(app).registry["follow_up"]
+    store = runtime(app).store
 
     def add(changes: dict[str, Any], status: str = "draft") -> None:
         doc = documents.create(

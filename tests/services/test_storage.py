@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.models import Document, StoredFile
+from formsvc.runtime import runtime
 from formsvc.services.keys import create_keyring
 from formsvc.services.storage import FileStore, StoredFileError
 from tests.conftest import Auth, World
@@ -57,7 +58,7 @@ def test_everything_the_app_stores_is_encrypted(app: Flask, consent_doc: Documen
         raw = path.read_bytes()
         assert raw.startswith(b"FSE1")
         assert b"PK\x03\x04" not in raw and b"word/document.xml" not in raw
-        assert app.extensions["formsvc.store"].get(path.name).startswith(b"PK\x03\x04")
+        assert runtime(app).store.get(path.name).startswith(b"PK\x03\x04")
 
 
 def header_length(raw: bytes) -> int:

@@ -12,6 +12,7 @@ from flask import Flask
 
 from formsvc import doctypes
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import documents
 from formsvc.services.templates import active_version
 from tests.conftest import World
@@ -25,8 +26,8 @@ def test_changed_packaged_template_becomes_v2_and_old_documents_keep_v1(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store = app.extensions["formsvc.store"]
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    store = runtime(app).store
+    dtype = runtime(app).registry["consent"]
     assert consent_doc.template_version.version == 1
 
     # a template author changes the packaged template

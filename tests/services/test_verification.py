@@ -19,11 +19,10 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import signing, verification
-from formsvc.services.conversion import get_pool
 from formsvc.services.sealing import generate_demo_pkcs12, get_sealer, trusted_certificates
 from formsvc.services.signing import finalise
-from formsvc.services.untrusted import EXTENSION_KEY
 from tests import factories, final_pdf
 from tests.conftest import World
 
@@ -34,7 +33,7 @@ def check(app: Flask, pdf: bytes) -> verification.Result:
     return verification.verify_upload(
         pdf,
         trusted_certificates(app),
-        runner=app.extensions[EXTENSION_KEY],
+        runner=runtime(app).untrusted,
         settings=app.config,
     )
 
@@ -76,7 +75,7 @@ def test_a_document_finalised_by_the_service_verifies_end_to_end(
     app: Flask, world: World, consent_doc: Document
 ) -> None:
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     result = check(app, store.get(doc.sealed_pdf_sha256))
 
     assert result.final and result.ok, problems(result)
@@ -94,9 +93,9 @@ def test_a_document_finalised_by_the_service_verifies_end_to_end(
     req = signing.requests(doc)[0]
     sha = signing.signer_copy(
         req,
-        app.extensions["formsvc.registry"]["consent"],
+        runtime(app).registry["consent"],
         store=store,
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        converter=runtime(app).converter,
         sealer=get_sealer(app),
         settings=app.config,
     )
@@ -111,7 +110,7 @@ def test_a_document_sealed_in_the_older_format_still_verifies_as_before(
 ) -> None:
     with mock.patch.object(finalise, "build_final_pdf", finalise.build_legacy_final_pdf):
         doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
-    pdf = app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)
+    pdf = runtime(app).store.get(doc.sealed_pdf_sha256)
     result = check(app, pdf)
     assert not result.final and result.reading.format == "older"
     assert result.ok, problems(result)
@@ -169,13 +168,13 @@ def test_a_record_claiming_another_documents_hash_is_reported(
     app: Flask, world: World, signed: Document
 ) -> None:
     other = factories.consent(app, world.participant, world.users["caseworker"], status="draft")
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     signing.send(
         other,
         dtype,
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        store=runtime(app).store,
+        converter=runtime(app).converter,
     )
     assert other.frozen_pdf_sha256 and other.frozen_pdf_sha256 != signed.frozen_pdf_sha256
 
@@ -252,7 +251,7 @@ def test_an_update_that_changes_the_original_pages_is_caught_even_under_our_own_
 def test_an_attacker_sealing_changed_pages_with_their_own_key_is_untrusted_and_changed(
     app: Flask, signed: Document, tmp_path: Path
 ) -> None:
-    frozen = app.extensions["formsvc.store"].get(signed.frozen_pdf_sha256)
+    frozen = runtime(app).store.get(signed.frozen_pdf_sha256)
     record = final_pdf.record_for(signed, frozen)
     own = tmp_path / "attacker.p12"
     own.write_bytes(generate_demo_pkcs12(b"attacker", common_name="Stockholms stad"))

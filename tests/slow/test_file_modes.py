@@ -27,7 +27,7 @@ from formsvc.extensions import db
 
 app = create_app()
 with app.app_context():
-    app.extensions["formsvc.store"].put(b"personal data", "text/plain")
+    runtime(app).store.put(b"personal data", "text/plain")
     db.session.commit()
     mail = Path(app.instance_path) / "mail"
     sink = devmail.start("127.0.0.1", int(sys.argv[1]), mail)

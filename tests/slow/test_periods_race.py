@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from formsvc.extensions import db
 from formsvc.forms.follow_up import FollowUpForm, sample
 from formsvc.models import AuditEvent, ClosedPeriod, Document
+from formsvc.runtime import runtime
 from formsvc.services import audit, documents
 from tests.conftest import World
 from tests.helpers import post_data
@@ -55,7 +56,7 @@ def test_the_same_period_closed_at_once_is_closed_once(
 def test_an_edit_racing_with_the_close_is_in_the_snapshot_or_refused(
     attempt: int, app: Flask, live_server: str, world: World
 ) -> None:
-    dtype = app.extensions["formsvc.registry"]["follow_up"]
+    dtype = runtime(app).registry["follow_up"]
     enrolled: dict[str, Any] = {
         **sample(),
         "assessment": "enrolment",
@@ -70,7 +71,7 @@ def test_an_edit_racing_with_the_close_is_in_the_snapshot_or_refused(
         enrolled,
         actor=world.users["caseworker"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     doc_id = doc.id
     analyst = session_for(live_server, "analyst")

@@ -33,8 +33,8 @@ from werkzeug.routing import Rule
 from formsvc.checklist_defaults import CHECKLISTS
 from formsvc.extensions import db, limiter
 from formsvc.models import Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import checklists, documents, signing, sso_mappings, users
-from formsvc.services.conversion import get_pool
 from tests.conftest import (
     BACKEND,
     PASSWORD,
@@ -438,7 +438,7 @@ def restore(objects: Objects, changed: set[str]) -> None:
 
 
 def _sign_by_link(client: FlaskClient, app: Flask, token: str, req: SignatureRequest) -> None:
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     resp = client.post(
         f"/s/{token}/sign",
         data={
@@ -458,8 +458,8 @@ class Maker:
     def __init__(self, app: Flask, smtp: SmtpServer) -> None:
         self.app, self.smtp = app, smtp
         self.world = World()
-        self.store = app.extensions["formsvc.store"]
-        self.converter = get_pool(app.extensions["formsvc.converter_settings"])
+        self.store = runtime(app).store
+        self.converter = runtime(app).converter
 
     def staff_login(self, username: str) -> str:
         client = self.app.test_client()
@@ -504,7 +504,7 @@ class Maker:
         assert resp.status_code == 302, resp.get_data(as_text=True)
 
     def talk(self) -> tuple[Document, Flow]:
-        dtype = self.app.extensions["formsvc.registry"]["security_talk"]
+        dtype = runtime(self.app).registry["security_talk"]
         doc = documents.create(
             dtype,
             dtype.sample(),
@@ -525,7 +525,7 @@ class Maker:
         )
         caseworker = w.users["caseworker"]
         draft = consent(app, w.participant, caseworker, status="draft")
-        threat_type = app.extensions["formsvc.registry"]["threat_assessment"]
+        threat_type = runtime(app).registry["threat_assessment"]
         threat = documents.create(
             threat_type,
             threat_type.sample(),

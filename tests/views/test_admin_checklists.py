@@ -7,6 +7,7 @@ from flask.testing import FlaskClient
 
 from formsvc.extensions import db
 from formsvc.models import ChecklistItem, Document
+from formsvc.runtime import runtime
 from formsvc.services import checklists
 from tests.conftest import Auth, World
 from tests.helpers import docx_text, post_data
@@ -17,7 +18,7 @@ def _items(slug: str) -> list[ChecklistItem]:
 
 
 def _fill_competence(app: Flask, client: FlaskClient, world: World) -> Document:
-    dtype = app.extensions["formsvc.registry"]["competence"]
+    dtype = runtime(app).registry["competence"]
     entries = checklists.entries("competence")
     data = {
         "assessed_on": "2026-11-20",
@@ -89,7 +90,7 @@ def test_forged_checklist_item_ids_are_refused(
     app: Flask, client: FlaskClient, auth: Auth, world: World
 ) -> None:
     auth.login("manager")
-    dtype = app.extensions["formsvc.registry"]["competence"]
+    dtype = runtime(app).registry["competence"]
     entries = checklists.entries("competence")
     rows = [{"item_id": e.item_id, "answer": "met", "comment": ""} for e in entries]
     for forged in ("999999", "abc", str(entries[0].item_id)):

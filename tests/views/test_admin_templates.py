@@ -12,14 +12,14 @@ from flask.testing import FlaskClient
 
 from formsvc.extensions import db
 from formsvc.models import Document, TemplateVersion
+from formsvc.runtime import runtime
 from formsvc.services import template_upload
-from formsvc.services.untrusted import EXTENSION_KEY
 from tests.conftest import Auth, World
 from tests.helpers import docx_text, post_data
 
 
 def _builtin(app: Flask) -> bytes:
-    return app.extensions["formsvc.registry"]["consent"].template_path.read_bytes()
+    return runtime(app).registry["consent"].template_path.read_bytes()
 
 
 def _with_paragraph(app: Flask, text: str) -> bytes:
@@ -67,7 +67,7 @@ def test_upload_becomes_active_and_old_documents_keep_their_version(
     auth.login("caseworker")
     old = client.get(f"/documents/{consent_doc.id}/download.docx").data
     assert "Ny text i version två" not in docx_text(old)
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     client.post(
         f"/participants/{world.participant.id}/documents/new/consent",
         data=post_data(dtype.form_class, dtype.sample()),
@@ -167,8 +167,8 @@ def test_wrong_file_type_and_oversize(
     status, html = _upload(client, _builtin(app), name="mall.exe")
     assert status == 400 and "Bara Word-filer" in html
     # (checked on the service: the test client leaks the spooled file of a body over 500 kB)
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     with pytest.raises(template_upload.UploadRefused, match="för stor"):
         template_upload.check(
-            dtype, b"PK" + b"\0" * (6 * 1024 * 1024), runner=app.extensions[EXTENSION_KEY]
+            dtype, b"PK" + b"\0" * (6 * 1024 * 1024), runner=runtime(app).untrusted
         )

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text, update
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, Participant
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 from tests.conftest import Auth, World
 from tests.helpers import pdf_text
@@ -23,13 +24,11 @@ from tests.views.test_signing import starting_today
 
 
 def make(app: Flask, world: World, slug: str, **kw: object) -> Document:
-    dtype = app.extensions["formsvc.registry"][slug]
+    dtype = runtime(app).registry[slug]
     actor = world.users[
         "manager" if slug in ("security_talk", "threat_assessment") else "caseworker"
     ]
-    return documents.create(
-        dtype, dtype.sample(), actor=actor, store=app.extensions["formsvc.store"], **kw
-    )
+    return documents.create(dtype, dtype.sample(), actor=actor, store=runtime(app).store, **kw)
 
 
 def signed_consent(app: Flask, world: World) -> Document:
@@ -220,7 +219,7 @@ def test_search_by_signer_and_export_one_participant_as_a_streamed_zip(
     assert "index.csv" in names
     sealed = [n for n in names if n.endswith("-signerad.pdf")]
     assert len(sealed) == 1
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     assert archive.read(sealed[0]) == store.get(consent.sealed_pdf_sha256)
     index = archive.read("index.csv").decode("utf-8-sig")
     assert consent.reference in index and draft.reference in index
@@ -282,7 +281,7 @@ def test_retention_dry_run_lists_real_run_deletes_with_a_receipt_and_holds_stop_
     gone = db.session.get(Document, old.id)
     assert gone.status == "purged" and gone.data == {} and gone.sealed_pdf_sha256 is None
     with pytest.raises(OSError):
-        app.extensions["formsvc.store"].get(sealed_sha)
+        runtime(app).store.get(sealed_sha)
     receipt = db.session.scalar(
         select(AuditEvent).where(
             AuditEvent.action == "retention_delete", AuditEvent.object_id == str(old.id)
@@ -311,7 +310,7 @@ def test_audit_verify_finds_a_changed_document_row_and_a_swapped_sealed_pdf(
     changed = dict(draft.data, notes="tillagt i databasen")
     db.session.execute(update(Document).where(Document.id == draft.id).values(data=changed))
     # and points the sealed consent at another (validly stored) PDF
-    other = app.extensions["formsvc.store"].put(b"%PDF-1.4 fake", "application/pdf")
+    other = runtime(app).store.put(b"%PDF-1.4 fake", "application/pdf")
     db.session.execute(
         update(Document).where(Document.id == consent.id).values(sealed_pdf_sha256=other.sha256)
     )

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from formsvc.doctypes import RegistryError, check
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document
-from formsvc.services import documents, signing, untrusted
+from formsvc.runtime import runtime
+from formsvc.services import documents, signing
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import pdf_text
 from tests.views.test_signing import png_scan, send
@@ -29,7 +30,7 @@ DECISION = "Tillfälligt boende beviljas; ökad närvaro vid skolan i samråd me
 
 
 def make(app: Flask, world: World, slug: str, **changes: Any) -> Document:
-    dtype = app.extensions["formsvc.registry"][slug]
+    dtype = runtime(app).registry[slug]
     kw: dict[str, Any] = (
         {"employee": world.users["caseworker"]}
         if slug == "security_talk"
@@ -39,7 +40,7 @@ def make(app: Flask, world: World, slug: str, **changes: Any) -> Document:
         dtype,
         {**dtype.sample(), **changes},
         actor=world.users["manager"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         **kw,
     )
 
@@ -111,8 +112,8 @@ def test_the_service_refuses_on_every_path_also_paper(
     doc = make(app, world, "threat_assessment")
     auth.login("manager")
     (req,) = send(client, doc)
-    dtype = app.extensions["formsvc.registry"]["threat_assessment"]
-    runner = app.extensions[untrusted.EXTENSION_KEY]
+    dtype = runtime(app).registry["threat_assessment"]
+    runner = runtime(app).untrusted
     scan = signing.check_scan(png_scan(), runner=runner, settings=app.config)
     with pytest.raises(signing.SigningError, match="Beslut om åtgärder"):
         signing.sign_on_paper(
@@ -120,7 +121,7 @@ def test_the_service_refuses_on_every_path_also_paper(
             scan,
             names={},
             actor=world.users["manager"],
-            store=app.extensions["formsvc.store"],
+            store=runtime(app).store,
             dtype=dtype,
         )
     with pytest.raises(signing.SigningError, match="Beslut om åtgärder"):
@@ -131,7 +132,7 @@ def test_the_service_refuses_on_every_path_also_paper(
             method="staff",
             actor=world.users["manager"],
             settings=app.config,
-            store=app.extensions["formsvc.store"],
+            store=runtime(app).store,
         )
     db.session.refresh(req)
     assert req.status == "open"
@@ -161,9 +162,7 @@ def test_an_explicit_none_lets_the_security_talk_be_signed_and_prints_it(
     assert staff_sign(client, doc, employee_req.id, "Test caseworker").status_code == 200
     db.session.refresh(doc)
     assert doc.sealed_pdf_sha256
-    assert "Inga åtgärder behövs." in pdf_text(
-        app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)
-    )
+    assert "Inga åtgärder behövs." in pdf_text(runtime(app).store.get(doc.sealed_pdf_sha256))
 
 
 def test_measures_and_none_together_are_refused_on_the_form(
@@ -206,7 +205,7 @@ def test_the_manager_decides_and_signs_in_one_step_and_the_sealed_pdf_says_so(
     (req,) = signing.requests(doc)
     assert req.status == "signed" and req.signed_name == "Test manager"
     assert doc.status == "signed" and doc.sealed_pdf_sha256
-    text = " ".join(pdf_text(app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)).split())
+    text = " ".join(pdf_text(runtime(app).store.get(doc.sealed_pdf_sha256)).split())
     assert DECISION in text
     assert "har ännu inte registrerat något beslut" not in text
     assert "Lösenord (personalkonto manager)" in text
@@ -297,7 +296,7 @@ def test_decide_refuses_when_the_assessment_lacks_measures(
 
 
 def test_a_requirement_naming_a_field_the_form_lacks_stops_the_app(app: Flask) -> None:
-    registry = dict(app.extensions["formsvc.registry"])
+    registry = dict(runtime(app).registry)
     ta = registry["threat_assessment"]
     registry["threat_assessment"] = dataclasses.replace(
         ta, required_before_signing={"manager": ("decison",)}

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from formsvc.services.final_pdf import embedded_record
 from tests.conftest import PASSWORD, Auth, World
@@ -73,7 +74,7 @@ class Link:
 
 def sign_as(app: Flask, req: SignatureRequest, actor: Any) -> None:
     """A signer signs in person through the service (set-up for the one under test)."""
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     given = signing.Given(
         name=req.expected_name,
         statements=signing.statements_for(req, dtype),
@@ -87,7 +88,7 @@ def sign_as(app: Flask, req: SignatureRequest, actor: Any) -> None:
         method="in_person",
         actor=actor,
         settings=app.config,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 
@@ -154,7 +155,7 @@ def status(link: Link) -> dict[str, Any]:
 
 
 def form(app: Flask, req: SignatureRequest, name: str = MARIA, **extra: Any) -> dict[str, Any]:
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     return {"s-name": name, "s-statements": list(signing.statements_for(req, dtype)), **extra}
 
 
@@ -238,7 +239,7 @@ def test_a_guardian_signs_by_link_with_bankid_and_the_sealed_consent_carries_the
     # the last signature: the consent is sealed, its evidence record carries BankID's proof
     doc = db.session.get(Document, link.doc.id)
     assert doc is not None and doc.sealed_pdf_sha256
-    record = json.loads(embedded_record(app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)))
+    record = json.loads(embedded_record(runtime(app).store.get(doc.sealed_pdf_sha256)))
     signer = next(s for s in record["signers"] if s["role"] == "Vårdnadshavare 1")
     (proof,) = signer["proofs"]
     assert proof["kind"] == "bankid" and proof["personal_number"] == MARIA_PNR

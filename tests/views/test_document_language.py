@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from formsvc.extensions import db
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from formsvc.services.final_pdf import embedded_record
 from formsvc.services.overlay import original_revision
@@ -32,7 +33,7 @@ def test_a_document_sent_and_signed_in_english_is_sealed_in_swedish(
         client.get("/lang/en")  # the unlock keeps the language; set again to be sure
     db.session.refresh(consent_doc)
     assert consent_doc.sealed_pdf_sha256, "sealed"
-    final = app.extensions["formsvc.store"].get(consent_doc.sealed_pdf_sha256)
+    final = runtime(app).store.get(consent_doc.sealed_pdf_sha256)
     text = pdf_text(final)
     assert "Underskriftsbevis" in text and "Evidence of signing" not in text
     assert "e-signerad på plats" in text and "e-signed" not in text

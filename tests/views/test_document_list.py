@@ -9,18 +9,19 @@ from flask.testing import FlaskClient
 
 from formsvc.extensions import db
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import bulk, documents
 from tests.conftest import Auth, World
 
 
 def _consent(app: Flask, world: World, participant: object = None) -> Document:
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     return documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["caseworker"],
         participant=participant or world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 
@@ -54,8 +55,8 @@ def test_list_pages_through_many_documents(
         district_id=world.home.id,
         documents=120,
         participants=10,
-        registry=app.extensions["formsvc.registry"],
-        store=app.extensions["formsvc.store"],
+        registry=runtime(app).registry,
+        store=runtime(app).store,
     )
     auth.login("caseworker")
     first = client.get("/documents/").get_data(as_text=True)

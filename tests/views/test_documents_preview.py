@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from formsvc.extensions import db
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 from formsvc.services.overlay import DRAFT_MARK
 from tests.conftest import Auth, World
@@ -96,12 +97,12 @@ def test_a_draft_page_frames_a_preview_marked_utkast_on_every_page(
 def test_a_type_nobody_signs_is_shown_without_the_mark(
     app: Flask, client: FlaskClient, auth: Auth, world: World
 ) -> None:
-    dtype = app.extensions["formsvc.registry"]["contact_list"]
+    dtype = runtime(app).registry["contact_list"]
     doc = documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     auth.login("caseworker")
     src, title = frame_of(client.get(f"/documents/{doc.id}"))

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, Participant, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import eid, signing
 from formsvc.services.final_pdf import embedded_record
 from tests import factories
@@ -190,7 +191,7 @@ def test_eid_the_right_guardian_signs_and_the_sealed_pdf_embeds_an_id_token_that
         sign_in_person(client, app, sent, req, req.expected_name)
     db.session.refresh(sent)
     assert sent.sealed_pdf_sha256
-    pdf = app.extensions["formsvc.store"].get(sent.sealed_pdf_sha256)
+    pdf = runtime(app).store.get(sent.sealed_pdf_sha256)
     evidence = " ".join(pdf_text(pdf).split())
     assert f"e-legitimation: {oidc_idp.issuer}, tillitsnivå loa3, " in evidence
     assert "ID-token inbäddad" in evidence and "Legitimerad med e-legitimation" in evidence
@@ -525,7 +526,7 @@ def test_eid_required_in_person_hides_the_form_until_identified(
     url = f"/documents/{sent.id}/signatures/{maria.id}/in-person"
     page = text(staff.get(url))
     assert "Legitimera med" in page and "s-statements" not in page
-    dtype = strict.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(strict).registry["consent"]
     resp = staff.post(
         url,
         data={"s-name": "Maria Öberg", "s-statements": list(signing.statements_for(maria, dtype))},

@@ -6,12 +6,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import documents, users
 from tests.conftest import PASSWORD, Auth, World
 
 
 def _review(app: Flask, world: World) -> Document:
-    dtype = app.extensions["formsvc.registry"]["competence"]
+    dtype = runtime(app).registry["competence"]
     data = dtype.sample()
     data["requirements"] = []
     return documents.create(
@@ -19,7 +20,7 @@ def _review(app: Flask, world: World) -> Document:
         data,
         actor=world.users["manager"],
         employee=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from formsvc.extensions import db
 from formsvc.models import Document
 from formsvc.models.document import DocumentStatus
+from formsvc.runtime import runtime
 from formsvc.services import consents, lifecycle, signing
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import docx_text
@@ -41,7 +42,7 @@ def every_state(app: Flask, world: World) -> dict[str, Document]:
         details="Vill inte längre <dela> & \u202eavsluta",
         recorded_by="Test caseworker",
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     docs["withdrawn"], docs["final"] = withdrawn, record
     declined = make(app, world, "consent", participant=p)
@@ -77,7 +78,7 @@ def check_zip(app: Flask, body: bytes, docs: dict[str, Document]) -> None:
     for row in rows:
         data = archive.read(row["fil"])
         assert hashlib.sha256(data).hexdigest() == row["sha256"]
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     db.session.expire_all()
     for doc in docs.values():
         doc = db.session.get(Document, doc.id)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from formsvc.services.sealing import Sealer
 from tests import hostile
@@ -110,7 +111,7 @@ def test_a_drawn_signature_that_unpacks_to_gigabytes_is_refused_clearly(
     app: Flask, live_server: str, sent: Document
 ) -> None:
     req = signing.requests(sent)[0]
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     bomb = hostile.png_bomb()  # ~200 kB, 1.6 billion pixels
     resp = session_for(live_server, "caseworker").post(
         f"{live_server}/documents/{sent.id}/signatures/{req.id}/in-person",

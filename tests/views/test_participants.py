@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Participant
+from formsvc.runtime import runtime
 from tests.conftest import Auth, World
 
 BASE = {
@@ -129,13 +130,13 @@ def test_manager_assigns_staff_which_opens_threat_assessments(
 ) -> None:
     from formsvc.services import documents
 
-    dtype = app.extensions["formsvc.registry"]["threat_assessment"]
+    dtype = runtime(app).registry["threat_assessment"]
     doc = documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["manager"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     auth.login("caseworker")
     assert client.get(f"/documents/{doc.id}").status_code == 404  # not assigned yet

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from formsvc.extensions import db
 from formsvc.forms.follow_up import FollowUpForm, sample
 from formsvc.models import ClosedPeriod, Document, PeriodCorrection
+from formsvc.runtime import runtime
 from formsvc.services import documents, periods, statistics
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import post_data
@@ -22,13 +23,13 @@ H1 = {"from": "2025-01-01", "to": "2025-06-30", "confirm": "yes"}
 
 
 def follow_up(app: Flask, world: World, **data: Any) -> Document:
-    dtype = app.extensions["formsvc.registry"]["follow_up"]
+    dtype = runtime(app).registry["follow_up"]
     return documents.create(
         dtype,
         {**sample(), **data},
         actor=world.users["caseworker"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
 
 
@@ -294,14 +295,14 @@ def test_the_report_of_a_closed_period_never_changes_and_says_so(
     docs = []
     for i, gender in enumerate(("male",) * 6 + ("female",) * 6):
         p = world.add_participant(world.home, f"Deltagare{i}", "Frysdotter", date(2000, 1, 1))
-        dtype = app.extensions["formsvc.registry"]["follow_up"]
+        dtype = runtime(app).registry["follow_up"]
         docs.append(
             documents.create(
                 dtype,
                 {**sample(), **enrolment(f"2025-0{1 + i % 6}-10"), "gender": gender},
                 actor=world.users["caseworker"],
                 participant=p,
-                store=app.extensions["formsvc.store"],
+                store=runtime(app).store,
             )
         )
     query = statistics.Query(date(2025, 1, 1), date(2025, 6, 30), minimum=1)

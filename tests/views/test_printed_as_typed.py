@@ -20,6 +20,7 @@ from markupsafe import escape
 
 from formsvc.extensions import db
 from formsvc.models import Document, Participant
+from formsvc.runtime import runtime
 from formsvc.services import documents, glyphs
 from tests.conftest import Auth, World
 from tests.helpers import pdf_text
@@ -261,13 +262,13 @@ def test_an_emoji_name_prints_in_the_pdf(
     app: Flask, client: FlaskClient, auth: Auth, world: World
 ) -> None:
     p = world.add_participant(world.home, "Åsa 😀", "Öberg ✓", date(2010, 3, 15))
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     doc = documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["caseworker"],
         participant=p,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     auth.login("caseworker")
     pdf = client.get(f"/documents/{doc.id}/download.pdf")

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 from tests.conftest import NO_SMTP_PORT, Auth, World
 from tests.services.test_signing import drawn_png
@@ -103,7 +104,7 @@ def sign_by_link(
     **extra: str,
 ) -> Any:
     """Post the sign form as a browser would: the name, every statement ticked, *extra* fields."""
-    dtype = app.extensions["formsvc.registry"][req.document.type_slug]
+    dtype = runtime(app).registry[req.document.type_slug]
     data: dict[str, Any] = {
         "s-name": name,
         "s-statements": list(signing.statements_for(req, dtype)),
@@ -338,7 +339,7 @@ def test_signing_by_link_gives_a_receipt_and_the_link_never_signs_again(
     assert req.verification == "Engångskod via e-post till a***@example.se"
     assert (req.signature_sha256 is not None) is drawn
     if drawn:
-        assert app.extensions["formsvc.store"].get(req.signature_sha256).startswith(b"\x89PNG")
+        assert runtime(app).store.get(req.signature_sha256).startswith(b"\x89PNG")
     signed_at = req.signed_at
     # a second submit (back button, a double click, someone else with the session) changes nothing
     again = sign_by_link(signer, app, token, req, "Någon Annan", follow_redirects=True)
@@ -366,7 +367,7 @@ def test_once_everyone_has_signed_the_link_serves_the_sealed_copy_after_a_fresh_
     assert sign_in_person(client, app, sent, guardian2, "Johan Öberg").status_code == 200
     db.session.refresh(sent)
     assert sent.status == "active" and sent.sealed_pdf_sha256
-    sealed = app.extensions["formsvc.store"].get(sent.sealed_pdf_sha256)
+    sealed = runtime(app).store.get(sent.sealed_pdf_sha256)
     # a new browser (the link opened again weeks later) needs a new code first
     later = app.test_client()
     body = page(later, f"/s/{token}")
@@ -392,12 +393,12 @@ def test_a_link_signature_on_an_edited_version_never_claims_the_new_version(
     assert sign_by_link(signer, app, token, participant, "Åsa Öberg").status_code == 302
     # the caseworker changes the consent, sends the new version and everyone signs it in person
     signed_version = sent.version
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     documents.update(
         sent,
         dict(sent.data, info_other="Också fritidsgården"),
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         dtype=dtype,
     )
     for req, name in zip(
@@ -505,12 +506,12 @@ def test_editing_after_sending_makes_the_link_say_it_no_longer_applies(
     token = send_link(client, smtp_server, sent, req, ASA)
     signer = app.test_client()
     open_with_code(signer, smtp_server, token, ASA)
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     documents.update(
         sent,
         dict(sent.data, info_other="Också fritidsgården"),
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         dtype=dtype,
     )
     # even the session that had the code open sees nothing of the old or the new version
@@ -522,14 +523,14 @@ def test_editing_after_sending_makes_the_link_say_it_no_longer_applies(
 def test_a_token_for_one_document_never_shows_another(
     app: Flask, client: FlaskClient, sent: Document, smtp_server: SmtpServer, world: World
 ) -> None:
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     olle = world.add_participant(world.home, "Olle", "Bergkvist", date(2001, 1, 1))
     other = documents.create(
         dtype,
         dict(dtype.sample(), info_other="Hemligt för dokument B"),
         actor=world.users["caseworker"],
         participant=olle,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     [b_req] = send(client, starting_today(app, world, other))  # an adult: one signer
     token_b = send_link(client, smtp_server, other, b_req, "olle@example.se")

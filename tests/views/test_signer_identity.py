@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from formsvc.extensions import db
 from formsvc.forms.consent import ConsentForm, sample
 from formsvc.models import AuditEvent, Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 from formsvc.services.names import same_name
 from tests.conftest import PASSWORD, Auth, World
@@ -44,12 +45,12 @@ def with_guardian(app: Flask, world: World, doc: Document, name: str, pnr: str =
     doc = starting_today(app, world, doc)
     guardians = [dict(g) for g in doc.data["guardians"]]
     guardians[0] = {**guardians[0], "name": name, "personnummer": pnr}
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     return documents.update(
         doc,
         dict(doc.data, guardians=guardians),
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         dtype=dtype,
     )
 
@@ -138,13 +139,13 @@ def test_a_paper_upload_under_another_name_is_refused(client: FlaskClient, sent:
 def test_staff_sign_only_under_their_own_account_name(
     app: Flask, client: FlaskClient, auth: Auth, world: World
 ) -> None:
-    dtype = app.extensions["formsvc.registry"]["security_talk"]
+    dtype = runtime(app).registry["security_talk"]
     doc = documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["manager"],
         employee=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     auth.login("manager")
     manager_req, _employee = send(client, doc)

@@ -21,6 +21,7 @@ from formsvc import create_app
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from formsvc.services.sealing import trusted_certificates, verify
 from tests.conftest import PASSWORD, World
@@ -104,7 +105,7 @@ def test_each_link_signer_gets_a_sealed_copy_with_only_their_own_technical_detai
     (asa, asa_token, asa_req), (maria, maria_token, maria_req) = sign_two_by_link(
         app, client, smtp_server, sent
     )
-    store = app.extensions["formsvc.store"]
+    store = runtime(app).store
     archive = pdf_text(store.get(sent.sealed_pdf_sha256))
     # the archive copy keeps everyone's address and browser
     for detail in ("198.51.100.7", "203.0.113.9", "TelefonA/1.0", "TelefonB/2.0", "127.0.0.1"):

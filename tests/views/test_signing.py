@@ -13,6 +13,7 @@ from PIL import Image
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 from tests.conftest import PASSWORD, Auth, World
 from tests.helpers import pdf_text
@@ -35,7 +36,7 @@ def send(client: FlaskClient, doc: Document) -> list[SignatureRequest]:
 def sign_in_person(
     client: FlaskClient, app: Flask, doc: Document, req: SignatureRequest, name: str, **extra: str
 ):
-    dtype = app.extensions["formsvc.registry"][doc.type_slug]
+    dtype = runtime(app).registry[doc.type_slug]
     data: dict = {
         "s-name": name,
         STATEMENTS_FIELD: list(signing.statements_for(req, dtype)),
@@ -55,8 +56,8 @@ def starting_today(app: Flask, world: World, doc: Document) -> Document:
         period_from=today.isoformat(),
         period_to=(today + timedelta(days=180)).isoformat(),
     )
-    dtype = app.extensions["formsvc.registry"]["consent"]
-    store = app.extensions["formsvc.store"]
+    dtype = runtime(app).registry["consent"]
+    store = runtime(app).store
     return documents.update(doc, data, actor=world.users["caseworker"], store=store, dtype=dtype)
 
 
@@ -189,13 +190,13 @@ def test_all_in_person_signatures_seal_the_consent_and_the_sealed_pdf_downloads(
 def test_other_documents_requests_and_other_districts_are_not_found(
     app: Flask, client: FlaskClient, auth: Auth, sent: Document, world: World
 ) -> None:
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     other = documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["caseworker"],
         participant=world.participant,
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     req = signing.requests(sent)[0]
     assert client.get(f"/documents/{other.id}/signatures/{req.id}/in-person").status_code == 404
@@ -267,13 +268,13 @@ def test_fake_or_oversized_scans_are_refused(
 def test_staff_sign_as_themselves_after_reentering_their_password(
     app: Flask, client: FlaskClient, auth: Auth, world: World
 ) -> None:
-    dtype = app.extensions["formsvc.registry"]["security_talk"]
+    dtype = runtime(app).registry["security_talk"]
     doc = documents.create(
         dtype,
         dtype.sample(),
         actor=world.users["manager"],
         employee=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
     )
     auth.login("manager")
     manager_req, employee_req = send(client, doc)
@@ -298,7 +299,7 @@ def test_staff_sign_as_themselves_after_reentering_their_password(
     )
     db.session.refresh(doc)
     assert doc.status == "signed" and doc.sealed_pdf_sha256
-    text = pdf_text(app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256))
+    text = pdf_text(runtime(app).store.get(doc.sealed_pdf_sha256))
     assert "Lösenord" in text or "lösenord" in text
 
 
@@ -338,7 +339,7 @@ def test_verify_page_reports_a_changed_or_foreign_pdf(
     elif damage == "garbage":
         pdf = b"<html><script>alert(1)</script></html>"
     else:
-        pdf = app.extensions["formsvc.store"].get(sent.frozen_pdf_sha256)
+        pdf = runtime(app).store.get(sent.frozen_pdf_sha256)
     body = (
         app.test_client()
         .post(
@@ -415,7 +416,7 @@ def test_a_signed_consent_that_starts_later_is_not_shared_today(
 ) -> None:
     auth.login("caseworker")
     today = signing.today_local()
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     data = dict(
         consent_doc.data,
         period_from=(today + timedelta(days=10)).isoformat(),
@@ -425,7 +426,7 @@ def test_a_signed_consent_that_starts_later_is_not_shared_today(
         consent_doc,
         data,
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         dtype=dtype,
     )
     send(client, consent_doc)

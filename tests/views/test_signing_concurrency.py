@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, SignatureRequest
 from formsvc.models._base import utcnow
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from tests.conftest import PASSWORD, Auth, World
 from tests.views.test_signing import send, sign_in_person, starting_today
@@ -71,7 +72,7 @@ def sent(
 
 
 def form_for(app: Flask, doc: Document, req: SignatureRequest, name: str) -> dict[str, Any]:
-    dtype = app.extensions["formsvc.registry"]["consent"]
+    dtype = runtime(app).registry["consent"]
     return {"s-name": name, "s-statements": list(signing.statements_for(req, dtype))}
 
 

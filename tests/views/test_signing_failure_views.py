@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document
+from formsvc.runtime import runtime
 from formsvc.services import documents, signing
 from tests.conftest import PASSWORD, World
 from tests.smtp import SmtpServer
@@ -61,7 +62,7 @@ def logged_in(app: Flask, username: str) -> FlaskClient:
 
 
 def create(app: Flask, world: World, slug: str, **changes: Any) -> Document:
-    dtype = app.extensions["formsvc.registry"][slug]
+    dtype = runtime(app).registry[slug]
     who: dict[str, Any] = (
         {"employee": world.users["caseworker"]}
         if slug == "security_talk"
@@ -71,7 +72,7 @@ def create(app: Flask, world: World, slug: str, **changes: Any) -> Document:
         dtype,
         {**dtype.sample(), **changes},
         actor=world.users["caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         **who,
     )
 

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from formsvc.extensions import db
 from formsvc.forms.follow_up import INDICATORS, sample
 from formsvc.models import AuditEvent
+from formsvc.runtime import runtime
 from formsvc.services import documents, periods, statistics
 from formsvc.services.statistics import AGGREGATE_COLUMNS, ROW_COLUMNS
 from tests.city_report_data import HALF_YEAR, PUBLISHED, UNGA, VUXNA
@@ -413,7 +414,7 @@ def test_a_closed_half_year_is_read_from_its_snapshot(
     periods.close(*HALF_YEAR, actor=world.users["analyst"], today=date(2020, 8, 15))
     late = world.add_participant(world.other, "Sen", "Registrering", date(1998, 2, 2))
     documents.create(
-        app.extensions["formsvc.registry"]["follow_up"],
+        runtime(app).registry["follow_up"],
         {
             **sample(),
             "assessment": "enrolment",
@@ -424,7 +425,7 @@ def test_a_closed_half_year_is_read_from_its_snapshot(
             "target_group": VUXNA,
         },
         actor=world.users["other_caseworker"],
-        store=app.extensions["formsvc.store"],
+        store=runtime(app).store,
         participant=late,
     )
     assert (

@@ -20,10 +20,9 @@ from flask.testing import FlaskClient
 from formsvc import doctypes
 from formsvc.extensions import db
 from formsvc.models import AuditEvent, Document, TemplateVersion
+from formsvc.runtime import runtime
 from formsvc.services import template_upload
-from formsvc.services.conversion import get_pool
 from formsvc.services.template_trial import PLACE_MARKER
-from formsvc.services.untrusted import EXTENSION_KEY
 from tests.conftest import Auth, World
 
 REGISTRY = doctypes.discover()
@@ -160,7 +159,7 @@ def test_an_older_upload_without_places_cannot_be_activated_again(
     app: Flask, client: FlaskClient, auth: Auth, world: World, consent_doc: Document
 ) -> None:
     """A version stored before this check existed is checked again when it is activated."""
-    stored = app.extensions["formsvc.store"].put(_edited(_without_marker), "application/zip")
+    stored = runtime(app).store.put(_edited(_without_marker), "application/zip")
     db.session.add(
         TemplateVersion(
             type_slug="consent",
@@ -197,8 +196,8 @@ def _check(app: Flask, slug: str, data: bytes) -> None:
     template_upload.check(
         REGISTRY[slug],
         data,
-        runner=app.extensions[EXTENSION_KEY],
-        converter=get_pool(app.extensions["formsvc.converter_settings"]),
+        runner=runtime(app).untrusted,
+        converter=runtime(app).converter,
     )
 
 

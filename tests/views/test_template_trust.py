@@ -22,7 +22,8 @@ from pypdf import PdfReader
 
 from formsvc.extensions import db
 from formsvc.models import Document, TemplateVersion
-from formsvc.services.conversion import convert_oneshot, get_pool
+from formsvc.runtime import runtime
+from formsvc.services.conversion import convert_oneshot
 from tests.conftest import PASSWORD, World
 from tests.helpers import pdf_text, post_data
 
@@ -35,7 +36,7 @@ NOWHERE = "http://127.0.0.1:9/x.png"  # discard port: nothing would answer anywa
 
 
 def _builtin(app: Flask, slug: str = "consent") -> bytes:
-    return app.extensions["formsvc.registry"][slug].template_path.read_bytes()
+    return runtime(app).registry[slug].template_path.read_bytes()
 
 
 def _repack(data: bytes, edit: Callable[[str, bytes], bytes]) -> bytes:
@@ -415,7 +416,7 @@ def test_shipped_template_uploads_activates_and_renders(
     staff.post(
         f"{live_server}/login", data={"username": "caseworker", "password": PASSWORD}, timeout=30
     )
-    dtype = app.extensions["formsvc.registry"][slug]
+    dtype = runtime(app).registry[slug]
     staff.post(
         f"{live_server}/participants/{world.participant.id}/documents/new/{slug}",
         data=post_data(dtype.form_class, dtype.sample()),
@@ -433,7 +434,7 @@ def test_an_old_hostile_upload_cannot_be_activated_again(
 ) -> None:
     """A version stored before these checks existed is checked again when it is activated."""
     hostile = HOSTILE["rel with ns0: prefix"][0](app)
-    stored = app.extensions["formsvc.store"].put(hostile, "application/octet-stream")
+    stored = runtime(app).store.put(hostile, "application/octet-stream")
     db.session.add(
         TemplateVersion(
             type_slug="consent",
@@ -529,7 +530,7 @@ def _reaching_out(url: str, local_png: Path, local_txt: Path) -> bytes:
 
 def _libreoffice_network_namespaces(app: Flask) -> set[str]:
     """The network namespaces of the app's running soffice.bin processes (from /proc)."""
-    root = app.extensions["formsvc.converter_settings"].profile_root
+    root = runtime(app).converter_settings.profile_root
     found = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -553,7 +554,7 @@ def test_libreoffice_fetches_nothing_and_embeds_no_local_file(
     try:
         docx = _reaching_out(f"http://127.0.0.1:{listener.port}", local_png, local_txt)
         if how == "pool":  # straight to the converter: no upload check in the way
-            pdf = get_pool(app.extensions["formsvc.converter_settings"]).convert(docx)
+            pdf = runtime(app).converter.convert(docx)
         else:
             pdf = convert_oneshot(docx, timeout=120)
     finally:

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services import signing
 from formsvc.services.sealing import generate_demo_pkcs12
 from tests import factories, final_pdf
@@ -84,7 +85,7 @@ def test_a_document_finalised_by_the_service_shows_its_original_pages_and_additi
     app: Flask, world: World, consent_doc: Document
 ) -> None:
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
-    status, body = upload(app, app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256))
+    status, body = upload(app, runtime(app).store.get(doc.sealed_pdf_sha256))
     assert status == 200
     assert "Dokumentet är äkta och oförändrat" in body
     assert f"Originalsidorna är oförändrade (SHA-256 {doc.frozen_pdf_sha256})" in body
@@ -100,7 +101,7 @@ def test_a_service_document_changed_and_resealed_by_someone_else_is_shown_as_cha
     own = tmp_path / "attacker.p12"
     own.write_bytes(generate_demo_pkcs12(b"attacker", common_name="Stockholms stad"))
     pdf = final_pdf.tamper_and_reseal(
-        app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256),
+        runtime(app).store.get(doc.sealed_pdf_sha256),
         final_pdf.replace_page_text,
         own,
         "attacker",
@@ -141,7 +142,7 @@ def test_a_forged_eid_proof_in_a_file_not_sealed_by_us_shows_no_passed_eid_check
     """review E1: a record rewritten with a made-up ID token for the designated signer and
     sealed with someone else's key: the e-ID section shows a problem, never green checks nor
     "checked when it was received"."""
-    frozen = app.extensions["formsvc.store"].get(signed.frozen_pdf_sha256)
+    frozen = runtime(app).store.get(signed.frozen_pdf_sha256)
     record = final_pdf.record_for(signed, frozen)
     signer = next(s for s in record["signers"] if s["designated"]["id_number"])
     number = "".join(c for c in signer["designated"]["id_number"] if c.isdigit())

@@ -19,6 +19,7 @@ from asn1crypto import pem
 from flask import Flask
 
 from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services.sealing import (
     Sealer,
     generate_demo_pkcs12,
@@ -83,7 +84,7 @@ def assert_only(answer: Answer, heading: str) -> None:
 def sealed(app: Flask, world: World, consent_doc: Document) -> tuple[Document, bytes]:
     """A consent signed in person and sealed by the service with this instance's seal."""
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
-    return doc, app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)
+    return doc, runtime(app).store.get(doc.sealed_pdf_sha256)
 
 
 def other_sealer(tmp_path: Path, *, demo: bool = False) -> Sealer:
@@ -180,7 +181,7 @@ def test_a_file_sealed_with_another_key_under_our_name_is_not_ours(
     app: Flask, sealed: tuple[Document, bytes], tmp_path: Path
 ) -> None:
     doc, _pdf = sealed
-    frozen = app.extensions["formsvc.store"].get(doc.frozen_pdf_sha256)
+    frozen = runtime(app).store.get(doc.frozen_pdf_sha256)
     answer = upload(app, other_sealer(tmp_path).seal(frozen, reason="x", location="x"))
     assert answer.status == 200
     assert_only(answer, FOREIGN)
@@ -205,7 +206,7 @@ def test_another_installations_demo_seal_is_not_ours_and_not_labelled_as_our_dem
     app: Flask, sealed: tuple[Document, bytes], tmp_path: Path
 ) -> None:
     doc, _pdf = sealed
-    frozen = app.extensions["formsvc.store"].get(doc.frozen_pdf_sha256)
+    frozen = runtime(app).store.get(doc.frozen_pdf_sha256)
     answer = upload(app, other_sealer(tmp_path, demo=True).seal(frozen, reason="x", location="x"))
     assert_only(answer, FOREIGN)
     assert DEMO_LABEL not in answer.text
@@ -246,7 +247,7 @@ def test_a_document_sealed_with_the_demo_seal_is_labelled_demo_and_never_plainly
 ) -> None:
     use_demo_seal(app)
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
-    answer = upload(app, app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256))
+    answer = upload(app, runtime(app).store.get(doc.sealed_pdf_sha256))
     assert answer.status == 200
     assert_only(answer, DEMO_HEADING)
     assert answer.icon_text == DEMO_LABEL
@@ -272,7 +273,7 @@ def test_the_demo_seal_stays_labelled_after_a_real_seal_replaces_it(
     (seal_dir / "trusted" / "demo.pem").write_bytes(pem.armor("CERTIFICATE", demo_cert.dump()))
     (seal_dir / "active.txt").unlink()  # the real seal (SEAL_PKCS12_PATH) is active again
     assert "(DEMO)" not in get_sealer(app).subject
-    answer = upload(app, app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256))
+    answer = upload(app, runtime(app).store.get(doc.sealed_pdf_sha256))
     assert_only(answer, DEMO_HEADING)
     assert DEMO_LABEL in answer.text
 
@@ -282,7 +283,7 @@ def test_a_demo_sealed_file_changed_afterwards_is_changed_and_still_says_demo(
 ) -> None:
     use_demo_seal(app)
     doc = factories.signed_in_person(app, consent_doc, world.users["caseworker"])
-    pdf = app.extensions["formsvc.store"].get(doc.sealed_pdf_sha256)
+    pdf = runtime(app).store.get(doc.sealed_pdf_sha256)
     answer = upload(app, final_pdf.update_after_seal(pdf))
     assert_only(answer, CHANGED)
     assert f"Det är ett demosigill: {DEMO_LABEL}." in answer.text
