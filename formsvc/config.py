@@ -172,4 +172,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         # the instance says so (scripts/setup_instance.py writes DEMO_MODE = True for `make run`)
         "DEMO_MODE": False,
         "DEMO_PASSWORD": os.environ.get("FORMSVC_DEMO_PASSWORD", "Demo-losen-2026"),
+        # S3 storage backend (STORAGE_BACKEND = "s3", formsvc/services/blobs_s3.py):
+        # {"endpoint_url", "bucket", "access_key", "secret_key", "region", "prefix"} and optional
+        # "connect_timeout", "read_timeout" (s), "max_attempts"; the secret e.g. from
+        # FORMSVC_STORAGE_S3__secret_key
+        "STORAGE_S3": {},
     }

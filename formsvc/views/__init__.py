@@ -15,6 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from formsvc.extensions import db, login_manager
 from formsvc.models import User
 from formsvc.services import signer_roles
+from formsvc.services.blobs_s3 import StorageUnavailable
 from formsvc.services.storage import StoredFileError
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -194,3 +195,10 @@ def register(app: Flask) -> None:
         db.session.rollback()
         app.logger.error("stored file refused on %s: %s", request.path, e)
         return error_page(422, _("Filen kan inte visas"), e.message)
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(e: StorageUnavailable) -> tuple[str, int]:
+        # the object store is down or refuses us: nothing is damaged, so "try again", not a 500
+        db.session.rollback()
+        app.logger.error("file storage unavailable on %s: %s", request.path, e.reason)
+        return error_page(503, _("Filen kan inte visas just nu"), e.message)

@@ -1,0 +1,198 @@
+"""The S3 blob backend against a real S3 server (SeaweedFS on loopback, tests/s3_server.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+from typing import Any
+
+import pytest
+
+from formsvc.services.blobs_s3 import S3Backend, StorageUnavailable
+from tests.s3_server import S3Server
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def settings(s3_server: S3Server) -> dict[str, Any]:
+    """STORAGE_S3 for the run's bucket and a prefix of this test's own."""
+    return s3_server.settings()
+
+
+@pytest.fixture
+def backend(settings: dict[str, Any]) -> S3Backend:
+    return S3Backend(settings)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when this returns: nothing listens there
+
+
+def test_blobs_round_trip_under_prefix_and_two_level_keys(
+    backend: S3Backend, s3_server: S3Server, settings: dict[str, Any]
+) -> None:
+    blobs = [b"FSE1 one", b"FSE1 two", b"", b"\x00" * 70_000]
+    for blob in blobs:
+        backend.write(sha(blob), blob)
+    backend.write(sha(blobs[0]), blobs[0])  # idempotent: the same name again
+
+    assert [backend.read(sha(b)) for b in blobs] == blobs
+    assert all(backend.exists(sha(b)) for b in blobs)
+    assert list(backend.names()) == sorted(sha(b) for b in blobs)
+    prefix = settings["prefix"]
+    listed = s3_server.client().list_objects_v2(Bucket=settings["bucket"], Prefix=prefix)
+    assert sorted(k["Key"] for k in listed["Contents"]) == sorted(
+        f"{prefix}/{sha(b)[:2]}/{sha(b)}" for b in blobs
+    )
+    backend.check()
+
+
+def test_a_missing_blob_is_file_not_found_and_delete_says_whether_it_was_there(
+    backend: S3Backend,
+) -> None:
+    name = sha(b"x")
+    assert not backend.exists(name)
+    with pytest.raises(FileNotFoundError):
+        backend.read(name)
+    assert backend.delete(name) is False
+    backend.write(name, b"blob")
+    assert backend.delete(name) is True
+    assert backend.delete(name) is False
+    with pytest.raises(FileNotFoundError):
+        backend.read(name)
+
+
+def test_names_pages_through_the_listing_and_skips_strays_and_other_prefixes(
+    backend: S3Backend, s3_server: S3Server, settings: dict[str, Any]
+) -> None:
+    names = sorted(sha(bytes([i])) for i in range(7))
+    for name in names:
+        backend.write(name, b"b")
+    client = s3_server.client()
+    bucket = settings["bucket"]
+    stray = sha(b"stray")
+    p = settings["prefix"]
+    for key in (
+        f"{p}/README",
+        f"{p}/{stray}",  # no folder
+        f"{p}/00/{stray}",  # wrong folder
+        f"{p}/{stray[:2]}/{stray.upper()}",
+        f"{p}/{stray[:2]}/{stray}/x",
+        f"{p}2/{stray[:2]}/{stray}",  # another prefix that starts with this one
+        f"{stray[:2]}/{stray}",
+    ):
+        client.put_object(Bucket=bucket, Key=key, Body=b"not ours")
+    backend.page_size = 2  # several listing requests for the seven blobs and the strays
+    assert list(backend.names()) == names
+
+    other = S3Backend({**settings, "prefix": f"{p}2"})
+    assert list(other.names()) == [stray]
+    assert not other.exists(names[0])
+
+
+@pytest.mark.parametrize(
+    "name", ["", "../../etc/passwd", "A" * 64, "a" * 63, "a" * 65, "g" * 64, "a" * 63 + "/"]
+)
+def test_a_name_that_is_not_a_sha256_never_becomes_a_key(backend: S3Backend, name: str) -> None:
+    for call in (backend.read, backend.exists, backend.delete):
+        with pytest.raises(ValueError):
+            call(name)
+    with pytest.raises(ValueError):
+        backend.write(name, b"x")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"bucket": None}, "lacks bucket"),
+        ({"secret_key": ""}, "lacks secret_key"),
+        ({"endpoint_url": None, "region": None}, "lacks endpoint_url, region"),
+        ({"access_key": 12345}, "access_key must be text"),
+        ({"endpoint_url": "ftp://127.0.0.1:9000"}, "endpoint_url must be"),
+        ({"endpoint_url": "http://user:pw@127.0.0.1:9000"}, "endpoint_url must be"),
+        ({"endpoint_url": "http://127.0.0.1:9000/path"}, "endpoint_url must be"),
+        ({"bucket": "Bad_Bucket"}, "bucket is not a valid"),
+        ({"bucket": "ab"}, "bucket is not a valid"),
+        ({"prefix": "a/../b"}, "prefix may hold"),
+        ({"prefix": "a b"}, "prefix may hold"),
+        ({"read_timeout": "soon"}, "must be numbers"),
+        ({"connect_timeout": 0}, "connect_timeout"),
+        ({"max_attempts": 100}, "max_attempts"),
+        ({"secret": "typo of secret_key"}, "unknown keys: secret"),
+    ],
+)
+def test_incomplete_or_wrong_settings_refuse_to_start_without_showing_the_secret(
+    settings: dict[str, Any], change: dict[str, Any], message: str
+) -> None:
+    raw = {k: v for k, v in {**settings, **change}.items() if v is not None}
+    with pytest.raises(RuntimeError, match=message) as caught:
+        S3Backend(raw)
+    assert settings["secret_key"] not in str(caught.value)
+
+
+def test_no_settings_at_all_refuse_to_start() -> None:
+    for raw in (None, {}, "s3://bucket"):
+        with pytest.raises(RuntimeError, match="STORAGE_S3 is not set"):
+            S3Backend(raw)  # type: ignore[arg-type]
+
+
+def test_the_secret_is_in_no_repr(backend: S3Backend, settings: dict[str, Any]) -> None:
+    assert settings["secret_key"] not in repr(backend)
+    assert settings["bucket"] in repr(backend)
+
+
+def assert_unavailable(backend: S3Backend, reason: str, secret: str) -> None:
+    name = sha(b"doc")
+    calls = [
+        backend.check,
+        lambda: backend.read(name),
+        lambda: backend.write(name, b"blob"),
+        lambda: list(backend.names()),
+    ]
+    for call in calls:
+        with pytest.raises(StorageUnavailable, match=reason) as caught:
+            call()
+        assert secret not in str(caught.value)
+        assert "Fillagringen svarar inte just nu" in caught.value.message
+
+
+def test_wrong_credentials_are_a_clear_unavailable_error(
+    settings: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong_secret = S3Backend({**settings, "secret_key": "not-the-secret-key"})
+    assert_unavailable(wrong_secret, "refused the credentials", "not-the-secret-key")
+    unknown_key = S3Backend({**settings, "access_key": "nobody"})
+    assert_unavailable(unknown_key, "refused the credentials", settings["secret_key"])
+    # botocore logs requests at DEBUG: a signature, never the secret itself
+    assert "not-the-secret-key" not in caplog.text
+    assert settings["secret_key"] not in caplog.text
+
+
+def test_a_bucket_that_does_not_exist_is_named_in_the_error(settings: dict[str, Any]) -> None:
+    backend = S3Backend({**settings, "bucket": "no-such-bucket-here"})
+    assert_unavailable(backend, "'no-such-bucket-here' does not exist", settings["secret_key"])
+    # HEAD of an object cannot tell a missing bucket from a missing key; a write can
+    assert backend.exists(sha(b"doc")) is False
+
+
+def test_a_server_that_is_down_is_unavailable_not_a_crash(settings: dict[str, Any]) -> None:
+    down = S3Backend(
+        {
+            **settings,
+            "endpoint_url": f"http://127.0.0.1:{closed_port()}",
+            "connect_timeout": 1,
+            "max_attempts": 2,
+        }
+    )
+    assert_unavailable(down, "EndpointConnectionError", settings["secret_key"])
+    with pytest.raises(StorageUnavailable):
+        down.exists(sha(b"doc"))
+    with pytest.raises(StorageUnavailable):
+        down.delete(sha(b"doc"))
