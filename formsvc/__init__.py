@@ -51,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
+    _rate_limit_storage(str(app.config["RATELIMIT_STORAGE_URI"]))
     limiter.init_app(app)  # before CSRF, so refused posts still count against the limit
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
@@ -103,6 +104,16 @@ def public_base_url(value: object) -> str | None:
             f"PUBLIC_BASE_URL must look like https://host or https://host:port, not {value!r}"
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _rate_limit_storage(uri: str) -> None:
+    """Only process memory or Redis: anything else refuses to start (the URI is not echoed, it
+    may hold a password)."""
+    scheme = uri.partition("://")[0] if "://" in uri else ""
+    if scheme not in ("memory", "redis", "rediss"):
+        raise RuntimeError(
+            "RATELIMIT_STORAGE_URI must be memory:// or redis://host:port/db (rediss:// for TLS)"
+        )
 
 
 def _private_sqlite(uri: str) -> None:

@@ -177,4 +177,13 @@ def defaults(instance_path: str) -> dict[str, object]:
         # "connect_timeout", "read_timeout" (s), "max_attempts"; the secret e.g. from
         # FORMSVC_STORAGE_S3__secret_key
         "STORAGE_S3": {},
+        # Shared rate limits (README "Running on several machines"): with
+        # RATELIMIT_STORAGE_URI = "redis://host:6379/N" every instance counts in the same Redis,
+        # under this prefix. If Redis cannot be reached, each process goes on counting in its own
+        # memory (so a limit holds per process, not per city) and goes back to Redis when it
+        # answers again: public pages neither fail nor lose their limits with Redis.
+        "RATELIMIT_KEY_PREFIX": "formsvc",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # a Redis that hangs costs a request at most this long (seconds), not a thread for ever
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
     }

@@ -69,7 +69,9 @@ class Policy:
         if failures < self.account_failures:
             return timedelta(0)
         doublings = min(failures - self.account_failures, 40)
-        return min(self.lockout_max, self.lockout * 2**doublings)
+        # in float seconds: a long first lockout doubled 40 times is past timedelta's range
+        seconds = self.lockout.total_seconds() * 2.0**doublings
+        return min(self.lockout_max, timedelta(seconds=min(seconds, 1e9)))
 
 
 @dataclass(frozen=True)

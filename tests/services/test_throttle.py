@@ -99,3 +99,18 @@ def test_an_address_is_locked_for_its_window_then_counts_afresh(world: World) ->
     for i in range(3):
         assert not spray(after + timedelta(seconds=i)).refused
     assert spray(after + timedelta(seconds=5)).by_address
+
+
+def test_a_long_first_lockout_doubled_forty_times_stays_at_the_maximum() -> None:
+    # 600 s · 2**40 is past timedelta's range: the login page answered 500 (found in issue 15)
+    policy = throttle.Policy.from_settings(
+        {
+            "LOGIN_ACCOUNT_FAILURES": 3,
+            "LOGIN_ADDRESS_FAILURES": 30,
+            "LOGIN_ADDRESS_WINDOW_SECONDS": 900,
+            "LOGIN_LOCKOUT_SECONDS": 600,
+            "LOGIN_LOCKOUT_MAX_SECONDS": 3600,
+            "LOGIN_FAILURE_MEMORY_SECONDS": 86400,
+        }
+    )
+    assert [policy.lockout_after(n).total_seconds() for n in (2, 3, 4, 50)] == [0, 600, 1200, 3600]
