@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "or set FORMSVC_SECRET_KEY"
         )
 
+    _secret_key_fallbacks(app)
     app.config["PUBLIC_BASE_URL"] = public_base_url(app.config.get("PUBLIC_BASE_URL"))
     _transport(app)
     configure_hasher(app.config["ARGON2_PROFILE"])
@@ -104,6 +105,23 @@ def public_base_url(value: object) -> str | None:
             f"PUBLIC_BASE_URL must look like https://host or https://host:port, not {value!r}"
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _secret_key_fallbacks(app: Flask) -> None:
+    """Earlier SECRET_KEYs still accepted during a rotation, everything new made with SECRET_KEY.
+
+    Flask reads SECRET_KEY_FALLBACKS for the session cookie; Flask-WTF's CSRF tokens get the
+    same through a key list (itsdangerous signs with the last, accepts any), and the one-time
+    codes check them in services/signing/links.py. Flask-Login's remember cookie is never set.
+    """
+    fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or []
+    if not isinstance(fallbacks, list | tuple) or not all(
+        isinstance(key, str | bytes) and key for key in fallbacks
+    ):
+        raise RuntimeError("SECRET_KEY_FALLBACKS must be a list of earlier SECRET_KEY values")
+    app.config["SECRET_KEY_FALLBACKS"] = list(fallbacks)
+    if not app.config.get("WTF_CSRF_SECRET_KEY"):
+        app.config["WTF_CSRF_SECRET_KEY"] = [*fallbacks, app.config["SECRET_KEY"]]
 
 
 def _rate_limit_storage(uri: str) -> None:

@@ -186,4 +186,7 @@ def defaults(instance_path: str) -> dict[str, object]:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # a Redis that hangs costs a request at most this long (seconds), not a thread for ever
         "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        # Secret rotation: earlier SECRET_KEY values, still accepted for sessions, CSRF tokens and
+        # one-time codes made before the switch; new ones use SECRET_KEY. Every instance the same.
+        "SECRET_KEY_FALLBACKS": [],
     }

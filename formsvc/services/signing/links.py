@@ -34,6 +34,13 @@ def _code_digest(secret: str, req_id: int, code: str) -> str:
     return hmac.new(secret.encode(), f"{req_id}:{code}".encode(), "sha256").hexdigest()
 
 
+def _code_matches(settings: Mapping[str, Any], req_id: int, code: str, expected: str) -> bool:
+    """A code made under SECRET_KEY or, during a rotation, under one of SECRET_KEY_FALLBACKS."""
+    keys = [settings["SECRET_KEY"], *(settings.get("SECRET_KEY_FALLBACKS") or [])]
+    found = [hmac.compare_digest(expected, _code_digest(str(k), req_id, code)) for k in keys]
+    return any(found)
+
+
 def _address(email: str) -> str:
     from email_validator import EmailNotValidError, validate_email
 
@@ -224,7 +231,7 @@ def check_code(
         raise SigningError(_("Koden har gått ut. Begär en ny kod."))
     code = "".join(ch for ch in code if ch.isdigit())[:6]
     expected = req.otp_hash or ""
-    if not hmac.compare_digest(expected, _code_digest(str(settings["SECRET_KEY"]), req.id, code)):
+    if not _code_matches(settings, req.id, code, expected):
         _log_signer("code_failed", req, origin, {"attempt": req.otp_attempts})
         db.session.commit()
         left = limit - req.otp_attempts
