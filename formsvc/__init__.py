@@ -18,6 +18,7 @@ from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 from formsvc.models.user import configure_hasher
 from formsvc.services import untrusted
+from formsvc.services.blobs import backend_from_config
 from formsvc.services.checkpoints import Anchor
 from formsvc.services.conversion import ConverterSettings
 from formsvc.services.keys import KeyringFile
@@ -63,7 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     legal_texts.check_overrides(app.config.get("LEGAL_TEXTS"))  # a mistyped key fails loudly
     app.extensions[runtime.EXTENSION_KEY] = runtime.Runtime(
         registry=registry,
-        store=FileStore(app.config["STORAGE_DIR"], _keyring(app)),
+        store=FileStore(backend_from_config(app.config), _keyring(app)),
         converter_settings=ConverterSettings(
             processes=int(app.config["CONVERTER_PROCESSES"]),
             base_port=int(app.config["CONVERTER_BASE_PORT"]),

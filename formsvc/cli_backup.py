@@ -51,7 +51,7 @@ def backup_command(path: Path, include_keys: bool) -> None:
     try:
         manifest = backups.backup(
             path,
-            store_root=Path(current_app.config["STORAGE_DIR"]),
+            store=runtime().store,
             keyring=keyring,
             include_keys=include_keys,
         )
@@ -116,7 +116,7 @@ def restore_command(path: Path, force: bool) -> None:
     try:
         manifest = backups.restore(
             path,
-            store_root=Path(current_app.config["STORAGE_DIR"]),
+            store=runtime().store,
             keyring=keyring,
             force=force,
         )

@@ -189,4 +189,10 @@ def defaults(instance_path: str) -> dict[str, object]:
         # Secret rotation: earlier SECRET_KEY values, still accepted for sessions, CSRF tokens and
         # one-time codes made before the switch; new ones use SECRET_KEY. Every instance the same.
         "SECRET_KEY_FALLBACKS": [],
+        # Storage backends (issue 15, docs/adr/019-storage-backends.md): where the encrypted
+        # stored files live: "local" (STORAGE_DIR), "database" (table stored_blob, in the same
+        # transaction as the rows) or "s3" (STORAGE_S3). `flask storage migrate --to` moves them;
+        # its targets take their settings from STORAGE_MIGRATE_TARGETS[name] (else these keys)
+        "STORAGE_BACKEND": "local",
+        "STORAGE_MIGRATE_TARGETS": {},
     }

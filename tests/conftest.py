@@ -31,6 +31,7 @@ from formsvc.services import documents, users
 from formsvc.services.checkpoints import create_key
 from formsvc.services.conversion import close_all_pools
 from formsvc.services.keys import create_keyring
+from tests.blob_backends import blob_backend  # noqa: F401 - one run per storage backend
 from tests.idp.oidc import oidc_idp  # noqa: F401 - the OpenID Provider fixture (session)
 from tests.s3_server import s3_server  # noqa: F401 - the S3 server fixture (session)
 from tests.smtp import smtp_server  # noqa: F401 - the SMTP fixture, for every test module

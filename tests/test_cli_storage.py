@@ -16,6 +16,9 @@ from formsvc.models import AuditEvent, StoredFile
 from formsvc.runtime import runtime
 from formsvc.services import audit, keys
 from formsvc.services.storage import FileStore
+from tests.blob_backends import drop_blob, flip_a_byte, raw_blob
+
+pytestmark = pytest.mark.usefixtures("blob_backend")
 
 FILES = [b"%PDF-1.7 one", b"%PDF-1.7 two", b"\x89PNG\r\n\x1a\n three", b"PK\x03\x04 four"]
 
@@ -34,20 +37,13 @@ def keyring_path(app: Flask) -> Path:
     return Path(app.config["STORAGE_KEYRING_PATH"])
 
 
-def path_of(store: FileStore, data: bytes) -> Path:
-    sha = hashlib.sha256(data).hexdigest()
-    return store.root / sha[:2] / sha
+def sha_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
-def key_on_disk(path: Path) -> str:
-    raw = path.read_bytes()
+def stored_key(store: FileStore, data: bytes) -> str:
+    raw = raw_blob(store, sha_of(data))
     return raw[5 : 5 + raw[4]].decode("ascii")
-
-
-def flip_a_byte(path: Path) -> None:
-    raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 0x01
-    path.write_bytes(bytes(raw))
 
 
 def actions() -> list[str]:
@@ -61,7 +57,7 @@ def test_verify_passes_on_intact_files_and_names_a_tampered_one(
     assert ok.exit_code == 0, ok.output
     assert "4 filer kontrollerade, 0 skadade eller saknade." in ok.output
 
-    flip_a_byte(path_of(store, FILES[1]))
+    flip_a_byte(store, sha_of(FILES[1]))
     bad = runner.invoke(storage_cli, ["verify"])
 
     assert bad.exit_code == 1
@@ -74,7 +70,7 @@ def test_verify_passes_on_intact_files_and_names_a_tampered_one(
 def test_verify_reports_a_file_the_database_names_but_the_disk_lacks(
     runner: FlaskCliRunner, store: FileStore
 ) -> None:
-    path_of(store, FILES[0]).unlink()
+    drop_blob(store, sha_of(FILES[0]))
     result = runner.invoke(storage_cli, ["verify"])
     assert result.exit_code == 1
     assert f"SKADAD {hashlib.sha256(FILES[0]).hexdigest()}: missing" in result.output
@@ -92,7 +88,7 @@ def test_rotate_key_moves_every_file_to_a_new_key_and_is_audited(
     new = keys.load_keyring(keyring_path).active_id
     assert new != old
     assert f"Aktiv nyckel: {new}. Omkrypterade: 4, redan klara: 0." in result.output
-    assert {key_on_disk(path_of(store, d)) for d in FILES} == {new}
+    assert {stored_key(store, d) for d in FILES} == {new}
     assert runner.invoke(storage_cli, ["verify"]).exit_code == 0
     assert actions()[-1] == "storage_key_rotate"
     assert audit.verify()[1] is None  # the event joined the hash chain properly
@@ -117,7 +113,7 @@ def test_resume_finishes_an_interrupted_rotation_then_old_keys_can_be_retired(
     resumed = runner.invoke(storage_cli, ["rotate-key", "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert f"Aktiv nyckel: {new}. Omkrypterade: 3, redan klara: 1." in resumed.output
-    assert {key_on_disk(path_of(store, d)) for d in FILES} == {new}
+    assert {stored_key(store, d) for d in FILES} == {new}
 
     retired = runner.invoke(storage_cli, ["retire-keys"])
     assert retired.exit_code == 0, retired.output
@@ -131,7 +127,7 @@ def test_rotate_and_retire_say_which_file_is_broken_and_fail(
     runner: FlaskCliRunner, store: FileStore, keyring_path: Path
 ) -> None:
     victim = hashlib.sha256(FILES[3]).hexdigest()
-    flip_a_byte(path_of(store, FILES[3]))
+    flip_a_byte(store, victim)
 
     rotated = runner.invoke(storage_cli, ["rotate-key"])
     assert rotated.exit_code == 1

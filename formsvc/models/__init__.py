@@ -8,7 +8,7 @@ from formsvc.models.participant import Participant, ParticipantAssignment
 from formsvc.models.signing import SentReminder, SignatureRequest
 from formsvc.models.sso import SsoMappingRule, SsoSeen
 from formsvc.models.statistics_period import ClosedPeriod, PeriodCorrection
-from formsvc.models.stored_file import StoredFile
+from formsvc.models.stored_file import StoredBlob, StoredFile
 from formsvc.models.throttle import LoginThrottle
 from formsvc.models.user import User
 
@@ -28,6 +28,7 @@ __all__ = [
     "SignatureRequest",
     "SsoMappingRule",
     "SsoSeen",
+    "StoredBlob",
     "StoredFile",
     "TemplateVersion",
     "User",

@@ -3,7 +3,8 @@
 Layout of a backup folder (docs/adr/006-backup.md)::
 
     db/<table>.jsonl            one JSON object per row, tables in dependency order
-    files/<2 hex>/<sha256>      the stored files exactly as they lie on disk (encrypted, opaque)
+    files/<2 hex>/<sha256>      the stored files exactly as the blob backend holds them
+                                (encrypted, opaque; the same whichever backend: docs/adr/019)
     keys/<keyring file name>    only with include_keys
     manifest.json               written last: a folder without it is an incomplete backup
 """
@@ -45,9 +46,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from formsvc.extensions import db
-from formsvc.models import StoredFile
+from formsvc.models import StoredBlob, StoredFile
 from formsvc.services import audit
-from formsvc.services.storage import private_dir, private_file, write_atomically
+from formsvc.services.storage import (
+    FileStore,
+    StoredFileError,
+    private_dir,
+    private_file,
+    write_atomically,
+)
 
 FORMAT = "formsvc-backup-1"
 MANIFEST = "manifest.json"
@@ -56,6 +63,11 @@ BATCH = 500
 _CHUNK = 1 << 20
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _STORED_FILE = StoredFile.__tablename__
+
+
+def _tables() -> list[Table]:
+    """The tables a backup holds as rows: stored_blob's blobs go under files/ like any backend's."""
+    return [t for t in db.metadata.sorted_tables if t.name != StoredBlob.__tablename__]
 
 
 class BackupError(Exception):
@@ -78,7 +90,7 @@ class FileEntry:
 class Restored:
     """What a restore did; never part of manifest.json."""
 
-    files_copied: int  #: stored files written into STORAGE_DIR
+    files_copied: int  #: stored files written into the blob backend
     files_present: int  #: stored files already there with identical bytes
     #: "restored" (written, none was there), "unchanged" (identical), "replaced" (the old one
     #: was moved to ``keyring_aside``), "not_in_backup", "not_configured"
@@ -151,7 +163,7 @@ class Manifest:
 # --------------------------------------------------------------------------- backup
 
 
-def backup(dest: Path, *, store_root: Path, keyring: Path | None, include_keys: bool) -> Manifest:
+def backup(dest: Path, *, store: FileStore, keyring: Path | None, include_keys: bool) -> Manifest:
     """Write a consistent snapshot of the database and its stored files into *dest*.
 
     *dest* must not exist or be an empty folder. The service may keep running: the rows come
@@ -165,13 +177,13 @@ def backup(dest: Path, *, store_root: Path, keyring: Path | None, include_keys: 
         revision = _revision_of(conn)
         tables: dict[str, int] = {}
         shas: list[str] = []
-        for table in db.metadata.sorted_tables:
+        for table in _tables():
             rel = f"db/{table.name}.jsonl"
             collect = shas.append if table.name == _STORED_FILE else None
             tables[table.name], files[rel] = _dump_table(conn, table, dest / rel, collect)
     for sha in shas:
         rel = _stored_rel(sha)
-        files[rel] = _copy_stored(Path(store_root) / sha[:2] / sha, dest / rel, sha)
+        files[rel] = _copy_stored(store, sha, dest / rel)
     keyring_rel = None
     if include_keys and keyring is not None and Path(keyring).is_file():
         # after the files: a key rotation writes its keyring before re-encrypting, so this copy
@@ -293,10 +305,10 @@ def _stored_rel(sha: str) -> str:
     return f"files/{sha[:2]}/{sha}"
 
 
-def _copy_stored(src: Path, dst: Path, sha: str) -> FileEntry:
+def _copy_stored(store: FileStore, sha: str, dst: Path) -> FileEntry:
     try:
-        return _copy_plain(src, dst)
-    except FileNotFoundError:
+        blob = store.read_blob(sha)  # one read: a rotation may replace the blob, never half of it
+    except StoredFileError:
         raise BackupError(
             _(
                 "Den lagrade filen %(sha)s saknas i lagringsmappen fast databasen hänvisar till "
@@ -304,6 +316,9 @@ def _copy_stored(src: Path, dst: Path, sha: str) -> FileEntry:
                 sha=sha,
             )
         ) from None
+    with _HashingWriter(dst) as out:
+        out.write(blob)
+    return out.entry
 
 
 def _copy_plain(src: Path, dst: Path) -> FileEntry:
@@ -373,7 +388,7 @@ def read_manifest(src: Path) -> Manifest:
     return Manifest.from_json(path.read_text(encoding="utf-8"))
 
 
-def restore(src: Path, *, store_root: Path, keyring: Path | None, force: bool) -> Manifest:
+def restore(src: Path, *, store: FileStore, keyring: Path | None, force: bool) -> Manifest:
     """Bring the backup in *src* back: check it, then files, rows, keys, and verify the audit log.
 
     Nothing is changed unless every file of the backup matches the manifest, the schema
@@ -388,10 +403,11 @@ def restore(src: Path, *, store_root: Path, keyring: Path | None, force: bool) -
     copied = present = 0
     for sha in shas:  # files before their rows, as the app writes them
         rel = _stored_rel(sha)
-        if _restore_stored(src / rel, Path(store_root) / sha[:2] / sha, manifest.files[rel]):
+        if _restore_stored(src / rel, store, sha, manifest.files[rel]):
             copied += 1
         else:
             present += 1
+    db.session.commit()  # the database backend wrote in the session; the rows come on their own
     _restore_rows(src, tables, force)
     # after the rows: a restore that fails in the database leaves the keyring as it was
     keyring_state, aside = _restore_keyring(src, manifest, keyring)
@@ -482,7 +498,7 @@ def _check_schema(manifest: Manifest) -> list[Table]:
                 head=head,
             )
         )
-    tables = list(db.metadata.sorted_tables)
+    tables = _tables()
     names = {t.name for t in tables}
     if set(manifest.tables) != names:
         raise BackupError(
@@ -550,13 +566,17 @@ def _restore_keyring(
     return "restored", None
 
 
-def _restore_stored(src: Path, dst: Path, entry: FileEntry) -> bool:
+def _restore_stored(src: Path, store: FileStore, sha: str, entry: FileEntry) -> bool:
     """Put one stored file back; False if identical bytes are already there."""
-    if dst.is_file() and _hash_file(dst) == entry:
+    try:
+        there = store.read_blob(sha)
+    except StoredFileError:
+        there = None
+    if there is not None and FileEntry(hashlib.sha256(there).hexdigest(), len(there)) == entry:
         return False
     # the name may hold other bytes (e.g. the same content under another key): the backup's
-    # are the ones its keys and rows belong to; write-then-rename as FileStore does
-    write_atomically(dst, src.read_bytes(), 0o600)
+    # are the ones its keys and rows belong to; each backend replaces a blob atomically
+    store.backend.write(sha, src.read_bytes())
     return True
 
 

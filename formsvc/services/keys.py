@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from formsvc.extensions import db
+from formsvc.services.blobs import DatabaseBackend
 from formsvc.services.storage import KEY_ID_RE, FileStore, StoredFileError, write_atomically
 
 KEY_BYTES = 32  # AES-256-GCM
@@ -168,6 +170,8 @@ def _pass(
         except StoredFileError as exc:
             report.broken.append(exc)  # left as it is: an operator restores it from a backup
             continue
+        if isinstance(store.backend, DatabaseBackend):
+            db.session.commit()  # it writes in the session: a file done stays done if interrupted
         if changed:
             report.reencrypted += 1
         else:

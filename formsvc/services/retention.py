@@ -177,6 +177,7 @@ def _purge(item: Due, store: FileStore) -> int:
     db.session.commit()
     for sha in gone:
         store.delete(sha)
+    db.session.commit()  # the database backend deletes in the session: before anything else
     return len(gone)
 
 

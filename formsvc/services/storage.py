@@ -1,11 +1,10 @@
-"""Content-addressed file storage under STORAGE_DIR, encrypted at rest (docs/adr/005)."""
+"""Content-addressed file storage, encrypted at rest (docs/adr/005) in a blob backend (adr/019)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -17,13 +16,18 @@ from flask_babel import gettext as _
 from formsvc.extensions import db
 from formsvc.models import StoredFile
 
+# the file-system helpers live beside the local backend; imported from here by older modules
+from formsvc.services.blobs import BlobBackend, LocalBackend, is_sha256
+from formsvc.services.blobs import private_dir as private_dir
+from formsvc.services.blobs import private_file as private_file
+from formsvc.services.blobs import write_atomically as write_atomically
+
 #: First bytes of an encrypted file; files without it were written before encryption.
 MAGIC = b"FSE1"
 NONCE_BYTES = 12
 TAG_BYTES = 16
 #: A key id is short printable ASCII so the header stays small and safe to print.
 KEY_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class KeySource(Protocol):
@@ -55,11 +59,6 @@ class StoredFileError(OSError):
             "Den lagrade filen är skadad eller har ändrats och visas inte. "
             "Kontakta administratören."
         )
-
-
-def is_sha256(name: str) -> bool:
-    """True if *name* is a lower-case hex SHA-256, i.e. a valid stored file name."""
-    return _SHA_RE.fullmatch(name) is not None
 
 
 def encrypt(data: bytes, sha256: str, key_id: str, key: bytes) -> bytes:
@@ -127,84 +126,39 @@ def _open(blob: bytes, sha256: str, keys: KeySource | None) -> bytes:
         raise StoredFileError(sha256, "authentication failed (altered or renamed)") from None
 
 
-def private_dir(path: Path) -> Path:
-    """Create *path* and any missing parents readable by the owner only (0700); returns it.
-
-    Instance data is personal data: folders 0700 and files 0600 whatever the process umask.
-    """
-    missing = []
-    for folder in (path, *path.parents):
-        if folder.is_dir():
-            break
-        missing.append(folder)
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-        folder.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened: set it
-    return path
-
-
-def private_file(path: Path) -> Path:
-    """Make sure *path* exists readable by the owner only (0600), e.g. before SQLite opens it
-    (SQLite would create it 0644; its -journal, -wal and -shm files copy the file's mode)."""
-    private_dir(path.parent)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    for companion in (path, *(Path(f"{path}{s}") for s in ("-journal", "-wal", "-shm"))):
-        try:
-            if companion.stat().st_mode & 0o077:
-                companion.chmod(0o600)  # an older install's world-readable file
-        except FileNotFoundError:
-            pass
-    return path
-
-
-def write_atomically(path: Path, blob: bytes, mode: int = 0o600) -> None:
-    """Temp file + fsync + rename + fsync of the folder: the name holds the old or the new bytes
-    (*mode* is set before the rename, so the name never shows wider rights)."""
-    private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # makes the rename itself survive a power cut
-    finally:
-        os.close(dir_fd)
-
-
 class FileStore:
     """Writes bytes once under their SHA-256, encrypted; reading authenticates and re-checks.
 
-    With *keyring* None (STORAGE_ENCRYPTION off) new files are written as plaintext.
+    Where the encrypted blobs live is the *backend*'s business (a path means the local
+    directory). With *keyring* None (STORAGE_ENCRYPTION off) new files are written as plaintext.
     """
 
-    def __init__(self, root: str | Path, keyring: KeySource | None) -> None:
-        self.root = Path(root)
+    def __init__(self, backend: BlobBackend | str | Path, keyring: KeySource | None) -> None:
+        #: where the encrypted blobs are kept
+        self.backend: BlobBackend = (
+            LocalBackend(backend) if isinstance(backend, str | Path) else backend
+        )
         self._keys = keyring
 
-    def _path(self, sha256: str) -> Path:
-        if not is_sha256(sha256):  # the name becomes a path: never let it climb out of root
-            raise StoredFileError(sha256, "not a SHA-256 name")
-        return self.root / sha256[:2] / sha256
+    @staticmethod
+    def _checked(sha256: str) -> str:
+        if not is_sha256(sha256):  # the name becomes a path or a key: never let it climb out
+            raise StoredFileError(sha256[:80], "not a SHA-256 name")
+        return sha256
 
     def put(self, data: bytes, content_type: str) -> StoredFile:
-        """Store *data* (idempotent) and return its row, added to the session."""
+        """Store *data* (idempotent) and return its row, added to the session.
+
+        With the database backend the blob joins the caller's transaction, like the row.
+        """
         sha = hashlib.sha256(data).hexdigest()
-        path = self._path(sha)
-        if not path.exists():
+        if not self.backend.exists(sha):
             if self._keys is None:
                 blob = data
             else:
                 key_id, key = self._keys.active()
                 blob = encrypt(data, sha, key_id, key)
-            write_atomically(path, blob)
+            self.backend.write(sha, blob)
         row = db.session.get(StoredFile, sha)
         if row is None:
             row = StoredFile(sha256=sha, size=len(data), content_type=content_type)
@@ -213,56 +167,45 @@ class FileStore:
 
     def get(self, sha256: str) -> bytes:
         """Return the bytes stored under *sha256*; StoredFileError if missing or altered."""
-        return decrypt(self._read(sha256), sha256, self._keys)
+        return decrypt(self.read_blob(sha256), sha256, self._keys)
 
-    def _read(self, sha256: str) -> bytes:
+    def read_blob(self, sha256: str) -> bytes:
+        """The stored (encrypted) bytes as the backend holds them; StoredFileError if missing."""
         try:
-            return self._path(sha256).read_bytes()
+            return self.backend.read(self._checked(sha256))
         except FileNotFoundError:
             raise StoredFileError(sha256, "missing") from None
 
     def delete(self, sha256: str) -> bool:
-        """Remove the file (retention); True if it was there. The caller drops the row first."""
-        path = self._path(sha256)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return False  # a retried purge after a crash: already gone
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # a deletion for retention must not come back after a power cut
-        finally:
-            os.close(dir_fd)
-        return True
+        """Remove the file (retention); True if it was there. The caller drops the row first
+        (and commits: with the database backend the deletion is part of its transaction)."""
+        return self.backend.delete(self._checked(sha256))
 
     def names(self) -> Iterator[str]:
-        """Every stored file's name, sorted (temporary files of unfinished writes are skipped)."""
-        if not self.root.is_dir():
-            return
-        for folder in sorted(self.root.iterdir()):
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.iterdir()):
-                if is_sha256(path.name) and path.name[:2] == folder.name and path.is_file():
-                    yield path.name
+        """Every stored file's name, sorted."""
+        return self.backend.names()
+
+    def check(self) -> None:
+        """Raise if the backend cannot be used now (for /readyz)."""
+        self.backend.check()
 
     def key_in_use(self, sha256: str, keyring: KeySource) -> str | None:
         """The id of the key that opens the file (None: plaintext); StoredFileError if none does."""
-        blob = self._read(sha256)
+        blob = self.read_blob(sha256)
         return _key_in_use(blob, decrypt(blob, sha256, keyring))
 
     def reencrypt(self, sha256: str, keyring: KeySource) -> bool:
         """Rewrite the file under *keyring*'s active key; False if it already was under it.
 
-        Decrypts with any key in *keyring*, checks the hash, then replaces the file atomically,
+        Decrypts with any key in *keyring*, checks the hash, then replaces the blob atomically,
         so the name always holds a complete old or a complete new file.
         """
-        blob = self._read(sha256)
+        blob = self.read_blob(sha256)
         key_id, key = keyring.active()
         data = decrypt(blob, sha256, keyring)  # a damaged file is reported, never skipped
         if _key_in_use(blob, data) == key_id:
             return False
-        write_atomically(self._path(sha256), encrypt(data, sha256, key_id, key))
+        self.backend.write(sha256, encrypt(data, sha256, key_id, key))
         return True
 
 

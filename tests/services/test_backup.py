@@ -23,6 +23,7 @@ from formsvc.models import (
     DocumentRevision,
     Participant,
     SignatureRequest,
+    StoredBlob,
     StoredFile,
     User,
 )
@@ -30,14 +31,15 @@ from formsvc.runtime import runtime
 from formsvc.services import audit, backup, documents, users
 from formsvc.services.keys import create_keyring
 from formsvc.services.sealing import trusted_certificates, verify
+from tests.blob_backends import raw_blob
 from tests.conftest import PASSWORD, World
 from tests.services.test_signing import Flow, drawn_png
 
 # --------------------------------------------------------------------------- helpers
 
 
-def store_root(app: Flask) -> Path:
-    return Path(app.config["STORAGE_DIR"])
+def stored_names(app: Flask) -> list[str]:
+    return list(runtime(app).store.names())
 
 
 def keyring_path(app: Flask) -> Path:
@@ -46,12 +48,15 @@ def keyring_path(app: Flask) -> Path:
 
 def take(app: Flask, dest: Path, *, include_keys: bool = False) -> backup.Manifest:
     return backup.backup(
-        dest, store_root=store_root(app), keyring=keyring_path(app), include_keys=include_keys
+        dest,
+        store=runtime(app).store,
+        keyring=keyring_path(app),
+        include_keys=include_keys,
     )
 
 
 def bring_back(app: Flask, src: Path, *, force: bool = False) -> backup.Manifest:
-    return backup.restore(src, store_root=store_root(app), keyring=keyring_path(app), force=force)
+    return backup.restore(src, store=runtime(app).store, keyring=keyring_path(app), force=force)
 
 
 def wipe(app: Flask) -> None:
@@ -65,13 +70,14 @@ def wipe(app: Flask) -> None:
         for table in reversed(tables):
             db.session.execute(delete(table))
     db.session.commit()
-    shutil.rmtree(store_root(app), ignore_errors=True)
+    shutil.rmtree(app.config["STORAGE_DIR"], ignore_errors=True)  # stored_blob went with the rows
 
 
 def counts() -> dict[str, int]:
     return {
         t.name: db.session.scalar(select(func.count()).select_from(t))
         for t in db.metadata.sorted_tables
+        if t.name != StoredBlob.__tablename__  # its blobs are counted as stored files
     }
 
 
@@ -91,8 +97,9 @@ def dangling_references() -> list[str]:
     return found
 
 
-def files_on_disk(app: Flask) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in store_root(app).rglob("*") if p.is_file()}
+def files_stored(app: Flask) -> dict[str, bytes]:
+    """Every blob as the app's backend holds it (encrypted)."""
+    return {sha: raw_blob(runtime(app).store, sha) for sha in stored_names(app)}
 
 
 def unreadable_files(app: Flask) -> list[str]:
@@ -127,6 +134,7 @@ def sealed_consent(app: Flask, world: World, doc: Document) -> Document:
 # --------------------------------------------------------------------------- round trip
 
 
+@pytest.mark.usefixtures("blob_backend")
 def test_a_restore_brings_back_every_row_and_file_and_the_audit_chain_verifies(
     app: Flask, world: World, consent_doc: Document, tmp_path: Path
 ) -> None:
@@ -134,7 +142,7 @@ def test_a_restore_brings_back_every_row_and_file_and_the_audit_chain_verifies(
     store = runtime(app).store
     sealed = store.get(doc.sealed_pdf_sha256)
     before = counts()
-    disk = files_on_disk(app)
+    disk = files_stored(app)
     open_json_nulls = db.session.scalar(
         select(func.count()).where(SignatureRequest.statements.is_(None))
     )
@@ -156,11 +164,11 @@ def test_a_restore_brings_back_every_row_and_file_and_the_audit_chain_verifies(
     assert b"%PDF" not in (tmp_path / "backup" / "files" / sealed_sha[:2] / sealed_sha).read_bytes()
 
     wipe(app)
-    assert sum(counts().values()) == 0 and not store_root(app).exists()
+    assert sum(counts().values()) == 0 and stored_names(app) == []
 
     result = bring_back(app, tmp_path / "backup")
     assert counts() == before
-    assert files_on_disk(app) == disk
+    assert files_stored(app) == disk
     assert result.restored is not None
     assert result.restored.files_copied == len(disk) and result.restored.files_present == 0
     assert result.restored.audit_broken_id is None
@@ -256,17 +264,21 @@ def test_a_backup_taken_while_documents_are_written_restores_a_consistent_state(
 def test_a_backup_restores_into_another_database_row_for_row(
     app: Flask, world: World, consent_doc: Document, make_app: Any, tmp_path: Path
 ) -> None:
-    """On the PostgreSQL run this goes PostgreSQL -> SQLite: the format is the same for both."""
+    """On the PostgreSQL run this goes PostgreSQL -> SQLite, and the local directory -> the
+    database backend: the format is the same for every database and every blob backend."""
     first = take(app, tmp_path / "first")
     other = make_app(
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'other.sqlite'}",
         STORAGE_DIR=str(tmp_path / "other-files"),
+        STORAGE_BACKEND="database",
     )
     with other.app_context():
         upgrade()
         result = bring_back(other, tmp_path / "first")
         assert result.restored is not None and result.restored.audit_broken_id is None
         assert unreadable_files(other) == []
+        assert stored_names(other) == sorted(stored_names(app)) != []
+        assert not (tmp_path / "other-files").exists()
         again = take(other, tmp_path / "again")
         db.session.remove()
     assert again.tables == first.tables
@@ -295,7 +307,7 @@ def test_a_tampered_backup_is_refused_before_anything_is_changed(
     assert "skadad eller har ändrats" in refused.value.message
     assert rel in refused.value.message
     assert sum(counts().values()) == 0
-    assert not store_root(app).exists()
+    assert stored_names(app) == []
 
 
 def test_a_database_with_rows_is_only_replaced_with_force(

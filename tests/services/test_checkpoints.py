@@ -158,10 +158,10 @@ def test_backup_and_restore_keep_the_log_and_its_checkpoints_verifiable(
     app: Flask, runner: FlaskCliRunner, world: World, consent_doc: Document, tmp_path: Path
 ) -> None:
     signed_in_person(app, consent_doc, world.users["caseworker"])
-    store_root = Path(app.config["STORAGE_DIR"])
+    store = runtime(app).store
     keyring = Path(app.config["STORAGE_KEYRING_PATH"])
-    backup.backup(tmp_path / "b", store_root=store_root, keyring=keyring, include_keys=False)
-    restored = backup.restore(tmp_path / "b", store_root=store_root, keyring=keyring, force=True)
+    backup.backup(tmp_path / "b", store=store, keyring=keyring, include_keys=False)
+    restored = backup.restore(tmp_path / "b", store=store, keyring=keyring, force=True)
     assert restored.restored is not None and restored.restored.audit_broken_id is None
     result = _verify(runner)
     assert result.exit_code == 0, result.output

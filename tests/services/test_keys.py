@@ -19,6 +19,7 @@ from formsvc.extensions import db
 from formsvc.runtime import runtime
 from formsvc.services import keys
 from formsvc.services.storage import FileStore, StoredFileError
+from tests.blob_backends import flip_a_byte, raw_blob, set_raw_blob
 
 FILES = [
     b"%PDF-1.7 frozen consent for signing",
@@ -30,9 +31,12 @@ FILES = [
 ]
 
 
-def header_key(root: Path, sha: str) -> str | None:
-    """The key id as it stands in the file's header on disk (None: plaintext)."""
-    raw = (root / sha[:2] / sha).read_bytes()
+pytestmark = pytest.mark.usefixtures("blob_backend")
+
+
+def header_key(store: FileStore, sha: str) -> str | None:
+    """The key id as it stands in the stored blob's header (None: plaintext)."""
+    raw = raw_blob(store, sha)
     if not raw.startswith(b"FSE1"):
         return None
     return raw[5 : 5 + raw[4]].decode("ascii")
@@ -63,7 +67,7 @@ def every_file_reads_back(store: FileStore) -> None:
 
 
 def test_a_new_keyring_is_private_holds_one_key_and_is_never_overwritten(tmp_path: Path) -> None:
-    path = tmp_path / "storage-keys.json"
+    path = tmp_path / "new" / "storage-keys.json"  # tmp_path holds the test app's keyring
     ring = keys.create_keyring(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     raw = json.loads(path.read_text())
@@ -79,15 +83,15 @@ def test_rotation_reencrypts_every_file_under_a_new_key_and_keeps_the_old_one(
     store: FileStore, keyring_path: Path
 ) -> None:
     old = keys.load_keyring(keyring_path).active_id
-    before = {s: (store.root / s[:2] / s).read_bytes() for s in shas()}
-    assert {header_key(store.root, s) for s in shas()} == {old}
+    before = {s: raw_blob(store, s) for s in shas()}
+    assert {header_key(store, s) for s in shas()} == {old}
 
     report = keys.rotate(keyring_path, store)
 
     assert report.complete and report.reencrypted == len(FILES) and report.unchanged == 0
     assert report.active_id != old
-    assert {header_key(store.root, s) for s in shas()} == {report.active_id}
-    assert all((store.root / s[:2] / s).read_bytes() != before[s] for s in shas())
+    assert {header_key(store, s) for s in shas()} == {report.active_id}
+    assert all(raw_blob(store, s) != before[s] for s in shas())
     ring = keys.load_keyring(keyring_path)
     assert ring.active_id == report.active_id and set(ring.keys) == {old, report.active_id}
     assert stat.S_IMODE(keyring_path.stat().st_mode) == 0o600
@@ -116,19 +120,19 @@ def test_an_interrupted_rotation_loses_nothing_and_resume_finishes_it(
     with pytest.raises(Interrupted):
         keys.rotate(keyring_path, store, progress=stop_after(2))
     new = keys.load_keyring(keyring_path).active_id
-    on_disk = [header_key(store.root, s) for s in shas()]
+    on_disk = [header_key(store, s) for s in shas()]
     assert on_disk.count(new) == 2 and on_disk.count(old) == len(FILES) - 2
 
     # mid-way the running app reads both kinds and writes new files under the new key
     every_file_reads_back(store)
     late = store.put(b"%PDF-1.7 written during the rotation", "application/pdf").sha256
-    assert header_key(store.root, late) == new
+    assert header_key(store, late) == new
 
     report = keys.resume(keyring_path, store)
 
     assert report.complete and report.active_id == new
     assert report.reencrypted == len(FILES) - 2 and report.unchanged == 3
-    assert {header_key(store.root, s) for s in [*shas(), late]} == {new}
+    assert {header_key(store, s) for s in [*shas(), late]} == {new}
     every_file_reads_back(store)
 
 
@@ -154,27 +158,28 @@ KILLED_ROTATION = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("blob_backend", ["local"], indirect=True)  # its temporary file
 def test_a_rotation_killed_mid_write_loses_nothing_and_resume_finishes_it(
     store: FileStore, keyring_path: Path
 ) -> None:
     old = keys.load_keyring(keyring_path).active_id
     proc = subprocess.run(
-        [sys.executable, "-c", KILLED_ROTATION, str(keyring_path), str(store.root)],
+        [sys.executable, "-c", KILLED_ROTATION, str(keyring_path), str(store.backend.root)],
         capture_output=True,
         timeout=120,
     )
     assert proc.returncode == -9, proc.stderr.decode()
     new = keys.load_keyring(keyring_path).active_id
     assert new != old
-    assert [p.name for p in store.root.rglob(".tmp-*")]  # the half-done write is left over
+    assert [p.name for p in store.backend.root.rglob(".tmp-*")]  # the half-done write is left over
     assert sorted(store.names()) == shas()  # ... and is not taken for a stored file
-    assert [header_key(store.root, s) for s in shas()].count(new) == 2
+    assert [header_key(store, s) for s in shas()].count(new) == 2
     every_file_reads_back(store)
 
     report = keys.resume(keyring_path, store)
 
     assert report.complete and report.reencrypted == len(FILES) - 2
-    assert {header_key(store.root, s) for s in shas()} == {new}
+    assert {header_key(store, s) for s in shas()} == {new}
     every_file_reads_back(store)
 
 
@@ -205,10 +210,7 @@ def test_keys_are_not_retired_while_a_file_cannot_be_opened(
     keys.rotate(keyring_path, store)
     before = keyring_path.read_bytes()
     victim = shas()[0]
-    path = store.root / victim[:2] / victim
-    raw = bytearray(path.read_bytes())
-    raw[-1] ^= 0x01
-    path.write_bytes(bytes(raw))
+    flip_a_byte(store, victim, -1)
 
     with pytest.raises(keys.RetireRefused) as info:
         keys.retire_unused(keyring_path, store)
@@ -221,17 +223,14 @@ def test_a_rotation_reports_a_tampered_file_leaves_it_and_moves_the_rest(
     store: FileStore, keyring_path: Path
 ) -> None:
     victim = shas()[2]
-    path = store.root / victim[:2] / victim
-    raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 0x01
-    path.write_bytes(bytes(raw))
+    raw = flip_a_byte(store, victim)
 
     report = keys.rotate(keyring_path, store)
 
     assert not report.complete
     assert [e.sha256 for e in report.broken] == [victim]
     assert report.reencrypted == len(FILES) - 1
-    assert path.read_bytes() == bytes(raw)
+    assert raw_blob(store, victim) == raw
     with pytest.raises(StoredFileError):
         store.get(victim)
 
@@ -242,8 +241,7 @@ def test_files_from_before_encryption_are_encrypted_by_a_resumed_pass(
     store = runtime(app).store
     for data in FILES:  # as an instance without encryption left them
         sha = hashlib.sha256(data).hexdigest()
-        (store.root / sha[:2]).mkdir(parents=True, exist_ok=True)
-        (store.root / sha[:2] / sha).write_bytes(data)
+        set_raw_blob(store, sha, data)
     every_file_reads_back(store)
 
     report = keys.resume(keyring_path, store)
@@ -252,6 +250,6 @@ def test_files_from_before_encryption_are_encrypted_by_a_resumed_pass(
     assert report.complete and report.reencrypted == len(FILES)
     for data in FILES:
         sha = hashlib.sha256(data).hexdigest()
-        assert header_key(store.root, sha) == active
-        assert data not in (store.root / sha[:2] / sha).read_bytes()
+        assert header_key(store, sha) == active
+        assert data not in raw_blob(store, sha)
     every_file_reads_back(store)

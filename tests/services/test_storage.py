@@ -1,9 +1,11 @@
-"""Encrypted content-addressed storage: ciphertext on disk, same bytes once, changes refused."""
+"""Encrypted content-addressed storage: only ciphertext stored, same bytes once, changes refused.
+
+Every test runs once per blob backend (tests/blob_backends.py).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from formsvc.models import Document, StoredFile
 from formsvc.runtime import runtime
 from formsvc.services.keys import create_keyring
 from formsvc.services.storage import FileStore, StoredFileError
+from tests.blob_backends import drop_blob, flip_a_byte, raw_blob, set_raw_blob
 from tests.conftest import Auth, World
 from tests.helpers import pdf_text
 from tests.views.test_signing import send, starting_today
@@ -24,41 +27,45 @@ from tests.views.test_signing import send, starting_today
 PDF = b"%PDF-1.7\n% a small but recognisable document: Asa Oberg, 20100315-1234\n%%EOF\n"
 SWEDISH = "Den lagrade filen är skadad eller har ändrats och visas inte. Kontakta administratören."
 
-
-def on_disk(root: Path, sha: str) -> Path:
-    return root / sha[:2] / sha
+pytestmark = pytest.mark.usefixtures("blob_backend")
 
 
 @pytest.fixture
 def store(app: Flask, tmp_path: Path) -> FileStore:
-    return FileStore(tmp_path / "files", create_keyring(tmp_path / "keys.json"))
+    """The app's backend with a keyring of its own."""
+    backend = runtime(app).store.backend
+    return FileStore(backend, create_keyring(tmp_path / "keys.json"))
 
 
-def test_put_is_idempotent_and_only_ciphertext_reaches_the_disk(
-    store: FileStore, tmp_path: Path
-) -> None:
+def test_put_is_idempotent_and_only_ciphertext_is_stored(store: FileStore) -> None:
     a = store.put(PDF, "application/pdf")
-    raw = on_disk(store.root, a.sha256).read_bytes()
+    raw = raw_blob(store, a.sha256)
     b = store.put(PDF, "application/pdf")
     db.session.commit()
     assert a.sha256 == b.sha256 == hashlib.sha256(PDF).hexdigest()
     assert db.session.scalar(db.select(db.func.count(StoredFile.sha256))) == 1
     assert db.session.get(StoredFile, a.sha256).size == len(PDF)
-    assert on_disk(store.root, a.sha256).read_bytes() == raw  # the second put wrote nothing
+    assert raw_blob(store, a.sha256) == raw  # the second put wrote nothing
+    assert list(store.names()) == [a.sha256]
     assert raw.startswith(b"FSE1")
     assert b"%PDF" not in raw and b"Oberg" not in raw and b"20100315" not in raw
     assert store.get(a.sha256) == PDF
 
 
-def test_everything_the_app_stores_is_encrypted(app: Flask, consent_doc: Document) -> None:
-    root = Path(app.config["STORAGE_DIR"])
-    files = [p for p in root.rglob("*") if p.is_file()]
-    assert files  # at least the consent's Word template
-    for path in files:
-        raw = path.read_bytes()
+def test_everything_the_app_stores_is_encrypted(
+    app: Flask, consent_doc: Document, blob_backend: str
+) -> None:
+    store = runtime(app).store
+    assert store.backend.name == blob_backend
+    names = list(store.names())
+    assert names  # at least the consent's Word template
+    for sha in names:
+        raw = raw_blob(store, sha)
         assert raw.startswith(b"FSE1")
         assert b"PK\x03\x04" not in raw and b"word/document.xml" not in raw
-        assert runtime(app).store.get(path.name).startswith(b"PK\x03\x04")
+        assert store.get(sha).startswith(b"PK\x03\x04")
+    if blob_backend != "local":  # nothing lands in the directory of the local backend
+        assert not Path(app.config["STORAGE_DIR"]).exists()
 
 
 def header_length(raw: bytes) -> int:
@@ -73,8 +80,8 @@ def test_one_changed_byte_anywhere_is_refused_with_a_swedish_message(
     store: FileStore, where: str
 ) -> None:
     sha = store.put(PDF, "application/pdf").sha256
-    path = on_disk(store.root, sha)
-    raw = bytearray(path.read_bytes())
+    db.session.commit()
+    raw = raw_blob(store, sha)
     pos = {
         "magic": 0,
         "key id": 6,
@@ -82,8 +89,7 @@ def test_one_changed_byte_anywhere_is_refused_with_a_swedish_message(
         "ciphertext": header_length(raw) + 10,
         "tag": len(raw) - 1,
     }[where]
-    raw[pos] ^= 0x01
-    path.write_bytes(bytes(raw))
+    flip_a_byte(store, sha, pos)
     with pytest.raises(StoredFileError) as info:
         store.get(sha)
     assert info.value.sha256 == sha
@@ -93,7 +99,8 @@ def test_one_changed_byte_anywhere_is_refused_with_a_swedish_message(
 def test_a_file_copied_over_another_files_name_is_refused(store: FileStore) -> None:
     a = store.put(PDF, "application/pdf").sha256
     b = store.put(b"%PDF-1.7 another document", "application/pdf").sha256
-    shutil.copy(on_disk(store.root, a), on_disk(store.root, b))
+    db.session.commit()
+    set_raw_blob(store, b, raw_blob(store, a))
     with pytest.raises(StoredFileError, match="authentication failed"):
         store.get(b)
     assert store.get(a) == PDF
@@ -103,22 +110,29 @@ def test_a_missing_file_an_unknown_key_or_a_bad_name_is_refused(
     store: FileStore, tmp_path: Path
 ) -> None:
     sha = store.put(PDF, "application/pdf").sha256
-    stranger = FileStore(store.root, create_keyring(tmp_path / "other-keys.json"))
+    db.session.commit()
+    stranger = FileStore(store.backend, create_keyring(tmp_path / "other-keys.json"))
     with pytest.raises(StoredFileError, match="unknown key id"):
         stranger.get(sha)
     with pytest.raises(StoredFileError, match="unknown key id"):
-        FileStore(store.root, None).get(sha)  # encryption switched off cannot read it either
-    with pytest.raises(StoredFileError, match="not a SHA-256 name"):
-        store.get("../" + sha[3:])
-    on_disk(store.root, sha).unlink()
+        FileStore(store.backend, None).get(sha)  # encryption switched off cannot read it either
+    for bad in ("../" + sha[3:], sha.upper(), sha[:63], sha + "0", "", "x" * 5000, sha[:63] + "\n"):
+        with pytest.raises(StoredFileError, match="not a SHA-256 name"):
+            store.get(bad)
+        with pytest.raises(StoredFileError, match="not a SHA-256 name"):
+            store.delete(bad)
+    drop_blob(store, sha)
     with pytest.raises(StoredFileError, match="missing"):
         store.get(sha)
+    assert db.session.get(StoredFile, sha) is not None  # the row alone does not make a file
 
 
 def test_delete_removes_the_file_once(store: FileStore) -> None:
     sha = store.put(PDF, "application/pdf").sha256
+    db.session.commit()
     assert store.delete(sha) is True
-    assert not on_disk(store.root, sha).exists()
+    db.session.commit()
+    assert not store.backend.exists(sha) and list(store.names()) == []
     assert store.delete(sha) is False  # a retried purge is harmless
     with pytest.raises(StoredFileError, match="missing"):
         store.get(sha)
@@ -128,19 +142,17 @@ def test_files_written_before_encryption_are_read_and_still_hash_checked(store: 
     # including plaintext that happens to begin like an encrypted file
     for data in (PDF, b"FSE1\x02k1" + b"x" * 40):
         sha = hashlib.sha256(data).hexdigest()
-        path = on_disk(store.root, sha)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        set_raw_blob(store, sha, data)
         assert store.get(sha) == data
-        path.write_bytes(data.replace(b"x", b"y").replace(b"small", b"SMALL"))
+        set_raw_blob(store, sha, data.replace(b"x", b"y").replace(b"small", b"SMALL"))
         with pytest.raises(StoredFileError, match="does not match|malformed|unknown key"):
             store.get(sha)
 
 
-def test_without_encryption_new_files_are_plaintext(app: Flask, tmp_path: Path) -> None:
-    plain = FileStore(tmp_path / "plain", None)
+def test_without_encryption_new_files_are_plaintext(app: Flask) -> None:
+    plain = FileStore(runtime(app).store.backend, None)
     sha = plain.put(PDF, "application/pdf").sha256
-    assert on_disk(plain.root, sha).read_bytes() == PDF
+    assert raw_blob(plain, sha) == PDF
     assert plain.get(sha) == PDF
 
 
@@ -164,10 +176,7 @@ def test_a_tampered_frozen_pdf_is_answered_with_422_and_the_swedish_message(
     ok = client.get(f"/documents/{doc.id}/frozen.pdf")
     assert ok.status_code == 200 and "MEDGIVANDE" in pdf_text(ok.data).upper()
 
-    path = on_disk(Path(app.config["STORAGE_DIR"]), doc.frozen_pdf_sha256)
-    raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 0x80
-    path.write_bytes(bytes(raw))
+    flip_a_byte(runtime(app).store, doc.frozen_pdf_sha256)
 
     resp = client.get(f"/documents/{doc.id}/frozen.pdf")
     assert resp.status_code == 422
