@@ -11,6 +11,7 @@ fork, so no thread, pool or child process of a parent is ever inherited half-ali
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -44,9 +45,22 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 # the heartbeat file on tmpfs: a worker on a slow or full disk is not taken for hung
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm")  # noqa: S108 - gunicorn's own file
 preload_app = False
-# no header or request line larger than a browser sends: a bigger one is refused with 400
+# no request line, header or header count beyond what a browser sends: refused (414, 431)
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = "-"
 errorlog = "-"
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """In the master: the lowest converter slot no live worker holds (a recycled worker's slot
+    is free again once it has been reaped)."""
+    taken = {getattr(w, "formsvc_slot", None) for w in server.WORKERS.values()}
+    worker.formsvc_slot = next(n for n in range(len(taken) + 1) if n not in taken)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In the worker, before it builds the app: its own LibreOffice ports and profiles, so two
+    workers never fight over one converter (formsvc/__init__.py _converter_slot)."""
+    os.environ["FORMSVC_CONVERTER_SLOT"] = str(worker.formsvc_slot)

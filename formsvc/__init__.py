@@ -67,8 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         store=FileStore(backend_from_config(app.config), _keyring(app)),
         converter_settings=ConverterSettings(
             processes=int(app.config["CONVERTER_PROCESSES"]),
-            base_port=int(app.config["CONVERTER_BASE_PORT"]),
-            profile_root=str(app.config["CONVERTER_PROFILE_ROOT"]),
+            **_converter_slot(app.config),
             timeout=float(app.config["CONVERTER_TIMEOUT"]),
             python=str(app.config["CONVERTER_PYTHON"]),
             soffice=str(app.config["CONVERTER_SOFFICE"]),
@@ -106,6 +105,19 @@ def public_base_url(value: object) -> str | None:
             f"PUBLIC_BASE_URL must look like https://host or https://host:port, not {value!r}"
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _converter_slot(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Ports and profile root of this process's converters: gunicorn worker n (CONVERTER_SLOT,
+    set by deploy/gunicorn.conf.py) takes the n-th block of ports and its own profiles."""
+    slot, processes = int(config["CONVERTER_SLOT"]), int(config["CONVERTER_PROCESSES"])
+    if not 0 <= slot < 1024:
+        raise RuntimeError("CONVERTER_SLOT must be between 0 and 1023")
+    root = str(config["CONVERTER_PROFILE_ROOT"])
+    return {
+        "base_port": int(config["CONVERTER_BASE_PORT"]) + 2 * processes * slot,
+        "profile_root": str(Path(root) / f"worker-{slot}") if slot else root,
+    }
 
 
 def _secret_key_fallbacks(app: Flask) -> None:

@@ -189,6 +189,9 @@ def defaults(instance_path: str) -> dict[str, object]:
         # Secret rotation: earlier SECRET_KEY values, still accepted for sessions, CSRF tokens and
         # one-time codes made before the switch; new ones use SECRET_KEY. Every instance the same.
         "SECRET_KEY_FALLBACKS": [],
+        # gunicorn worker n (set per worker by deploy/gunicorn.conf.py): its converters use ports
+        # CONVERTER_BASE_PORT + 2·CONVERTER_PROCESSES·n … and profiles under worker-n/
+        "CONVERTER_SLOT": 0,
         # Storage backends (issue 15, docs/adr/019-storage-backends.md): where the encrypted
         # stored files live: "local" (STORAGE_DIR), "database" (table stored_blob, in the same
         # transaction as the rows) or "s3" (STORAGE_S3). `flask storage migrate --to` moves them;

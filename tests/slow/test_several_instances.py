@@ -16,6 +16,7 @@ import pytest
 import redis
 import requests
 from flask import Flask
+from fpdf import FPDF
 
 from formsvc.services import users
 from tests.conftest import PASSWORD
@@ -56,7 +57,16 @@ def test_two_instances_share_their_limits_keep_limiting_without_redis_and_stop_c
     pair: Pair,
 ) -> None:
     a, b, server, prefix = pair
-    assert [verify(s) for s in (a, b, a, b, a, b)] == [200, 200, 200, 200, 429, 429]
+    # a real upload: the untrusted-file runner (a fork server) works inside a gunicorn worker
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica")
+    pdf.cell(text="Ingen försegling")
+    upload = {"pdf": ("kopia.pdf", bytes(pdf.output()), "application/pdf")}
+    checked = requests.post(f"{a.url}/verify", files=upload, timeout=60)
+    assert checked.status_code == 200 and "Filen har inget elektroniskt sigill" in checked.text
+    # … and it counted: the limit is 4 per minute over both instances together
+    assert [verify(s) for s in (b, a, b, a, b)] == [200, 200, 200, 429, 429]
     keys = redis.Redis(port=server.port).keys("*")
     assert keys and all(f"/{prefix}/".encode() in key for key in keys)
 
@@ -75,6 +85,13 @@ def test_two_instances_share_their_limits_keep_limiting_without_redis_and_stop_c
         assert verify(b) == 200
     finally:
         os.kill(server.proc.pid, signal.SIGCONT)
+
+    # gunicorn refuses a request line or a header longer than a browser sends
+    assert requests.get(f"{a.url}/login?q={'x' * 5000}", timeout=10).status_code == 414
+    huge = {"X-Padding": "y" * 9000}
+    assert requests.get(f"{a.url}/login", headers=huge, timeout=10).status_code == 431
+    many = {f"X-H{n}": "1" for n in range(101)}
+    assert requests.get(f"{a.url}/login", headers=many, timeout=10).status_code == 431
 
     # SIGTERM: gunicorn finishes and exits 0 well within its graceful timeout
     assert stop(a.proc, grace=30) == 0
