@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -11,10 +13,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
+from flask import Flask
 
 from formsvc import create_app
 from formsvc.runtime import runtime
-from tests.processes import GUNICORN_CONF
+from tests.processes import GUNICORN_CONF, ROOT, write_instance
 
 
 @pytest.mark.parametrize(
@@ -61,3 +65,74 @@ def test_each_gunicorn_worker_gets_its_own_converter_ports_and_profiles(
     first, second = (s.converter_settings for s in settings)
     assert second.base_port == first.base_port + 4  # two processes × two ports each
     assert Path(second.profile_root) == Path(first.profile_root) / "worker-1"
+
+
+# --------------------------------------------------------------------------- image and compose
+
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "compose.yaml"
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    assert not (ROOT / ".hadolint.yaml").exists()  # no blanket ignores
+    hadolint = Path(sys.executable).with_name("hadolint")
+    done = subprocess.run([str(hadolint), "--no-color", str(DOCKERFILE)], capture_output=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    lines = DOCKERFILE.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "hadolint" in line:  # an ignore names one rule, after a comment saying why
+            assert re.fullmatch(r"# hadolint ignore=DL\d{4}", line)
+            assert lines[number - 1].startswith("# ") and "hadolint" not in lines[number - 1]
+
+
+def test_the_image_runs_as_a_user_and_holds_no_secret() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^USER 10001:10001$", text, re.M)
+    code = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    assert not re.search(r"SECRET|PASSWORD|PASSPHRASE|\.p12|\.pem|storage-keys", code)
+    assert "HEALTHCHECK" in text and "/healthz" in text
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ignored[ignored.index("*") :][:2] == ["*", "!pyproject.toml"]  # nothing else by default
+
+
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load(COMPOSE.read_text())["services"])
+
+
+def test_compose_runs_the_projects_own_entry_points(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    services = compose()
+    assert set(services) == {"migrate", "web", "worker", "beat", "redis", "postgres", "s3"}
+    assert services["s3"]["profiles"] == ["s3"]
+
+    web = services["web"]["command"]
+    assert web[:3] == ["gunicorn", "-c", "/etc/formsvc/gunicorn.conf.py"]
+    assert "COPY deploy/gunicorn.conf.py /etc/formsvc/gunicorn.conf.py" in DOCKERFILE.read_text()
+    module, _, name = web[3].partition(":")
+    monkeypatch.setenv("FORMSVC_INSTANCE_PATH", str(write_instance(tmp_path / "inst", config)))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    assert isinstance(getattr(importlib.import_module(module), name), Flask)
+
+    assert services["migrate"]["command"] == ["flask", "--app", "formsvc", "db", "upgrade"]
+    cli = create_app(config).test_cli_runner()
+    assert cli.invoke(args=["db", "upgrade", "--help"]).exit_code == 0
+    # celery lands separately (formsvc.worker): only the command's shape is checked here
+    assert services["worker"]["command"][:4] == ["celery", "-A", "formsvc.worker", "worker"]
+    assert services["beat"]["command"] == ["celery", "-A", "formsvc.worker", "beat"]
+
+    for service in ("web", "worker", "beat"):  # migrations run once, before any of them
+        after = services[service]["depends_on"]["migrate"]["condition"]
+        assert after == "service_completed_successfully"
+
+
+def test_compose_takes_every_secret_from_the_environment_or_secret_files() -> None:
+    for name, service in compose().items():
+        for key, value in (service.get("environment") or {}).items():
+            if re.search(r"SECRET|PASSWORD|PASSPHRASE|ACCESS_KEY", key):
+                assert re.fullmatch(r"\$\{[A-Z0-9_]+:[?-][^}]*\}", str(value)), (name, key)
+            assert not re.search(r"://[^:/@]+:(?!\$\{)[^@]+@", str(value)), (name, key)
+        image = str(service.get("image", ""))
+        assert "build" in service or (":" in image and not image.endswith(":latest")), name
+    spec = yaml.safe_load(COMPOSE.read_text())
+    assert all(set(s) == {"file"} for s in spec["secrets"].values())
