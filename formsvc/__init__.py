@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from formsvc import doctypes, legal_texts, runtime
+from formsvc import doctypes, legal_texts, logs, runtime
 from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 from formsvc.models.user import configure_hasher
@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _secret_key_fallbacks(app)
     app.config["PUBLIC_BASE_URL"] = public_base_url(app.config.get("PUBLIC_BASE_URL"))
     _transport(app)
+    logs.init_app(app)  # first: every later hook and log line of a request has its id
     configure_hasher(app.config["ARGON2_PROFILE"])
     _private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)

@@ -198,4 +198,12 @@ def defaults(instance_path: str) -> dict[str, object]:
         # its targets take their settings from STORAGE_MIGRATE_TARGETS[name] (else these keys)
         "STORAGE_BACKEND": "local",
         "STORAGE_MIGRATE_TARGETS": {},
+        # Operations (issue 15, README "Operations"): logs, /readyz, /metrics
+        "LOG_FORMAT": "text",  # "json": one JSON object per line, for a log collector
+        "LOG_LEVEL": "INFO",  # of formsvc's own loggers (libraries keep theirs)
+        "READYZ_TIMEOUT": 2.0,  # seconds for all of /readyz's checks together
+        # /metrics answers these networks (after PROXY_FIX_X_FOR) and a bearer METRICS_TOKEN
+        # (at least 16 characters; None: no token); everyone else gets 404
+        "METRICS_ALLOW": ("127.0.0.0/8", "::1/128"),
+        "METRICS_TOKEN": None,
     }

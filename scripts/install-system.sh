@@ -31,6 +31,10 @@ else
   need+=(php-xml php-mbstring)
 fi
 [ -d /usr/share/simplesamlphp/www ] || need+=(simplesamlphp)
+# issue 15: tests start private redis-server processes on free ports (tests/views/test_ops.py);
+# chattr (e2fsprogs) makes a directory unwritable even to root there
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
 if [ "${FORMSVC_WITH_BROWSER:-0}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers.expat import ExpatError
 
+from formsvc.metrics import CONVERSIONS, CONVERTER_RESTARTS
+
 logger = logging.getLogger(__name__)
 
 MSG_FAILED = "Dokumentet kunde inte omvandlas till PDF. Word-filen (DOCX) går att ladda ner."
@@ -702,6 +704,7 @@ class _Worker:
 
     def restart(self) -> None:
         """Stop whatever runs and start anew, waiting until it answers."""
+        CONVERTER_RESTARTS.inc()
         self.spawn()
         self.wait_ready(time.monotonic() + START_TIMEOUT)
 
@@ -961,10 +964,13 @@ class ConverterPool:
             pdf = self._convert(docx, pdfa)
         except ConversionError as exc:
             logger.info("Conversion failed (%s): %s", type(exc).__name__, exc.message)
+            CONVERSIONS.labels(outcome="failed").inc()
             raise
         except Exception as exc:  # never hand a raw exception to the caller
             logger.exception("Unexpected error during conversion")
+            CONVERSIONS.labels(outcome="failed").inc()
             raise ConversionError() from exc
+        CONVERSIONS.labels(outcome="ok").inc()
         logger.debug(
             "Converted %d bytes of DOCX to %d bytes of PDF in %.0f ms",
             len(docx),

@@ -48,6 +48,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from formsvc.metrics import SEALS
 from formsvc.runtime import runtime
 from formsvc.services import scans
 from formsvc.services.storage import private_dir
@@ -244,11 +245,13 @@ class Sealer:
             out = _run_async(lambda: signer.async_sign_pdf(writer, bytes_reserved=room))
         except Exception as err:  # noqa: BLE001
             logger.exception("sealing failed")
+            SEALS.labels(outcome="failed").inc()
             if timestamper is not None and _caused_by_timestamp(err):
                 raise SealError(
                     _("Dokumentet kunde inte förseglas: tidsstämpeltjänsten svarade inte.")
                 ) from err
             raise SealError(_("Dokumentet kunde inte förseglas.")) from err
+        SEALS.labels(outcome="ok").inc()
         return out.getvalue()
 
 

@@ -70,6 +70,9 @@ def register(app: Flask) -> None:
     from formsvc.views import eid as eid_views  # issue 14: signer e-ID
 
     app.register_blueprint(eid_views.bp)
+    from formsvc.views import ops  # issue 15: ops — /healthz, /readyz, /metrics
+
+    app.register_blueprint(ops.bp)
 
     encoding.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -313,6 +313,11 @@ ACCESS: dict[str, Staff | Public | Token] = {
         )
         for step in ("start", "page", "status", "cancel")
     },
+    # issue 15: ops — probes and metrics need no login; the test client asks from loopback,
+    # which METRICS_ALLOW lets in (tests/views/test_ops.py: everyone else gets 404)
+    "ops.healthz": Public(),
+    "ops.readyz": Public(),
+    "ops.metrics": Public(),
 }
 
 # --------------------------------------------------------------------------- the cases

@@ -1,0 +1,188 @@
+"""Readiness: can this instance serve? The database, the file store, Redis, a live worker.
+
+Each check runs in its own thread under one overall deadline, so a hung dependency makes the
+answer "failed", never a hung probe. The result holds only names and ok/failed: why a check
+failed goes to the log (for the operator), never into the answer (for whoever asks).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+OK = "ok"
+FAILED = "failed"
+#: URL schemes of a Redis server we can PING (Flask-Limiter's and Celery's spellings)
+_REDIS_SCHEMES = {"redis", "rediss", "redis+unix", "redis+socket", "unix"}
+#: the settings that may name a Redis server, and the check each one gets
+REDIS_SETTINGS = {"RATELIMIT_STORAGE_URI": "redis_ratelimit", "CELERY_BROKER_URL": "redis_broker"}
+
+Check = Callable[[], None]
+
+
+class WorkerQueue(Protocol):
+    """What readiness needs of the task queue (formsvc.queue)."""
+
+    def worker_alive(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Each check's name and "ok" or "failed"."""
+
+    checks: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(v == OK for v in self.checks.values())
+
+
+def database_check(engine: Engine) -> Check:
+    """SELECT 1 on a connection from *engine*'s pool."""
+
+    def check() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1")).scalar_one()
+
+    return check
+
+
+def storage_check(store: Any) -> Check:
+    """The store backend's own check() where it has one, else: its directory can be written,
+    read back and listed (created if missing, as the first stored file would)."""
+    backend = getattr(store, "backend", store)
+    own = getattr(backend, "check", None)
+    if callable(own):
+        return own
+    root = Path(store.root)
+
+    def check() -> None:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".readyz-", dir=root)
+        try:
+            os.write(fd, b"ready")
+            os.lseek(fd, 0, os.SEEK_SET)
+            if os.read(fd, 5) != b"ready":
+                raise OSError("storage read back something else")
+        finally:
+            os.close(fd)
+            os.unlink(name)
+        with os.scandir(root) as entries:  # and listed
+            next(entries, None)
+
+    return check
+
+
+def redis_url(value: object) -> str | None:
+    """*value* as a URL redis-py can open, if it names a Redis server; else None."""
+    if not isinstance(value, str) or "://" not in value:
+        return None
+    scheme = urlsplit(value).scheme.lower()
+    if scheme not in _REDIS_SCHEMES:
+        return None
+    if scheme in ("redis+unix", "redis+socket"):
+        return "unix://" + value.split("://", 1)[1]
+    return value
+
+
+def redis_check(url: str, timeout: float) -> Check:
+    """PING the Redis server at *url*."""
+
+    def check() -> None:
+        import redis
+
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=None
+        )
+        try:
+            if not client.ping():
+                raise RuntimeError("redis did not answer PING")
+        finally:
+            client.close()
+
+    return check
+
+
+def worker_check(queue_: WorkerQueue | None) -> Check:
+    """A worker has beaten its heartbeat recently (QUEUE_MODE "celery")."""
+
+    def check() -> None:
+        alive = getattr(queue_, "worker_alive", None)
+        if alive is None:
+            raise RuntimeError("QUEUE_MODE is celery but the app has no task queue")
+        if not alive():
+            raise RuntimeError("no worker heartbeat")
+
+    return check
+
+
+def checks_for(
+    config: Mapping[str, Any], engine: Engine, store: Any, queue_: WorkerQueue | None
+) -> dict[str, Check]:
+    """The checks this instance's configuration calls for, by name."""
+    timeout = float(config.get("READYZ_TIMEOUT", 2.0))
+    out = {"database": database_check(engine), "storage": storage_check(store)}
+    for setting, name in REDIS_SETTINGS.items():
+        url = redis_url(config.get(setting))
+        if url is not None:
+            out[name] = redis_check(url, timeout)
+    if config.get("QUEUE_MODE") == "celery":
+        out["worker"] = worker_check(queue_)
+    return out
+
+
+def run(checks: Mapping[str, Check], timeout: float) -> Readiness:
+    """Run *checks* at once in threads; one that fails or is not done within *timeout* failed."""
+    done: queue.Queue[tuple[str, bool]] = queue.Queue()
+
+    def one(name: str, check: Check) -> None:
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - any failure makes the check fail
+            # the class and the message, for the operator; never the traceback's locals
+            logger.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
+            done.put((name, False))
+        else:
+            done.put((name, True))
+
+    for name, check in checks.items():
+        # daemon: a check stuck in a dead dependency must not keep the process from exiting
+        # each in a copy of this context: its log lines carry the request's id
+        ctx = contextvars.copy_context()
+        threading.Thread(
+            target=ctx.run, args=(one, name, check), name=f"readyz-{name}", daemon=True
+        ).start()
+    results = dict.fromkeys(checks, FAILED)
+    pending = set(checks)
+    deadline = time.monotonic() + timeout
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            name, passed = done.get(timeout=remaining)
+        except queue.Empty:
+            break
+        pending.discard(name)
+        results[name] = OK if passed else FAILED
+    if pending:
+        logger.warning(
+            "readiness checks not done after %.1f s: %s", timeout, ", ".join(sorted(pending))
+        )
+    return Readiness(results)

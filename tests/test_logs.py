@@ -1,0 +1,151 @@
+"""Logs (issue 15): JSON or text lines, a request id per request in the response and in every
+line, one access line naming the endpoint (never the path: signing links carry tokens), and
+hostile X-Request-ID values replaced, never echoed."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from formsvc import logs
+
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+def json_lines(err: str) -> list[dict[str, Any]]:
+    """Every line formsvc's handler wrote; each must be one JSON object."""
+    return [json.loads(line) for line in err.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def json_app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(LOG_FORMAT="json")
+
+
+def test_a_well_formed_request_id_is_kept_and_in_every_line_of_the_request(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:  # a closed port: /readyz logs why the database check failed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_app(
+        LOG_FORMAT="json", SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://127.0.0.1:{port}/x"
+    )
+    capsys.readouterr()
+    with app.app_context():
+        resp = app.test_client().get("/readyz", headers={"X-Request-ID": "lb-4f2a.9_Z-1"})
+    assert resp.headers["X-Request-ID"] == "lb-4f2a.9_Z-1"
+    lines = json_lines(capsys.readouterr().err)
+    warning = next(li for li in lines if li["logger"] == "formsvc.services.health")
+    assert warning["level"] == "WARNING" and "database" in warning["message"]
+    assert {li["request_id"] for li in lines} == {"lb-4f2a.9_Z-1"}
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "abc\ndef",
+        "abc\r\nSet-Cookie: x=1",
+        'x", "level": "CRITICAL", "y": "',
+        "}{",
+        "a" * 129,
+        "a b",
+        "",
+        "\xc3\x28\xff\xfe",  # bytes that are not UTF-8, as WSGI hands them over (latin-1)
+        "ok\u0000",
+        "../../etc/passwd",
+        "%0d%0a",
+    ],
+)
+def test_a_malformed_request_id_is_replaced(
+    json_app: Flask, capsys: pytest.CaptureFixture[str], hostile: str
+) -> None:
+    capsys.readouterr()
+    with json_app.app_context():
+        # straight into the WSGI environ: the test client's own headers refuse a newline
+        environ = {"HTTP_X_REQUEST_ID": hostile}
+        resp = json_app.test_client().get("/login", environ_base=environ)
+    rid = resp.headers["X-Request-ID"]
+    assert HEX32.fullmatch(rid)
+    lines = json_lines(capsys.readouterr().err)  # every line still one JSON object
+    assert [li["request_id"] for li in lines] == [rid]
+    assert all(li["level"] != "CRITICAL" for li in lines)
+
+
+def test_every_request_gets_its_own_id(json_app: Flask) -> None:
+    with json_app.app_context():
+        client = json_app.test_client()
+        ids = {client.get("/healthz").headers["X-Request-ID"] for _ in range(5)}
+    assert len(ids) == 5 and all(HEX32.fullmatch(i) for i in ids)
+
+
+def test_the_access_line_names_the_endpoint_not_the_path_or_query(
+    app: Flask, make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "Hemlig-signeringslank-token-1234567890"
+    json_app = make_app(LOG_FORMAT="json")
+    capsys.readouterr()
+    with json_app.app_context():
+        client = json_app.test_client()
+        client.get(f"/s/{token}?code=987654&next=%0a")
+        client.get("/login?next=/secret-place")
+    err = capsys.readouterr().err
+    assert token not in err and "987654" not in err and "secret-place" not in err
+    access = [li for li in json_lines(err) if li["logger"] == "formsvc.access"]
+    assert [(a["method"], a["endpoint"], a["status"]) for a in access] == [
+        ("GET", "public.link", 404),
+        ("GET", "auth.login", 200),
+    ]
+    assert all(isinstance(a["duration_ms"], float) and a["request_id"] for a in access)
+
+
+def test_probes_are_logged_at_debug_only(
+    json_app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    with json_app.app_context():
+        for path in ("/healthz", "/readyz", "/metrics"):
+            json_app.test_client().get(path)
+    assert capsys.readouterr().err == ""  # LOG_LEVEL INFO
+
+
+def test_text_lines_carry_the_request_id(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(LOG_FORMAT="text", LOG_LEVEL="debug")
+    capsys.readouterr()
+    with app.app_context():
+        app.test_client().get("/healthz", headers={"X-Request-ID": "trace-1"})
+    (line,) = [li for li in capsys.readouterr().err.splitlines() if "formsvc.access" in li]
+    assert re.search(r" DEBUG formsvc\.access \[trace-1\] GET ops\.healthz 200 [0-9.]+ ms$", line)
+
+
+def test_an_unknown_log_format_refuses_to_start(make_app: Callable[..., Flask]) -> None:
+    with pytest.raises(RuntimeError, match="LOG_FORMAT"):
+        make_app(LOG_FORMAT="xml")
+
+
+def test_request_id_is_none_outside_a_request_and_a_task_can_carry_it() -> None:
+    assert logs.request_id() is None
+    seen: dict[str, str | None] = {}
+
+    def task(rid: str | None) -> None:  # what a worker does with the id the task carried
+        with logs.bound_request_id(rid) as bound:
+            seen[str(rid)] = logs.request_id()
+            assert bound == logs.request_id()
+        seen[f"after {rid}"] = logs.request_id()
+
+    for rid in ("from-request-1", "bad\nid", None):
+        worker = threading.Thread(target=task, args=(rid,))
+        worker.start()
+        worker.join(timeout=10)
+    assert seen["from-request-1"] == "from-request-1"
+    assert HEX32.fullmatch(seen["bad\nid"] or "") and HEX32.fullmatch(seen["None"] or "")
+    assert seen["after from-request-1"] is None and logs.request_id() is None
