@@ -127,6 +127,8 @@ def configure(fmt: str = "text", level: str | int = "INFO") -> logging.Handler:
     root.addHandler(handler)
     # our loggers, not the root's level: libraries keep theirs (WARNING unless configured)
     logging.getLogger("formsvc").setLevel(level)
+    # the development server's access lines hold the path, and signing links hold a token there
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return handler
 
 

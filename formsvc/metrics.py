@@ -12,6 +12,7 @@ calls :func:`child_exit` so a dead worker's live gauges are dropped.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import (
@@ -51,6 +52,17 @@ TASK_DURATION = Histogram(
 )
 #: background task runs that failed (each failed attempt, retried or not), by task name
 TASK_FAILURES = Counter("formsvc_task_failures_total", "Background task runs that failed", ["task"])
+
+
+@dataclass(frozen=True)
+class TaskMetrics:
+    """The task queue's two metrics together (``TASKS.duration``, ``TASKS.failures``)."""
+
+    duration: Histogram  #: labels task, outcome
+    failures: Counter  #: label task
+
+
+TASKS = TaskMetrics(duration=TASK_DURATION, failures=TASK_FAILURES)
 #: messages waiting per queue, as last measured (the worker side sets it)
 QUEUE_DEPTH = Gauge(
     "formsvc_queue_depth",

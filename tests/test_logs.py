@@ -5,6 +5,7 @@ hostile X-Request-ID values replaced, never echoed."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
 import threading
@@ -150,3 +151,8 @@ def test_request_id_is_none_outside_a_request_and_a_task_can_carry_it() -> None:
     assert seen["from-request-1"] == "from-request-1"
     assert HEX32.fullmatch(seen["bad\nid"] or "") and HEX32.fullmatch(seen["None"] or "")
     assert seen["after from-request-1"] is None and logs.request_id() is None
+
+
+def test_the_development_servers_path_lines_are_not_logged(json_app: Flask) -> None:
+    # werkzeug's request lines carry the path, and a signing link's token is in the path
+    assert logging.getLogger("werkzeug").getEffectiveLevel() >= logging.WARNING

@@ -4,6 +4,7 @@ answers), and /metrics closed to outsiders, forged tokens and forged X-Forwarded
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -356,7 +357,7 @@ COUNT_A_SEAL = textwrap.dedent(
     """
     import importlib.util, sys
     spec = importlib.util.spec_from_file_location("formsvc_metrics", sys.argv[1])
-    metrics = importlib.util.module_from_spec(spec)
+    metrics = sys.modules["formsvc_metrics"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(metrics)
     metrics.SEALS.labels(outcome="ok").inc()
     metrics.QUEUE_DEPTH.labels(queue="mail").set(int(sys.argv[2]))
@@ -377,3 +378,27 @@ def test_metrics_adds_up_every_process_in_multiprocess_mode(
     text = metrics_module.exposition()[0].decode()
     assert 'formsvc_seals_total{outcome="ok"} 2.0' in text
     assert 'formsvc_queue_depth{queue="mail"} 5.0' in text  # the latest one set
+
+
+def test_seals_and_conversions_are_counted_where_they_happen(app: Flask) -> None:
+    from prometheus_client import REGISTRY
+    from pypdf import PdfWriter
+
+    from formsvc.services.conversion import ConversionError, ConverterPool
+
+    def value(name: str, outcome: str) -> float:
+        return REGISTRY.get_sample_value(name, {"outcome": outcome}) or 0.0
+
+    page = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.write(page)
+    sealed_before = value("formsvc_seals_total", "ok")
+    sealed = runtime(app).sealer().seal(page.getvalue(), reason="test", location="Stockholm")
+    assert sealed.startswith(b"%PDF") and value("formsvc_seals_total", "ok") == sealed_before + 1
+
+    failed_before = value("formsvc_conversions_total", "failed")
+    pool = ConverterPool(runtime(app).converter_settings)  # never started: LibreOffice not asked
+    with pytest.raises(ConversionError):
+        pool.convert(b"not a word file")
+    assert value("formsvc_conversions_total", "failed") == failed_before + 1
