@@ -7,7 +7,6 @@ PostgreSQL fails the run: it is never skipped.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
@@ -129,13 +128,9 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory, converter_root: Path) 
     else:
         raise pytest.UsageError(f"FORMSVC_TEST_DB must be sqlite or postgresql, not {BACKEND}")
     app = create_app(base_config(tmp_path_factory.mktemp("mig"), converter_root, url))
-    root, handlers = logging.getLogger(), logging.getLogger().handlers[:]
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    # alembic's env.py gave the root logger a handler on this moment's stderr (pytest's capture,
-    # closed when the run ends; formsvc's log lines at exit then fail): keep formsvc's own
-    root.handlers[:] = handlers
     return url
 
 
