@@ -7,16 +7,15 @@ failed goes to the log (for the operator), never into the answer (for whoever as
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
-import os
 import queue
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -64,29 +63,8 @@ def database_check(engine: Engine) -> Check:
 
 
 def storage_check(store: Any) -> Check:
-    """The store backend's own check() where it has one, else: its directory can be written,
-    read back and listed (created if missing, as the first stored file would)."""
-    backend = getattr(store, "backend", store)
-    own = getattr(backend, "check", None)
-    if callable(own):
-        return own
-    root = Path(store.root)
-
-    def check() -> None:
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".readyz-", dir=root)
-        try:
-            os.write(fd, b"ready")
-            os.lseek(fd, 0, os.SEEK_SET)
-            if os.read(fd, 5) != b"ready":
-                raise OSError("storage read back something else")
-        finally:
-            os.close(fd)
-            os.unlink(name)
-        with os.scandir(root) as entries:  # and listed
-            next(entries, None)
-
-    return check
+    """The store's blob backend's own check (formsvc.services.blobs)."""
+    return store.backend.check  # type: ignore[no-any-return]
 
 
 def redis_url(value: object) -> str | None:
@@ -147,13 +125,21 @@ def checks_for(
     return out
 
 
-def run(checks: Mapping[str, Check], timeout: float) -> Readiness:
-    """Run *checks* at once in threads; one that fails or is not done within *timeout* failed."""
+def run(
+    checks: Mapping[str, Check],
+    timeout: float,
+    scope: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> Readiness:
+    """Run *checks* at once in threads; one that fails or is not done within *timeout* failed.
+
+    Each runs inside its own *scope()* (the web app passes ``app.app_context``: a check that
+    uses the database session gets a session of its own, not the request's)."""
     done: queue.Queue[tuple[str, bool]] = queue.Queue()
 
     def one(name: str, check: Check) -> None:
         try:
-            check()
+            with scope():
+                check()
         except Exception as exc:  # noqa: BLE001 - any failure makes the check fail
             # the class and the message, for the operator; never the traceback's locals
             logger.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)

@@ -47,7 +47,8 @@ def healthz() -> Response:
 def readyz() -> tuple[Response, int]:
     store, queue = _runtime_parts()
     checks = health.checks_for(current_app.config, db.engine, store, queue)
-    result = health.run(checks, float(current_app.config["READYZ_TIMEOUT"]))
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    result = health.run(checks, float(app.config["READYZ_TIMEOUT"]), app.app_context)
     body = {"status": "ok" if result.ok else "failed", "checks": result.checks}
     return jsonify(body), 200 if result.ok else 503
 

@@ -166,6 +166,23 @@ def test_readyz_creates_a_missing_storage_directory_like_the_first_upload(
     assert (tmp_path / "new" / "files").is_dir()
 
 
+def test_readyz_checks_the_database_storage_backend_in_a_session_of_its_own(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(STORAGE_BACKEND="database")
+    with app.app_context():
+        assert readyz(app)[:2] == (
+            200,
+            {"status": "ok", "checks": {"database": "ok", "storage": "ok"}},
+        )
+    closed = make_app(
+        STORAGE_BACKEND="database",
+        SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://u@127.0.0.1:{free_port()}/x",
+    )
+    with closed.app_context():
+        assert readyz(closed)[1]["checks"] == {"database": "failed", "storage": "failed"}
+
+
 def test_readyz_pings_redis_and_fails_when_it_stops(
     make_app: Callable[..., Flask], redis_server: RedisServer
 ) -> None:
