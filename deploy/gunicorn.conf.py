@@ -49,7 +49,9 @@ preload_app = False
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
-accesslog = "-"
+# no gunicorn access log: its request line and referer hold the path, and a signing link holds its
+# token there; formsvc logs one line per request itself, by endpoint and request id (formsvc.logs)
+accesslog = None
 errorlog = "-"
 
 
@@ -64,3 +66,12 @@ def post_fork(server: Any, worker: Any) -> None:
     """In the worker, before it builds the app: its own LibreOffice ports and profiles, so two
     workers never fight over one converter (formsvc/__init__.py _converter_slot)."""
     os.environ["FORMSVC_CONVERTER_SLOT"] = str(worker.formsvc_slot)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master: a dead worker's live gauges leave /metrics (formsvc.metrics; only when
+    PROMETHEUS_MULTIPROC_DIR is set in the environment of the master and so of every worker)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -6,14 +6,13 @@ and signing tokens), a status class, a task name, an outcome.
 Several processes (gunicorn workers): set PROMETHEUS_MULTIPROC_DIR in the environment of every
 process, to an empty directory, *before* they start: each process then writes its values there
 and /metrics adds them up (prometheus-client's multiprocess mode). gunicorn's ``child_exit`` hook
-calls :func:`child_exit` so a dead worker's live gauges are dropped.
+(deploy/gunicorn.conf.py) drops a dead worker's live gauges.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -96,9 +95,3 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
-
-
-def child_exit(_server: Any, worker: Any) -> None:
-    """gunicorn's ``child_exit`` hook: forget a dead worker's live gauges."""
-    if multiprocess_dir():
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import runpy
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +158,9 @@ def test_request_id_is_none_outside_a_request_and_a_task_can_carry_it() -> None:
 def test_the_development_servers_path_lines_are_not_logged(json_app: Flask) -> None:
     # werkzeug's request lines carry the path, and a signing link's token is in the path
     assert logging.getLogger("werkzeug").getEffectiveLevel() >= logging.WARNING
+
+
+def test_gunicorn_writes_no_access_log_of_its_own() -> None:
+    # its request line ("%(r)s") and referer hold the path: a signing link's token
+    conf = runpy.run_path(str(Path(__file__).parents[1] / "deploy" / "gunicorn.conf.py"))
+    assert conf["accesslog"] is None

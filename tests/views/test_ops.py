@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import os
+import runpy
 import socket
 import subprocess
 import sys
 import textwrap
 import time
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -386,12 +388,16 @@ def test_metrics_adds_up_every_process_in_multiprocess_mode(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    pids = []
     for depth in ("3", "5"):  # two processes, one after the other
-        subprocess.run(
-            [sys.executable, "-c", COUNT_A_SEAL, metrics_module.__file__, depth],
-            timeout=60,
-            check=True,
+        proc = subprocess.Popen(
+            [sys.executable, "-c", COUNT_A_SEAL, metrics_module.__file__, depth]
         )
+        assert proc.wait(timeout=60) == 0
+        pids.append(proc.pid)
+    # gunicorn's master, told a worker died: its live gauges go, its counts stay
+    conf = runpy.run_path(str(Path(__file__).parents[2] / "deploy" / "gunicorn.conf.py"))
+    conf["child_exit"](None, types.SimpleNamespace(pid=pids[0]))
     text = metrics_module.exposition()[0].decode()
     assert 'formsvc_seals_total{outcome="ok"} 2.0' in text
     assert 'formsvc_queue_depth{queue="mail"} 5.0' in text  # the latest one set
