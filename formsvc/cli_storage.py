@@ -1,4 +1,5 @@
-"""`flask --app formsvc storage …`: rotate the storage key, retire old keys, verify stored files."""
+"""`flask --app formsvc storage …`: rotate the storage key, retire old keys, verify stored files,
+migrate them to another blob backend."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from flask_babel import gettext as _
 from formsvc.extensions import db
 from formsvc.models import StoredFile
 from formsvc.runtime import runtime
-from formsvc.services import audit, keys
+from formsvc.services import audit, blobs, keys
 from formsvc.services.storage import FileStore, StoredFileError
 
-storage_cli = AppGroup("storage", help="Encrypted file storage: keys and checks.")
+storage_cli = AppGroup("storage", help="Encrypted file storage: keys, checks, backends.")
 
 
 def register(app: Flask) -> None:
@@ -131,3 +132,105 @@ def verify() -> None:
     )
     if broken:
         raise click.exceptions.Exit(1)
+
+
+@storage_cli.command("migrate")
+@click.option(
+    "--to",
+    "target_name",
+    required=True,
+    type=click.Choice(blobs.BACKENDS),
+    help="The backend to copy every stored file to.",
+)
+@click.option(
+    "--from",
+    "source_name",
+    type=click.Choice(blobs.BACKENDS),
+    default=None,
+    help="The backend to copy from (default: STORAGE_BACKEND).",
+)
+def migrate(target_name: str, source_name: str | None) -> None:
+    """Copy every stored file to another backend, checked; resumable; the source is kept.
+
+    A backend's settings come from STORAGE_MIGRATE_TARGETS[name], else the instance's own
+    (STORAGE_DIR, STORAGE_S3). Run it again after switching STORAGE_BACKEND, with --from the
+    old backend, for what was written meanwhile: files already copied are only checked.
+    """
+    config = current_app.config
+    configured = config.get("STORAGE_BACKEND", "local")
+    source_name = source_name or configured
+    if source_name == target_name:
+        raise click.ClickException(
+            _("Källa och mål är samma lagring (%(name)s): inget att flytta.", name=target_name)
+        )
+    store = _store()
+    try:
+        source = (
+            store.backend if source_name == configured else blobs.backend_named(source_name, config)
+        )
+        target = blobs.backend_named(target_name, config)
+    except (RuntimeError, ValueError) as exc:  # e.g. STORAGE_S3 incomplete: names the key only
+        raise click.ClickException(
+            _("Lagringen kan inte användas: %(reason)s", reason=str(exc))
+        ) from None
+    # rows whose blob is missing are reported too; blobs without a row are copied as well
+    names = sorted(set(source.names()) | set(db.session.scalars(db.select(StoredFile.sha256))))
+    db.session.commit()
+    report = blobs.migrate(source, target, names, store.open_blob, commit=db.session.commit)
+    audit.record(
+        "storage_migrate",
+        actor_id=None,
+        actor_label="cli",
+        object_type="storage",
+        details={
+            "from": source_name,
+            "to": target_name,
+            "copied": report.copied,
+            "present": report.present,
+            "missing": report.missing,
+            "broken": report.broken,
+            "mismatched": report.mismatched,
+        },
+    )
+    db.session.commit()
+    for sha in report.missing:
+        click.echo(_("SAKNAS %(sha)s i %(name)s", sha=sha, name=source_name), err=True)
+    for sha in report.broken:
+        click.echo(_("SKADAD %(sha)s i %(name)s", sha=sha, name=source_name), err=True)
+    for sha in report.mismatched:
+        click.echo(_("FEL I MÅLET %(sha)s i %(name)s", sha=sha, name=target_name), err=True)
+    click.echo(
+        _(
+            "Från %(source)s till %(target)s: %(n)d filer. Kopierade och kontrollerade: "
+            "%(copied)d, fanns redan (kontrollerade): %(present)d, saknas: %(missing)d, "
+            "skadade: %(broken)d, fel i målet: %(mismatched)d. Inget togs bort från %(source)s.",
+            source=source_name,
+            target=target_name,
+            n=len(names),
+            copied=report.copied,
+            present=report.present,
+            missing=len(report.missing),
+            broken=len(report.broken),
+            mismatched=len(report.mismatched),
+        )
+    )
+    if not report.complete:
+        raise click.ClickException(
+            _(
+                "%(n)d filer finns inte i %(target)s. Återställ dem i %(source)s från "
+                "säkerhetskopian (se `flask storage verify`) och kör kommandot igen: det som "
+                "redan är kopierat kontrolleras bara.",
+                n=len(report.missing) + len(report.broken) + len(report.mismatched),
+                source=source_name,
+                target=target_name,
+            )
+        )
+    click.echo(
+        _(
+            'Klart. Sätt STORAGE_BACKEND = "%(target)s" på varje instans och starta om dem; kör '
+            "sedan `flask storage migrate --from %(source)s --to %(target)s` igen för filer "
+            "som skrevs under tiden.",
+            source=source_name,
+            target=target_name,
+        )
+    )

@@ -176,6 +176,10 @@ class FileStore:
         except FileNotFoundError:
             raise StoredFileError(sha256, "missing") from None
 
+    def open_blob(self, sha256: str, blob: bytes) -> bytes:
+        """The plaintext of *blob* stored as *sha256*; StoredFileError unless it is intact."""
+        return decrypt(blob, sha256, self._keys)
+
     def delete(self, sha256: str) -> bool:
         """Remove the file (retention); True if it was there. The caller drops the row first
         (and commits: with the database backend the deletion is part of its transaction)."""
