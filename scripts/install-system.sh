@@ -35,6 +35,8 @@ fi
 # chattr (e2fsprogs) makes a directory unwritable even to root there
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
+# tests/cluster puts HAProxy (Debian's) in front of two app instances
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 if [ "${FORMSVC_WITH_BROWSER:-0}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi

@@ -103,9 +103,13 @@ class Gunicorn:
         return self.log.read_text(errors="replace")
 
 
-def start_gunicorn(instance: Path, env: Mapping[str, str] | None = None) -> Gunicorn:
-    """gunicorn with deploy/gunicorn.conf.py serving formsvc.wsgi:app from *instance*."""
-    port = free_port()
+def start_gunicorn(
+    instance: Path, env: Mapping[str, str] | None = None, port: int | None = None
+) -> Gunicorn:
+    """gunicorn with deploy/gunicorn.conf.py serving formsvc.wsgi:app from *instance*.
+
+    On *port* if given (a restart behind a load balancer), else on a free one."""
+    port = port or free_port()
     environ = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
