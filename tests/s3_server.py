@@ -45,6 +45,8 @@ class S3Server:
     #: SeaweedFS collection, whose first write waits ~0.2 s for its volumes)
     bucket: str = "formsvc-tests"
     _admin: Any = field(default=None, repr=False)
+    #: sockets weed makes in /tmp whatever it is told (/tmp/seaweedfs-<part>-grpc-<port>.sock)
+    leftovers: list[Path] = field(default_factory=list, repr=False)
 
     def settings(
         self, bucket: str | None = None, prefix: str | None = None, **extra: Any
@@ -154,9 +156,11 @@ def start_s3_server(root: Path) -> S3Server:
         "-filer",
         f"-filer.port={filer}",
         f"-filer.port.grpc={filer_grpc}",
+        f"-filer.localSocket={root / 'filer.sock'}",  # not /tmp/seaweedfs-*.sock, left behind
         "-s3",
         f"-s3.port={s3}",
         f"-s3.port.grpc={s3_grpc}",
+        f"-s3.localSocket={root / 's3.sock'}",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         f"-s3.config={config}",
@@ -165,11 +169,24 @@ def start_s3_server(root: Path) -> S3Server:
     log = root / "weed.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=root
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=root,
         )
     server = S3Server(
         f"http://127.0.0.1:{s3}", access_key, secret_key, admin_key, admin_secret, process, log
     )
+    server.leftovers = [
+        Path(f"/tmp/seaweedfs-{part}-grpc-{port}.sock")  # noqa: S108 - weed's own fixed place
+        for part, port in (
+            ("master", master_grpc),
+            ("volume", volume_grpc),
+            ("filer", filer_grpc),
+            ("s3", s3_grpc),
+        )
+    ]
     try:
         _wait_until_it_stores(server)
     except BaseException:
@@ -206,6 +223,9 @@ def stop_s3_server(server: S3Server) -> None:
     if server.process.poll() is None:
         server.process.kill()
     server.process.wait(timeout=10)
+    for path in server.leftovers:
+        if path.is_socket():
+            path.unlink()
 
 
 @pytest.fixture(scope="session")
