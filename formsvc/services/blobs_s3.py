@@ -9,6 +9,7 @@ boto3 is imported when an S3Backend is made, so an instance on another backend n
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -124,9 +125,28 @@ class S3Backend:
     def __init__(self, config: Mapping[str, Any] | None) -> None:
         #: the checked STORAGE_S3 settings
         self.settings = S3Settings.from_mapping(config)
-        self._client = _client(self.settings, self.settings.max_attempts)
+        self._pid = 0
+        self._connect()
+
+    def _connect(self) -> None:
+        self._pid = os.getpid()
+        self._main = _client(self.settings, self.settings.max_attempts)
         # /readyz must answer within a second even when the endpoint is a black hole
-        self._check_client = _client(self.settings, 1, timeout=1.0)
+        self._check = _client(self.settings, 1, timeout=1.0)
+
+    @property
+    def _client(self) -> Any:
+        # a forked child (a Celery worker, gunicorn --preload) must not share its parent's
+        # pooled connections: two processes reading one socket get each other's answers
+        if self._pid != os.getpid():
+            self._connect()
+        return self._main
+
+    @property
+    def _check_client(self) -> Any:
+        if self._pid != os.getpid():
+            self._connect()
+        return self._check
 
     def __repr__(self) -> str:
         return f"S3Backend({self.settings!r})"
