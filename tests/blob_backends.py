@@ -14,14 +14,20 @@ import pytest
 from formsvc.extensions import db
 from formsvc.services.storage import FileStore
 
-#: Every backend the storage suite runs against (storage-s3 adds "s3" with its server fixture).
-BLOB_BACKENDS = ["local", "database"]
+#: Every backend the storage suite runs against ("s3": SeaweedFS on loopback, tests/s3_server.py).
+BLOB_BACKENDS = ["local", "database", "s3"]
 
 
 def backend_settings(name: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     """The config keys backend *name* needs beside STORAGE_BACKEND (a server fixture for S3)."""
     if name in ("local", "database"):
         return {"STORAGE_BACKEND": name}  # STORAGE_DIR / the test database are already set
+    if name == "s3":
+        # the run's server and bucket, a prefix of this test's own (tests/s3_server.py)
+        return {
+            "STORAGE_BACKEND": "s3",
+            "STORAGE_S3": request.getfixturevalue("s3_server").settings(),
+        }
     raise pytest.UsageError(f"no test settings for blob backend {name!r}")
 
 

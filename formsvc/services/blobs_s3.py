@@ -19,9 +19,10 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from formsvc.services.blobs import is_sha256
+
 #: The keys STORAGE_S3 must have.
 REQUIRED = ("endpoint_url", "bucket", "access_key", "secret_key", "region")
-_SHA_RE = re.compile(r"[0-9a-f]{64}")
 # S3's own rules for a bucket name (lower case, digits, dots, hyphens; 3-63)
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _PREFIX_RE = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
@@ -153,7 +154,7 @@ class S3Backend:
 
     def key(self, sha256: str) -> str:
         """The object key of the blob named *sha256*."""
-        if not _SHA_RE.fullmatch(sha256):  # the name becomes a key: nothing else gets in
+        if not is_sha256(sha256):  # the name becomes a key: nothing else gets in
             raise ValueError(f"not a SHA-256 name: {sha256[:80]!r}")
         return f"{self.settings.prefix}/{sha256[:2]}/{sha256}"
 
@@ -210,7 +211,7 @@ class S3Backend:
                     rest = item["Key"][len(prefix) :]
                     folder, _sep, name = rest.partition("/")
                     # strays (other tools' objects, a folder marker) are not blobs
-                    if _SHA_RE.fullmatch(name) and folder == name[:2]:
+                    if is_sha256(name) and folder == name[:2]:
                         yield name
 
     def check(self) -> None:

@@ -61,6 +61,10 @@ def bring_back(app: Flask, src: Path, *, force: bool = False) -> backup.Manifest
 
 def wipe(app: Flask) -> None:
     """Lose every row and every stored file, as a new machine would start."""
+    store = runtime(app).store
+    for sha in list(store.names()):  # an object store keeps its blobs whatever the rows lose
+        store.backend.delete(sha)
+    db.session.commit()
     db.session.remove()
     tables = db.metadata.sorted_tables
     if db.engine.dialect.name == "postgresql":  # ids start again at 1, as in a new database

@@ -1,4 +1,7 @@
-"""The S3 blob backend against a real S3 server (SeaweedFS on loopback, tests/s3_server.py)."""
+"""The S3 blob backend against a real S3 server (SeaweedFS on loopback, tests/s3_server.py).
+
+The storage suite itself also runs on S3 (tests/blob_backends.py); these are S3's own cases.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,15 @@ import socket
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
+from formsvc import create_app
+from formsvc.extensions import db
+from formsvc.models import Document
+from formsvc.runtime import runtime
 from formsvc.services.blobs_s3 import S3Backend, StorageUnavailable
+from tests.conftest import Auth
 from tests.s3_server import S3Server
 
 
@@ -196,3 +206,69 @@ def test_a_server_that_is_down_is_unavailable_not_a_crash(settings: dict[str, An
         down.exists(sha(b"doc"))
     with pytest.raises(StorageUnavailable):
         down.delete(sha(b"doc"))
+
+
+# --- the app on S3 ---------------------------------------------------------------------------
+
+PDF = b"%PDF-1.7\n% Asa Oberg, 20100315-1234\n%%EOF\n"
+UNAVAILABLE = "Fillagringen svarar inte just nu"
+
+
+@pytest.fixture
+def on_s3(config: dict[str, Any], s3_server: S3Server) -> None:
+    """Build this test's app on the S3 backend (a prefix of its own in the run's bucket)."""
+    config.update({"STORAGE_BACKEND": "s3", "STORAGE_S3": s3_server.settings()})
+
+
+def test_the_app_refuses_to_start_on_s3_with_incomplete_settings(config: dict[str, Any]) -> None:
+    for partial in ({}, {"bucket": "formsvc"}, {"endpoint_url": "http://127.0.0.1:9"}):
+        with pytest.raises(RuntimeError, match="STORAGE_S3"):
+            create_app({**config, "STORAGE_BACKEND": "s3", "STORAGE_S3": partial})
+
+
+@pytest.mark.usefixtures("on_s3")
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        ({"endpoint_url": "closed"}, "EndpointConnectionError"),
+        ({"secret_key": "not-the-secret-key"}, "refused the credentials"),
+        ({"bucket": "no-such-bucket-here"}, "does not exist"),
+    ],
+)
+def test_a_download_while_the_object_store_fails_is_a_clear_page_not_a_500(
+    app: Flask,
+    client: FlaskClient,
+    auth: Auth,
+    consent_doc: Document,
+    make_app: Any,
+    caplog: pytest.LogCaptureFixture,
+    broken: dict[str, str],
+    reason: str,
+) -> None:
+    store = runtime(app).store
+    assert store.backend.name == "s3"
+    doc = db.session.get(Document, consent_doc.id)
+    sha256 = store.put(PDF, "application/pdf").sha256
+    db.session.commit()  # the stored_file row first: the document's column refers to it
+    doc.frozen_pdf_sha256 = sha256
+    db.session.commit()
+    url = f"/documents/{doc.id}/frozen.pdf"
+    auth.login("caseworker")
+    ok = client.get(url)
+    assert ok.status_code == 200 and ok.data == PDF
+
+    settings = dict(app.config["STORAGE_S3"])
+    if "endpoint_url" in broken:
+        broken = {"endpoint_url": f"http://127.0.0.1:{closed_port()}"}
+    failing = make_app(STORAGE_S3={**settings, **broken, "max_attempts": 1})
+    other = failing.test_client()
+    Auth(other).login("caseworker")
+    resp = other.get(url)
+    assert resp.status_code == 503
+    assert resp.mimetype == "text/html"
+    assert UNAVAILABLE in resp.get_data(as_text=True)
+    assert b"%PDF" not in resp.data
+    assert reason in caplog.text  # the operator's reason is in the log …
+    assert settings["secret_key"] not in caplog.text  # … and no secret is
+    assert "not-the-secret-key" not in caplog.text
+    assert client.get(url).data == PDF  # the working instance is not disturbed
