@@ -68,6 +68,17 @@ def post_fork(server: Any, worker: Any) -> None:
     os.environ["FORMSVC_CONVERTER_SLOT"] = str(worker.formsvc_slot)
 
 
+def on_starting(server: Any) -> None:
+    """In the master, before any worker: an empty PROMETHEUS_MULTIPROC_DIR, so /metrics does not
+    add up the files of workers from an earlier run (prometheus-client's multiprocess mode)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(folder, name))
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """In the master: a dead worker's live gauges leave /metrics (formsvc.metrics; only when
     PROMETHEUS_MULTIPROC_DIR is set in the environment of the master and so of every worker)."""

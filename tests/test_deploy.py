@@ -67,6 +67,22 @@ def test_each_gunicorn_worker_gets_its_own_converter_ports_and_profiles(
     assert Path(second.profile_root) == Path(first.profile_root) / "worker-1"
 
 
+def test_gunicorn_starts_with_an_empty_metrics_folder_and_forgets_dead_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hooks = runpy.run_path(str(GUNICORN_CONF))
+    folder = tmp_path / "metrics"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    hooks["on_starting"](SimpleNamespace())  # no folder yet: made, private
+    assert folder.is_dir() and folder.stat().st_mode & 0o077 == 0
+    for name in ("counter_41.db", "gauge_livesum_41.db", "gauge_livesum_42.db"):
+        (folder / name).write_bytes(b"")
+    hooks["child_exit"](SimpleNamespace(), SimpleNamespace(pid=41))  # worker 41 died
+    assert sorted(p.name for p in folder.iterdir()) == ["counter_41.db", "gauge_livesum_42.db"]
+    hooks["on_starting"](SimpleNamespace())  # the next start: nothing of this run is added in
+    assert list(folder.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- image and compose
 
 DOCKERFILE = ROOT / "Dockerfile"
