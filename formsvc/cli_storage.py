@@ -14,6 +14,7 @@ from formsvc.extensions import db
 from formsvc.models import StoredFile
 from formsvc.runtime import runtime
 from formsvc.services import audit, blobs, keys
+from formsvc.services.blobs_s3 import StorageUnavailable
 from formsvc.services.storage import FileStore, StoredFileError
 
 storage_cli = AppGroup("storage", help="Encrypted file storage: keys, checks, backends.")
@@ -174,9 +175,19 @@ def migrate(target_name: str, source_name: str | None) -> None:
             _("Lagringen kan inte användas: %(reason)s", reason=str(exc))
         ) from None
     # rows whose blob is missing are reported too; blobs without a row are copied as well
-    names = sorted(set(source.names()) | set(db.session.scalars(db.select(StoredFile.sha256))))
-    db.session.commit()
-    report = blobs.migrate(source, target, names, store.open_blob, commit=db.session.commit)
+    try:
+        names = sorted(set(source.names()) | set(db.session.scalars(db.select(StoredFile.sha256))))
+        db.session.commit()
+        report = blobs.migrate(source, target, names, store.open_blob, commit=db.session.commit)
+    except StorageUnavailable as exc:  # an object store down or refusing us: no traceback
+        db.session.rollback()
+        raise click.ClickException(
+            _(
+                "Lagringen svarar inte (%(reason)s). Det som redan är kopierat finns kvar: "
+                "kör kommandot igen när den svarar.",
+                reason=exc.reason,
+            )
+        ) from None
     audit.record(
         "storage_migrate",
         actor_id=None,
