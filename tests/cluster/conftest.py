@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+import requests
 
 from tests.cluster.haproxy import PIN, HAProxy, haproxy
-from tests.conftest import BACKEND, CONVERTER_PORT, fresh_config
+from tests.conftest import BACKEND, CONVERTER_PORT, PASSWORD, fresh_config
 from tests.processes import (
     Gunicorn,
     Redis,
@@ -76,6 +78,29 @@ class Cluster:
     def pin(name: str) -> dict[str, str]:
         """Headers sending a request to instance *name* while HAProxy sees it up."""
         return {PIN: name}
+
+    def login(self, username: str) -> requests.Session:
+        """A browser session of staff *username*, logged in through HAProxy."""
+        http = requests.Session()
+        data = {"username": username, "password": PASSWORD}
+        r = http.post(self.url("/login"), data=data, timeout=30, allow_redirects=False)
+        assert r.status_code == 302, r.text[:500]
+        return http
+
+    def warm(self, http: requests.Session, pdf_url: str) -> None:
+        """Get *pdf_url* from both instances at once (each starts its LibreOffice if it must)."""
+        with ThreadPoolExecutor(len(NAMES)) as pool:
+            answers = pool.map(lambda n: http.get(pdf_url, headers=self.pin(n), timeout=90), NAMES)
+            assert [r.status_code for r in answers] == [200] * len(NAMES)
+
+    def retried_from(self, name: str) -> int:
+        """How often HAProxy sent a request again after instance *name* failed it."""
+        row = self.lb.servers()[name]
+        return int(row["wretr"] or 0) + int(row["wredis"] or 0)
+
+    def in_flight(self, name: str) -> int:
+        """Requests HAProxy has at instance *name* now."""
+        return int(self.lb.servers()[name]["scur"])
 
     def soffice(self, name: str) -> list[int]:
         """The LibreOffice (soffice.bin) processes of instance *name*."""
@@ -186,7 +211,7 @@ def clusters(
                     "PROXY_FIX_X_FOR": 1,  # HAProxy's `option forwardfor`
                     # well below HAProxy's `timeout server`: a hung LibreOffice ends in the
                     # app's own message (test_hung_converter)
-                    "CONVERTER_TIMEOUT": 5.0,
+                    "CONVERTER_TIMEOUT": 8.0,
                 }
                 run = run_cluster(config, tmp, converter_root, len(started), cluster_redis)
                 started[backend] = stack.enter_context(run)
@@ -203,7 +228,11 @@ def storage_backend() -> str:
 
 @pytest.fixture
 def cluster(clusters: Callable[[str], Cluster], storage_backend: str) -> Cluster:
-    return clusters(storage_backend)
+    cluster = clusters(storage_backend)
+    for name, server in cluster.servers.items():
+        if server.proc.poll() is not None:  # killed by an earlier test (test_sigkill)
+            cluster.restart(name)
+    return cluster
 
 
 @pytest.fixture
