@@ -205,3 +205,25 @@ def test_a_target_directory_from_the_migrate_settings_is_used(
     assert LocalBackend(elsewhere).read(sha_of(FILES[0])) == store.backend.read(sha_of(FILES[0])), (
         result.output
     )
+
+
+def test_a_second_pass_after_the_switch_copies_what_was_written_meanwhile(
+    app: Flask, make_app: Any
+) -> None:
+    store = runtime(app).store
+    for data in FILES[:3]:
+        store.put(data, "application/octet-stream")
+    db.session.commit()
+    assert migrate(app, "--to", "database").exit_code == 0
+    store.put(FILES[3], "application/octet-stream")  # an instance not yet switched writes
+    db.session.commit()
+    switched = make_app(STORAGE_BACKEND="database")
+
+    second = migrate(switched, "--from", "local", "--to", "database")
+
+    assert second.exit_code == 0, second.output
+    assert "Från local till database: 4 filer. Kopierade och kontrollerade: 1," in second.output
+    assert "fanns redan (kontrollerade): 3," in second.output
+    with switched.app_context():
+        assert [runtime(switched).store.get(sha_of(d)) for d in FILES] == FILES
+        db.session.remove()
