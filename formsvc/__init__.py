@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from formsvc import doctypes, legal_texts, logs, runtime
+from formsvc import queue as jobs
 from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
 from formsvc.models.user import configure_hasher
@@ -79,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ),
         anchor=_anchor(app),
         app=app,
+        queue=jobs.build(app),
     )
 
     from formsvc import cli, views

@@ -206,4 +206,18 @@ def defaults(instance_path: str) -> dict[str, object]:
         # (at least 16 characters; None: no token); everyone else gets 404
         "METRICS_ALLOW": ("127.0.0.0/8", "::1/128"),
         "METRICS_TOKEN": None,
+        # Jobs (docs/adr/020-job-queue.md): "inline" runs tasks in this process right after the
+        # commit (one machine, no Redis; scheduled jobs from cron); "celery" sends them to Redis
+        # for `celery -A formsvc.worker worker`, scheduled by `celery -A formsvc.worker beat`
+        "QUEUE_MODE": "inline",
+        "CELERY_BROKER_URL": None,  # e.g. "redis://127.0.0.1:6379/0"
+        "QUEUE_KEY_PREFIX": "formsvc:",  # every Redis key of this deployment starts with it
+        "QUEUE_NAME_PREFIX": "",  # prefixed to the queue names mail, default, convert
+        "QUEUE_HEARTBEAT_TTL": 30,  # seconds: a worker without a heartbeat this long is down
+        "CELERY_TASK_SOFT_TIME_LIMIT": 240,  # seconds; above CONVERTER_TIMEOUT and MAIL_TIMEOUT
+        "CELERY_TASK_TIME_LIMIT": 300,  # the worker process is killed (and the task redelivered)
+        # an unacknowledged message goes to another worker after this: above the time limit
+        "CELERY_VISIBILITY_TIMEOUT": 3600,
+        # seconds between scheduled runs (celery beat); 0 turns one off
+        "BEAT_SCHEDULE": {"reminders": 3600, "retention": 86400, "audit_checkpoint": 86400},
     }

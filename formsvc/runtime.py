@@ -17,6 +17,7 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:
     from formsvc.doctypes import DocumentType
+    from formsvc.queue import Queue
     from formsvc.services.checkpoints import Anchor
     from formsvc.services.conversion import ConverterPool, ConverterSettings
     from formsvc.services.sealing import Sealer, SealerCache
@@ -45,6 +46,8 @@ class Runtime:
     sealer_cache: SealerCache = field(init=False, repr=False, compare=False)
     #: the app these objects belong to (for the seal, which reads the app's config)
     app: Flask = field(repr=False, compare=False)
+    #: where tasks go after commit: inline or Celery (formsvc.queue; owner: jobs)
+    queue: Queue | None = field(default=None, repr=False, compare=False)
 
     @property
     def converter(self) -> ConverterPool:

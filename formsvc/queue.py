@@ -1,0 +1,231 @@
+"""Jobs: tasks sent only once the database transaction that asked for them commits.
+
+Two modes (docs/adr/020-job-queue.md):
+
+- ``QUEUE_MODE = "inline"`` (the default): a task runs in this process right after the commit,
+  in its own app context and session. The explicit degraded mode for one machine without Redis;
+  scheduled jobs then come from cron (`flask reminders`, `flask retention`, `flask audit
+  checkpoint`).
+- ``QUEUE_MODE = "celery"``: a task is published to Redis (``CELERY_BROKER_URL``) and run by
+  ``celery -A formsvc.worker worker``; ``celery -A formsvc.worker beat`` sends the scheduled ones.
+
+Either way the database row is the truth: a task finds its work there and claims it
+idempotently, so a task sent twice, retried or redelivered after a crash does it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery import Celery
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+logger = logging.getLogger(__name__)
+
+MODES = ("inline", "celery")
+#: the queues a task may go to; "convert" is reserved for conversions (not yet tasks)
+QUEUES = ("mail", "default", "convert")
+#: where a session keeps the tasks waiting for its commit
+_PENDING = "formsvc.queue.pending"
+#: the task message header that carries the web request's id into the task
+REQUEST_ID_HEADER = "formsvc_request_id"
+
+
+def request_id() -> str | None:
+    """The current request's id (formsvc.logs, when the ops part provides it), else None."""
+    try:
+        from formsvc import logs  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    getter = getattr(logs, "request_id", None)
+    try:
+        value = getter() if callable(getter) else None
+    except Exception:  # noqa: BLE001 - outside a request there may be none
+        return None
+    return str(value) if value else None
+
+
+def bind_request_id(value: str | None) -> None:
+    """Make *value* the request id of the task now running (hook for formsvc.logs)."""
+    try:
+        from formsvc import logs  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    setter = getattr(logs, "bind_request_id", None) or getattr(logs, "set_request_id", None)
+    if callable(setter):
+        setter(value)
+
+
+@dataclass
+class Queue:
+    """Sends tasks after commit; in celery mode also the worker heartbeat and run-once locks."""
+
+    #: "inline" or "celery"
+    mode: str
+    #: the app the tasks run in (inline mode, and the worker)
+    app: Flask = field(repr=False)
+    #: the Celery app (celery mode: publishes; the worker runs it); None in inline mode
+    celery: Celery | None = field(default=None, repr=False)
+    #: prefix of every Redis key this deployment writes (heartbeat, locks)
+    key_prefix: str = "formsvc:"
+    #: prefix of the queue names ("" → mail, default, convert)
+    queue_prefix: str = ""
+    #: a worker counts as alive while its heartbeat is younger than this
+    heartbeat_ttl: int = 30
+
+    def enqueue(self, task: str, **kwargs: Any) -> None:
+        """Send *task* with *kwargs* (plain JSON values) once the current transaction commits.
+
+        Nothing is sent if it rolls back. A caller that has nothing to commit commits anyway
+        (`db.session.commit()` with no changes still ends the transaction and sends)."""
+        from formsvc import tasks
+        from formsvc.extensions import db
+
+        if task not in tasks.TASKS:
+            raise ValueError(f"unknown task {task!r}")
+        session = db.session()
+        session.info.setdefault(_PENDING, []).append((self, task, kwargs, request_id()))
+
+    def queue_name(self, task: str) -> str:
+        """The broker queue *task* goes to."""
+        from formsvc import tasks
+
+        return self.queue_prefix + tasks.TASKS[task].queue
+
+    def _dispatch(self, task: str, kwargs: dict[str, Any], rid: str | None) -> None:
+        if self.mode == "celery":
+            assert self.celery is not None
+            try:
+                self.celery.send_task(
+                    task,
+                    kwargs=kwargs,
+                    queue=self.queue_name(task),
+                    headers={REQUEST_ID_HEADER: rid} if rid else None,
+                )
+            except Exception:  # noqa: BLE001 - the transaction is committed already
+                # the row is the truth: the next scheduled run finds the work again
+                logger.exception("could not publish task %s", task)
+            return
+        run_inline(self.app, task, kwargs, rid)
+
+    # ----------------------------------------------------------------- Redis (celery mode)
+
+    def redis(self) -> Any:
+        """A Redis client on the broker (celery mode only)."""
+        import redis
+
+        assert self.celery is not None, "no Redis in inline mode"
+        url = str(self.celery.conf.broker_url)
+        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def beat(self, worker: str) -> None:
+        """Record that *worker* is alive (refreshed well within heartbeat_ttl)."""
+        self.redis().set(f"{self.key_prefix}heartbeat:{worker}", "1", ex=self.heartbeat_ttl)
+
+    def worker_alive(self) -> bool:
+        """Whether at least one worker sent a heartbeat recently (False in inline mode: no
+        worker is needed there; /readyz asks only in celery mode). Raises if Redis is down."""
+        if self.mode != "celery":
+            return False
+        client = self.redis()
+        for _key in client.scan_iter(match=f"{self.key_prefix}heartbeat:*", count=100):
+            return True
+        return False
+
+    def run_once(self, job: str, seconds: int) -> bool:
+        """Take the lock of scheduled *job* for *seconds*; False if someone has it.
+
+        A Redis SET NX with an expiry, not released at the end: a second beat's copy of the
+        same run, arriving moments later, is skipped too. Inline mode has no beat: True."""
+        if self.mode != "celery":
+            return True
+        token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        taken = self.redis().set(f"{self.key_prefix}lock:{job}", token, nx=True, ex=seconds)
+        return bool(taken)
+
+
+def run_inline(app: Flask, task: str, kwargs: Mapping[str, Any], rid: str | None) -> None:
+    """Run *task* now in its own app context (and so its own session); failures are logged."""
+    from formsvc import tasks
+
+    with app.app_context():
+        bind_request_id(rid)
+        try:
+            tasks.TASKS[task].fn(**kwargs)
+        except Exception:  # noqa: BLE001 - like a worker: log it; the row is still the truth
+            logger.exception("task %s failed (inline)", task)
+        finally:
+            bind_request_id(None)
+
+
+def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The Celery settings for a formsvc app's *config*."""
+    prefix = str(config.get("QUEUE_NAME_PREFIX") or "")
+    return {
+        "broker_url": config["CELERY_BROKER_URL"],
+        "broker_connection_retry_on_startup": True,
+        # a task's message is acknowledged when it has finished, not when it starts, and
+        # given back if the process running it dies: a crash means a retry, never a loss
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        # a message not acknowledged within this goes to another worker (Redis has no
+        # connection-bound acks): longer than any task's hard time limit
+        "broker_transport_options": {
+            "visibility_timeout": int(config["CELERY_VISIBILITY_TIMEOUT"]),
+            "global_keyprefix": str(config.get("QUEUE_KEY_PREFIX") or "formsvc:"),
+        },
+        "task_soft_time_limit": int(config["CELERY_TASK_SOFT_TIME_LIMIT"]),
+        "task_time_limit": int(config["CELERY_TASK_TIME_LIMIT"]),
+        "task_default_queue": prefix + "default",
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_backend": None,
+        "task_ignore_result": True,
+        "worker_send_task_events": False,
+        "timezone": "UTC",
+    }
+
+
+def build(app: Flask) -> Queue:
+    """The app's Queue from its config; refuses to start on a mode it cannot run."""
+    config = app.config
+    mode = str(config.get("QUEUE_MODE") or "inline")
+    if mode not in MODES:
+        raise RuntimeError(f"QUEUE_MODE must be one of {', '.join(MODES)}, not {mode!r}")
+    common = {
+        "app": app,
+        "key_prefix": str(config.get("QUEUE_KEY_PREFIX") or "formsvc:"),
+        "queue_prefix": str(config.get("QUEUE_NAME_PREFIX") or ""),
+        "heartbeat_ttl": int(config["QUEUE_HEARTBEAT_TTL"]),
+    }
+    if mode == "inline":
+        return Queue(mode=mode, **common)
+    broker = str(config.get("CELERY_BROKER_URL") or "")
+    if not broker.startswith(("redis://", "rediss://", "unix://")):
+        raise RuntimeError("QUEUE_MODE = 'celery' needs CELERY_BROKER_URL = 'redis://…'")
+    celery = Celery("formsvc", set_as_current=False)
+    celery.conf.update(celery_config(config))
+    return Queue(mode=mode, celery=celery, **common)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_committed(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    for queue, task, kwargs, rid in pending or ():
+        queue._dispatch(task, kwargs, rid)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    # after a commit the list is gone already; what is left was rolled back (or closed)
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
