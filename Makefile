@@ -1,5 +1,7 @@
 # formsvc – the two commands a newcomer needs:
-#   make run    set everything up and serve on http://127.0.0.1:$(PORT)/
+#   make run    set everything up and serve on http://127.0.0.1:$(PORT)/ (web + worker + beat +
+#               a private Redis, by honcho and the Procfile; Ctrl-C stops all; `make run-single`:
+#               one process without Redis, QUEUE_MODE inline)
 #   make test   set everything up and run the whole suite on SQLite and on PostgreSQL
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -7,11 +9,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app formsvc
 PORT ?= 5000
+REDIS_PORT ?= 6390
 export FORMSVC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run setup system venv node translations instance test test-sqlite test-postgresql lint bench templates clean
+.PHONY: run run-single setup system venv node translations instance test test-sqlite test-postgresql lint bench templates clean
 
 run: setup
+	@mkdir -p -m 700 instance/redis
+	WEB_PORT=$(PORT) REDIS_PORT=$(REDIS_PORT) FORMSVC_QUEUE_MODE=celery \
+	  FORMSVC_CELERY_BROKER_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(VENV)/bin/honcho start -f Procfile
+
+# One process, no Redis and no worker: tasks run in it right after each commit (QUEUE_MODE inline)
+# and scheduled jobs come from cron (`flask reminders`, `flask retention`, `flask audit checkpoint`)
+run-single: setup
 	$(FLASK) serve --port $(PORT)
 
 setup: system venv translations instance

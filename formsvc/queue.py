@@ -80,6 +80,7 @@ class Queue:
     queue_prefix: str = ""
     #: a worker counts as alive while its heartbeat is younger than this
     heartbeat_ttl: int = 30
+    _redis: Any = field(default=None, init=False, repr=False)
 
     def enqueue(self, task: str, **kwargs: Any) -> None:
         """Send *task* with *kwargs* (plain JSON values) once the current transaction commits.
@@ -119,12 +120,14 @@ class Queue:
     # ----------------------------------------------------------------- Redis (celery mode)
 
     def redis(self) -> Any:
-        """A Redis client on the broker (celery mode only)."""
+        """A Redis client on the broker (celery mode only), made once (it pools connections)."""
         import redis
 
         assert self.celery is not None, "no Redis in inline mode"
-        url = str(self.celery.conf.broker_url)
-        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        if self._redis is None:
+            url = str(self.celery.conf.broker_url)
+            self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return self._redis
 
     def beat(self, worker: str) -> None:
         """Record that *worker* is alive (refreshed well within heartbeat_ttl)."""

@@ -13,6 +13,7 @@ from typing import Any
 from celery import Celery, bootsteps, signals
 from celery import Task as CeleryTask
 from flask import Flask
+from kombu import Queue as KombuQueue
 
 from formsvc import create_app, tasks
 from formsvc.extensions import db
@@ -45,6 +46,10 @@ def make_celery(app: Flask) -> Celery:
     for name, spec in tasks.TASKS.items():
         _register(celery, AppTask, queue, name, spec)
     celery.conf.task_routes = {name: {"queue": queue.queue_name(name)} for name in tasks.TASKS}
+    # what a worker started without -Q consumes: mail and default ("convert" gets its own workers)
+    celery.conf.task_queues = [
+        KombuQueue(queue.queue_prefix + name) for name in ("mail", "default")
+    ]
     schedule = app.config["BEAT_SCHEDULE"]
     celery.conf.beat_schedule = {
         job: {

@@ -14,6 +14,8 @@ if fc-list 2>/dev/null | grep -q "Noto Color Emoji"; then
   echo "warning: fonts-noto-color-emoji is installed; emoji print as blank space in PDFs." >&2
   echo "         Remove it (apt-get remove fonts-noto-color-emoji) so fonts-symbola is used." >&2
 fi
+# jobs (docs/adr/020): `make run` starts a private Redis for the Celery worker and beat
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 # tests/pdfa.py runs `qpdf --check` on the PDFs the tests make
 command -v qpdf >/dev/null 2>&1 || need+=(qpdf)

@@ -126,7 +126,7 @@ class Worker:
         self.log = instance / "worker.log"
         args = [
             *(CELERY, "-A", "formsvc.worker", "worker", "--loglevel", "INFO"),
-            *("-Q", f"{prefix}mail,{prefix}default", "--concurrency", str(concurrency)),
+            *("--concurrency", str(concurrency)),
             *("--hostname", f"{prefix}w{secrets.token_hex(3)}@%h"),
             *("--without-gossip", "--without-mingle"),
         ]

@@ -86,18 +86,21 @@ def test_a_rolled_back_transaction_sends_nothing_even_at_a_later_commit(
     assert db.session.scalar(select(func.count()).select_from(SentReminder)) == 0
 
 
-def test_an_inline_task_that_fails_is_logged_and_its_work_stays_due(
-    app: Flask, make_app: Any, world: World, caplog: pytest.LogCaptureFixture
-) -> None:
-    doc, end = ending_consent(app, world)
-    down = make_app(MAIL_PORT=9)  # nothing listens there
-    with down.app_context():
+class TestMailDown:
+    @pytest.fixture
+    def config(self, config: dict[str, Any]) -> dict[str, Any]:
+        return {**config, "MAIL_PORT": 9}  # nothing listens there
+
+    def test_an_inline_task_that_fails_is_logged_and_its_work_stays_due(
+        self, app: Flask, world: World, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        doc, end = ending_consent(app, world)
         queue = runtime().queue
         assert queue is not None
         queue.enqueue("formsvc.reminders.send", kind=reminders.EXPIRY, object_id=doc.id, key=end)
         db.session.commit()  # the commit itself succeeds
         assert claims(doc) == 0  # nothing claimed: the next run sends it
-    assert "task formsvc.reminders.send failed (inline)" in caplog.text
+        assert "task formsvc.reminders.send failed (inline)" in caplog.text
 
 
 def test_an_unknown_task_is_refused_at_once(app: Flask) -> None:
@@ -141,6 +144,9 @@ def test_a_scheduled_jobs_lock_is_taken_once_per_period_in_redis(
     queue.beat("w1@host")
     assert queue.worker_alive()
     assert 0 < queue.redis().ttl(f"{queue.key_prefix}heartbeat:w1@host") <= queue.heartbeat_ttl
+    queue.redis().close()
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_in_inline_mode_no_worker_is_needed_and_every_run_may_go(app: Flask) -> None:
