@@ -28,6 +28,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from formsvc import logs
+
 logger = logging.getLogger(__name__)
 
 MODES = ("inline", "celery")
@@ -37,31 +39,6 @@ QUEUES = ("mail", "default", "convert")
 _PENDING = "formsvc.queue.pending"
 #: the task message header that carries the web request's id into the task
 REQUEST_ID_HEADER = "formsvc_request_id"
-
-
-def request_id() -> str | None:
-    """The current request's id (formsvc.logs, when the ops part provides it), else None."""
-    try:
-        from formsvc import logs  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    getter = getattr(logs, "request_id", None)
-    try:
-        value = getter() if callable(getter) else None
-    except Exception:  # noqa: BLE001 - outside a request there may be none
-        return None
-    return str(value) if value else None
-
-
-def bind_request_id(value: str | None) -> None:
-    """Make *value* the request id of the task now running (hook for formsvc.logs)."""
-    try:
-        from formsvc import logs  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    setter = getattr(logs, "bind_request_id", None) or getattr(logs, "set_request_id", None)
-    if callable(setter):
-        setter(value)
 
 
 @dataclass
@@ -93,7 +70,7 @@ class Queue:
         if task not in tasks.TASKS:
             raise ValueError(f"unknown task {task!r}")
         session = db.session()
-        session.info.setdefault(_PENDING, []).append((self, task, kwargs, request_id()))
+        session.info.setdefault(_PENDING, []).append((self, task, kwargs, logs.request_id()))
 
     def queue_name(self, task: str) -> str:
         """The broker queue *task* goes to."""
@@ -159,14 +136,11 @@ def run_inline(app: Flask, task: str, kwargs: Mapping[str, Any], rid: str | None
     """Run *task* now in its own app context (and so its own session); failures are logged."""
     from formsvc import tasks
 
-    with app.app_context():
-        bind_request_id(rid)
+    with app.app_context(), logs.bound_request_id(rid):
         try:
             tasks.TASKS[task].fn(**kwargs)
         except Exception:  # noqa: BLE001 - like a worker: log it; the row is still the truth
             logger.exception("task %s failed (inline)", task)
-        finally:
-            bind_request_id(None)
 
 
 def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from celery import Task as CeleryTask
 from flask import Flask
 from kombu import Queue as KombuQueue
 
-from formsvc import create_app, tasks
+from formsvc import create_app, logs, tasks
 from formsvc.extensions import db
-from formsvc.queue import REQUEST_ID_HEADER, Queue, bind_request_id
+from formsvc.queue import REQUEST_ID_HEADER, Queue
 from formsvc.runtime import runtime
 
 logger = logging.getLogger(__name__)
@@ -36,12 +36,9 @@ def make_celery(app: Flask) -> Celery:
             rid = getattr(self.request, REQUEST_ID_HEADER, None) or (
                 self.request.headers or {}
             ).get(REQUEST_ID_HEADER)
-            with app.app_context():
-                bind_request_id(str(rid) if rid else None)
-                try:
-                    return super().__call__(*args, **kwargs)
-                finally:
-                    bind_request_id(None)
+            # the web request's id (a malformed one is replaced by a fresh id)
+            with app.app_context(), logs.bound_request_id(str(rid) if rid else None):
+                return super().__call__(*args, **kwargs)
 
     for name, spec in tasks.TASKS.items():
         _register(celery, AppTask, queue, name, spec)
