@@ -241,16 +241,16 @@ class Heartbeat:
 
 
 def test_readyz_asks_for_a_worker_heartbeat_in_celery_mode(
-    make_app: Callable[..., Flask],
+    make_app: Callable[..., Flask], redis_server: RedisServer
 ) -> None:
-    app = make_app(QUEUE_MODE="celery")
+    # celery mode needs a broker (formsvc.queue refuses to start without); no worker runs
+    app = make_app(QUEUE_MODE="celery", CELERY_BROKER_URL=redis_server.url)
     rt = runtime(app)
     with app.app_context():
+        checks = {"database": "ok", "storage": "ok", "redis_broker": "ok", "worker": "failed"}
+        assert readyz(app)[:2] == (503, {"status": "failed", "checks": checks})
         rt.queue = None  # type: ignore[attr-defined] - no queue configured
-        assert readyz(app)[:2] == (
-            503,
-            {"status": "failed", "checks": {"database": "ok", "storage": "ok", "worker": "failed"}},
-        )
+        assert readyz(app)[:2] == (503, {"status": "failed", "checks": checks})
         rt.queue = Heartbeat(alive=False)  # type: ignore[attr-defined]
         assert readyz(app)[1]["checks"]["worker"] == "failed"
         rt.queue = Heartbeat(alive=True)  # type: ignore[attr-defined]
