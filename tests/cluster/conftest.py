@@ -144,20 +144,16 @@ def _comm(pid: int) -> bytes:
 
 @contextlib.contextmanager
 def run_cluster(
-    config: dict[str, Any], folder: Path, converter_root: Path, slot: int, shared: Redis
+    config: dict[str, Any], folder: Path, converter_root: Path, shared: Redis
 ) -> Iterator[Cluster]:
     """Instances a and b of *config* behind HAProxy, each with own converter ports, profiles."""
-    from formsvc import create_app
-
-    rules = {rule.rule for rule in create_app(config).url_map.iter_rules()}
-    check = "/healthz" if "/healthz" in rules else "/login"
-    profiles = {n: converter_root / f"cluster-{slot}-{n}" for n in NAMES}
+    profiles = {n: converter_root / f"cluster-{n}" for n in NAMES}
     folders = {
         n: write_instance(
             folder / n,
             {
                 **config,
-                "CONVERTER_BASE_PORT": CONVERTER_PORT + 4 * (slot + 1) + 2 * i,
+                "CONVERTER_BASE_PORT": CONVERTER_PORT + 4 + 2 * i,
                 "CONVERTER_PROFILE_ROOT": str(profiles[n]),
             },
         )
@@ -168,7 +164,7 @@ def run_cluster(
         for server in servers.values():
             wait_serving(server)
         ports = [(n, int(urlsplit(s.url).port or 0)) for n, s in servers.items()]
-        with haproxy(folder / "haproxy", ports, check) as lb:
+        with haproxy(folder / "haproxy", ports, "/healthz") as lb:
             yield Cluster(config, servers, folders, lb, shared, profiles)
     finally:
         for server in servers.values():  # both at once: each takes a few seconds to drain
@@ -194,28 +190,36 @@ def clusters(
     converter_root: Path,
     seal_pkcs12: bytes,
     cluster_redis: Redis,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Callable[[str], Cluster]]:
-    """A cluster per storage backend, started when a test first asks for it."""
-    with contextlib.ExitStack() as stack:
-        started: dict[str, Cluster] = {}
+    """The cluster of a storage backend, started when a test asks for it. One runs at a time
+    (each has two app instances and two LibreOffice), on the same ports and profiles."""
+    current: dict[str, Cluster] = {}
+    with contextlib.ExitStack() as running:
 
         def get(backend: str) -> Cluster:
-            if backend not in started:
-                tmp = tmp_path_factory.mktemp(f"cluster-{backend}")
-                config = {
-                    **fresh_config(tmp, migrated_db, converter_root, seal_pkcs12),
-                    **LIMITS,
-                    "STORAGE_BACKEND": backend,
-                    "RATELIMIT_STORAGE_URI": cluster_redis.url,
-                    "LOGIN_LOCKOUT_SECONDS": 600,
-                    "PROXY_FIX_X_FOR": 1,  # HAProxy's `option forwardfor`
-                    # well below HAProxy's `timeout server`: a hung LibreOffice ends in the
-                    # app's own message (test_hung_converter)
-                    "CONVERTER_TIMEOUT": 8.0,
-                }
-                run = run_cluster(config, tmp, converter_root, len(started), cluster_redis)
-                started[backend] = stack.enter_context(run)
-            return started[backend]
+            if backend in current:
+                return current[backend]
+            running.close()
+            current.clear()
+            tmp = tmp_path_factory.mktemp(f"cluster-{backend}")
+            config = {
+                **fresh_config(tmp, migrated_db, converter_root, seal_pkcs12),
+                **LIMITS,
+                "STORAGE_BACKEND": backend,
+                "RATELIMIT_STORAGE_URI": cluster_redis.url,
+                "LOGIN_LOCKOUT_SECONDS": 600,
+                "PROXY_FIX_X_FOR": 1,  # HAProxy's `option forwardfor`
+                # well below HAProxy's `timeout server`: a hung LibreOffice ends in the app's
+                # own message (test_hung_converter)
+                "CONVERTER_TIMEOUT": 8.0,
+            }
+            if backend == "s3":  # the run's SeaweedFS (tests/s3_server.py), a fresh prefix
+                config["STORAGE_S3"] = request.getfixturevalue("s3_server").settings()
+            current[backend] = running.enter_context(
+                run_cluster(config, tmp, converter_root, cluster_redis)
+            )
+            return current[backend]
 
         yield get
 
