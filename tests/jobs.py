@@ -170,12 +170,16 @@ class Worker:
 
 @contextmanager
 def running_worker(
-    config: Mapping[str, Any], instance: Path, concurrency: int = 1
+    config: Mapping[str, Any], instance: Path, concurrency: int = 1, warm_stop: bool = False
 ) -> Iterator[Worker]:
-    """A worker that is ready; stopped (and its process group gone) afterwards."""
+    """A worker that is ready; afterwards its process group is gone: stopped warm (as systemd
+    or Ctrl-C would) with *warm_stop*, else killed at once (the test has seen its work done)."""
     worker = Worker(config, instance, concurrency)
     try:
         worker.wait_ready()
         yield worker
     finally:
-        worker.stop()
+        if warm_stop:
+            worker.stop()
+        elif worker.proc.poll() is None:
+            worker.kill9()

@@ -4,6 +4,7 @@ scheduled job holds in a real Redis. The worker itself: tests/slow/test_jobs_wor
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from formsvc import create_app
+from formsvc import create_app, logs
 from formsvc.extensions import db
 from formsvc.models import Document, SentReminder
 from formsvc.runtime import runtime
@@ -69,6 +70,34 @@ def test_inline_is_the_default_and_runs_a_task_right_after_the_commit_not_before
     queue.enqueue("formsvc.reminders.send", kind=reminders.EXPIRY, object_id=doc.id, key=end)
     db.session.commit()  # sent again: the claim makes it a no-op
     assert len(smtp_server.messages) == 1 and claims(doc) == 1
+
+
+@pytest.mark.parametrize(
+    ("rid", "carried"),
+    [("req-0123456789abcdef", True), ("bad id\r\nX-Injected: 1", False), (None, False)],
+)
+def test_a_task_runs_under_the_request_id_it_was_queued_in_or_a_fresh_one(
+    app: Flask,
+    world: World,
+    smtp_server: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+    rid: str | None,
+    carried: bool,
+) -> None:
+    doc, end = ending_consent(app, world)
+    queue = runtime().queue
+    assert queue is not None
+    caplog.handler.addFilter(logs.RequestIdFilter())
+    caplog.set_level(logging.INFO, logger="formsvc")
+    with logs.bound_request_id(rid) as bound:
+        queue.enqueue("formsvc.reminders.send", kind=reminders.EXPIRY, object_id=doc.id, key=end)
+    db.session.commit()  # outside the request: the task still gets its id
+    sent = [r for r in caplog.records if r.getMessage().startswith("Mail to caseworker@")]
+    assert len(sent) == 1
+    task_rid = sent[0].request_id  # type: ignore[attr-defined]
+    # the request's id; a malformed or missing one was replaced by a fresh one in the request
+    assert task_rid == bound and logs.well_formed(task_rid)
+    assert (task_rid == rid) is carried
 
 
 def test_a_rolled_back_transaction_sends_nothing_even_at_a_later_commit(

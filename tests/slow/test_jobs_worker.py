@@ -112,7 +112,7 @@ def test_a_task_is_published_only_after_commit_and_the_worker_mails_it(
     assert waiting(q, "mail") == 1
     assert not q.worker_alive()
 
-    with running_worker(config, tmp_path / "worker") as worker:
+    with running_worker(config, tmp_path / "worker", warm_stop=True) as worker:
         assert wait_until("the worker's heartbeat", q.worker_alive)
         message = smtp_server.wait_for(lambda m: str(m["Subject"]) == EXPIRING, timeout=30)
         assert str(message["To"]) == CASEWORKER and doc.reference in message.get_content()
