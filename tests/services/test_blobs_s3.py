@@ -21,6 +21,7 @@ from formsvc.runtime import runtime
 from formsvc.services.blobs_s3 import S3Backend, StorageUnavailable
 from tests.conftest import Auth
 from tests.s3_server import S3Server
+from tests.views.test_ops import readyz
 
 
 def sha(data: bytes) -> str:
@@ -267,3 +268,30 @@ def test_a_download_while_the_object_store_fails_is_a_clear_page_not_a_500(
         assert settings["secret_key"] not in caplog.text  # … and no secret is
         assert "not-the-secret-key" not in caplog.text
     assert client.get(url).data == PDF  # the working instance is not disturbed
+
+
+@pytest.mark.usefixtures("on_s3")
+def test_readyz_checks_the_bucket_and_says_failed_without_naming_anything(
+    app: Flask, make_app: Any
+) -> None:
+    assert readyz(app)[:2] == (200, {"status": "ok", "checks": {"database": "ok", "storage": "ok"}})
+    settings = dict(app.config["STORAGE_S3"])
+    port = closed_port()
+    for broken in (
+        {"endpoint_url": f"http://127.0.0.1:{port}"},
+        {"secret_key": "not-the-secret-key"},
+        {"bucket": "no-such-bucket-here"},
+    ):
+        failing = make_app(STORAGE_S3={**settings, **broken})
+        with failing.app_context():
+            status, body, raw = readyz(failing)
+        assert (status, body["checks"]) == (503, {"database": "ok", "storage": "failed"})
+        for secret in (
+            settings["secret_key"],
+            "not-the-secret-key",
+            settings["access_key"],
+            settings["bucket"],
+            "no-such-bucket-here",
+            str(port),
+        ):
+            assert secret not in raw
