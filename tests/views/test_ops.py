@@ -230,31 +230,23 @@ def test_readyz_ignores_settings_that_name_no_redis(make_app: Callable[..., Flas
         assert set(readyz(app)[1]["checks"]) == {"database", "storage"}
 
 
-class Heartbeat:
-    """The queue's side of the worker check: what formsvc.queue's worker_alive() reports."""
-
-    def __init__(self, alive: bool) -> None:
-        self.alive = alive
-
-    def worker_alive(self) -> bool:
-        return self.alive
-
-
 def test_readyz_asks_for_a_worker_heartbeat_in_celery_mode(
     make_app: Callable[..., Flask], redis_server: RedisServer
 ) -> None:
-    # celery mode needs a broker (formsvc.queue refuses to start without); no worker runs
+    # celery mode needs a broker (formsvc.queue refuses to start without); no worker runs, the
+    # heartbeat is written as a worker's bootstep writes it (formsvc.worker), into the real Redis
     app = make_app(QUEUE_MODE="celery", CELERY_BROKER_URL=redis_server.url)
-    rt = runtime(app)
+    queue = runtime(app).queue
+    assert queue is not None
     with app.app_context():
         checks = {"database": "ok", "storage": "ok", "redis_broker": "ok", "worker": "failed"}
         assert readyz(app)[:2] == (503, {"status": "failed", "checks": checks})
-        rt.queue = None  # type: ignore[attr-defined] - no queue configured
-        assert readyz(app)[:2] == (503, {"status": "failed", "checks": checks})
-        rt.queue = Heartbeat(alive=False)  # type: ignore[attr-defined]
+        queue.beat("worker-1@host")
+        assert readyz(app)[:2] == (200, {"status": "ok", "checks": {**checks, "worker": "ok"}})
+        queue.redis().delete(f"{queue.key_prefix}heartbeat:worker-1@host")  # its TTL ran out
         assert readyz(app)[1]["checks"]["worker"] == "failed"
-        rt.queue = Heartbeat(alive=True)  # type: ignore[attr-defined]
-        assert readyz(app)[0] == 200
+        redis_server.stop()  # the heartbeat cannot be read either
+        assert readyz(app)[1]["checks"] == {**checks, "redis_broker": "failed"}
 
 
 # --------------------------------------------------------------------------- /metrics
