@@ -7,11 +7,13 @@ reports nothing to the outside (telemetry off). One server per test session, a b
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +30,7 @@ WEED_VERSION = "4.48"
 WEED_SHA256 = "8dc07b173ff9ad6068a601213174f6009cf7e66684e88d87f0fa20da3dbff876"
 START_TIMEOUT = 30.0  # seconds; it is usually up in 3
 REGION = "us-east-1"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass
@@ -174,6 +177,7 @@ def start_s3_server(root: Path) -> S3Server:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=root,
+            preexec_fn=_die_with_parent,
         )
     server = S3Server(
         f"http://127.0.0.1:{s3}", access_key, secret_key, admin_key, admin_secret, process, log
@@ -193,6 +197,11 @@ def start_s3_server(root: Path) -> S3Server:
         stop_s3_server(server)
         raise
     return server
+
+
+def _die_with_parent() -> None:
+    # a run ended by SIGTERM (conftest exits at once, no teardown) or kill -9 leaves no server
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _wait_until_it_stores(server: S3Server) -> None:
