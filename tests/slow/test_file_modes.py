@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from formsvc import create_app, devmail
 from formsvc.extensions import db
+from formsvc.runtime import runtime
 
 app = create_app()
 with app.app_context():
