@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from celery import Celery
 from flask import Flask
 
 from formsvc import create_app
@@ -133,9 +134,18 @@ def test_compose_runs_the_projects_own_entry_points(
     assert services["migrate"]["command"] == ["flask", "--app", "formsvc", "db", "upgrade"]
     cli = create_app(config).test_cli_runner()
     assert cli.invoke(args=["db", "upgrade", "--help"]).exit_code == 0
-    # celery lands separately (formsvc.worker): only the command's shape is checked here
-    assert services["worker"]["command"][:4] == ["celery", "-A", "formsvc.worker", "worker"]
-    assert services["beat"]["command"] == ["celery", "-A", "formsvc.worker", "beat"]
+    worker, beat = services["worker"]["command"], services["beat"]["command"]
+    assert worker[:4] == ["celery", "-A", "formsvc.worker", "worker"]
+    assert beat == ["celery", "-A", "formsvc.worker", "beat"]
+    # `celery -A formsvc.worker` finds a Celery app there (built as compose's environment does:
+    # QUEUE_MODE celery on a broker; nothing connects while it is built)
+    queued = {**config, "QUEUE_MODE": "celery", "CELERY_BROKER_URL": "redis://127.0.0.1:9/0"}
+    monkeypatch.setenv("FORMSVC_INSTANCE_PATH", str(write_instance(tmp_path / "wk", queued)))
+    monkeypatch.delitem(sys.modules, "formsvc.worker", raising=False)
+    celery = importlib.import_module("formsvc.worker").app
+    assert isinstance(celery, Celery)
+    served = set(worker[worker.index("-Q") + 1].split(","))
+    assert served == {"default", "mail"} <= {q.name for q in celery.conf.task_queues}
 
     for service in ("web", "worker", "beat"):  # migrations run once, before any of them
         after = services[service]["depends_on"]["migrate"]["condition"]
