@@ -24,7 +24,7 @@ import pytest
 import redis
 import requests
 
-from tests.cluster.haproxy import PIN, HAProxy, haproxy
+from tests.cluster.haproxy import PIN, THREADS, HAProxy, haproxy
 from tests.conftest import BACKEND, CONVERTER_PORT, PASSWORD, fresh_config
 from tests.processes import (
     Gunicorn,
@@ -40,6 +40,7 @@ from tests.processes import (
 collect_ignore_glob = [] if BACKEND == "postgresql" else ["test_*.py"]
 
 NAMES = ("a", "b")
+GUNICORN_ENV = {"GUNICORN_THREADS": str(THREADS)}
 #: what the tests' limits are (test_shared_limits); every other test stays well below them
 LIMITS = {"VERIFY_RATE_LIMIT": "4 per minute", "LOGIN_ACCOUNT_FAILURES": 3}
 
@@ -95,12 +96,11 @@ class Cluster:
 
     def retried_from(self, name: str) -> int:
         """How often HAProxy sent a request again after instance *name* failed it."""
-        row = self.lb.servers()[name]
-        return int(row["wretr"] or 0) + int(row["wredis"] or 0)
+        return self.lb.total(name, "wretr", "wredis")
 
     def in_flight(self, name: str) -> int:
         """Requests HAProxy has at instance *name* now."""
-        return int(self.lb.servers()[name]["scur"])
+        return self.lb.total(name, "scur")
 
     def soffice(self, name: str) -> list[int]:
         """The LibreOffice (soffice.bin) processes of instance *name*."""
@@ -119,7 +119,7 @@ class Cluster:
         stop(old.proc)
         self.sweep(name)
         port = int(urlsplit(old.url).port or 0)
-        self.servers[name] = start_gunicorn(self.folders[name], port=port)
+        self.servers[name] = start_gunicorn(self.folders[name], GUNICORN_ENV, port=port)
         wait_serving(self.servers[name])
         wait_for(lambda: self.lb.up(name), 20, f"haproxy seeing {name} up")
 
@@ -159,7 +159,9 @@ def run_cluster(
         )
         for i, n in enumerate(NAMES)
     }
-    servers = {n: start_gunicorn(f) for n, f in folders.items()}  # restart() replaces them
+    servers = {
+        n: start_gunicorn(f, GUNICORN_ENV) for n, f in folders.items()
+    }  # restart() replaces them
     try:
         for server in servers.values():
             wait_serving(server)

@@ -28,6 +28,10 @@ from tests.processes import free_port, stop, wait_for
 #: A header only the tests' config knows: it pins a request to one server (a or b) while that
 #: server is up; with the server down, HAProxy balances (and redispatches) as usual.
 PIN = "X-Cluster-Server"
+#: requests HAProxy lets each instance hold at once, pages and PDFs apart; more wait in its
+#: queue. Together below gunicorn's threads (THREADS), so a health check always finds one free.
+APP_SLOTS, PDF_SLOTS = 4, 2
+THREADS = 8
 
 
 def config_text(
@@ -56,19 +60,30 @@ def config_text(
         "frontend web",
         f"    bind 127.0.0.1:{port}",
         "    maxconn 2000",
+        # PDFs (previews, downloads) get slots of their own on each server: however many wait
+        # for a converter, the other pages and the health checks still find a free thread
+        "    use_backend pdf if { path_end .pdf }",
         "    default_backend app",
-        "backend app",
-        "    balance roundrobin",
-        # only a request that never reached a server is retried unless it is a GET or HEAD
-        "    http-request disable-l7-retry if !METH_GET",
-        "    option httpchk",
-        f"    http-check send meth GET uri {check_path}",
-        "    http-check expect status 200",
-        # gthread: 4 threads per instance in the tests; more waiting requests queue here
-        "    default-server check inter 500ms fall 2 rise 2 maxconn 8",
     ]
-    lines += [f"    use-server {name} if {{ req.hdr({PIN}) -m str {name} }}" for name, _ in servers]
-    lines += [f"    server {name} 127.0.0.1:{p}" for name, p in servers]
+    for backend, maxconn in (("app", APP_SLOTS), ("pdf", PDF_SLOTS)):
+        lines += [
+            f"backend {backend}",
+            "    balance roundrobin",
+            # only a request that never reached a server is retried unless it is a GET or HEAD
+            "    http-request disable-l7-retry if !METH_GET",
+        ]
+        if backend == "app":
+            lines += [
+                "    option httpchk",
+                f"    http-check send meth GET uri {check_path}",
+                "    http-check expect status 200",
+                "    default-server check inter 500ms fall 2 rise 2",
+            ]
+        pins = [f"    use-server {n} if {{ req.hdr({PIN}) -m str {n} }}" for n, _ in servers]
+        lines += pins
+        for name, p in servers:
+            health = "" if backend == "app" else f" track app/{name}"
+            lines.append(f"    server {name} 127.0.0.1:{p} maxconn {maxconn}{health}")
     lines += [
         "listen stats",
         f"    bind 127.0.0.1:{stats_port}",
@@ -85,15 +100,20 @@ class HAProxy:
     stats_url: str
     log: Path
 
-    def servers(self) -> dict[str, dict[str, str]]:
-        """The stats row of each server of backend app (status, scur, …), by name."""
+    def servers(self, backend: str = "app") -> dict[str, dict[str, str]]:
+        """The stats row of each server of *backend* (status, scur, …), by name."""
         text = requests.get(f"{self.stats_url};csv", timeout=5).text.lstrip("# ")
         rows = csv.DictReader(io.StringIO(text))
         return {
             r["svname"]: r
             for r in rows
-            if r["pxname"] == "app" and r["svname"] not in ("FRONTEND", "BACKEND")
+            if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND")
         }
+
+    def total(self, name: str, *columns: str) -> int:
+        """The sum of *columns* of server *name* over both backends."""
+        rows = [self.servers(backend)[name] for backend in ("app", "pdf")]
+        return sum(int(row[c] or 0) for row in rows for c in columns)
 
     def up(self, *names: str) -> bool:
         servers = self.servers()
