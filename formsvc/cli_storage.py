@@ -178,7 +178,14 @@ def migrate(target_name: str, source_name: str | None) -> None:
     try:
         names = sorted(set(source.names()) | set(db.session.scalars(db.select(StoredFile.sha256))))
         db.session.commit()
-        report = blobs.migrate(source, target, names, store.open_blob, commit=db.session.commit)
+        report = blobs.migrate(
+            source,
+            target,
+            names,
+            store.open_blob,
+            commit=db.session.commit,
+            active_key=store.active_key_id(),
+        )
     except StorageUnavailable as exc:  # an object store down or refusing us: no traceback
         db.session.rollback()
         raise click.ClickException(

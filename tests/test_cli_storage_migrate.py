@@ -55,6 +55,15 @@ def migrate(app: Flask, *args: str) -> Any:
     return result
 
 
+def cli(app: Flask, *args: str) -> Any:
+    """Any `flask storage …` command, run like `migrate`."""
+    db.session.commit()
+    with app.app_context():
+        result = app.test_cli_runner().invoke(storage_cli, list(args))
+        db.session.remove()
+    return result
+
+
 def test_local_to_database_and_back_and_every_document_downloads_byte_identical(
     app: Flask, world: World, consent_doc: Document, make_app: Any
 ) -> None:
@@ -226,4 +235,59 @@ def test_a_second_pass_after_the_switch_copies_what_was_written_meanwhile(
     assert "fanns redan (kontrollerade): 3," in second.output
     with switched.app_context():
         assert [runtime(switched).store.get(sha_of(d)) for d in FILES] == FILES
+        db.session.remove()
+
+
+def test_a_key_rotation_between_two_runs_never_strands_the_target_under_a_retired_key(
+    app: Flask, make_app: Any
+) -> None:
+    """migrate, rotate-key on the source, migrate again, retire-keys (which sees only the
+    configured backend): the target's copy under the old key must have been replaced by the
+    source's copy under the new key, so the file still opens after switching (review SD1)."""
+    data = b"consent PDF " + bytes(range(256)) * 3
+    sha = sha_of(data)
+    with app.app_context():
+        runtime(app).store.put(data, "application/pdf")
+        db.session.commit()
+    assert migrate(app, "--to", "database").exit_code == 0
+    with app.app_context():
+        old_copy = blobs.DatabaseBackend().read(sha)
+        db.session.remove()
+    rotated = cli(app, "rotate-key")
+    assert rotated.exit_code == 0, rotated.output
+    again = migrate(app, "--to", "database")
+    assert again.exit_code == 0, again.output
+    with app.app_context():
+        new_copy = blobs.DatabaseBackend().read(sha)
+        db.session.remove()
+    assert new_copy != old_copy  # replaced, not kept as "already there"
+    retired = cli(app, "retire-keys")
+    assert retired.exit_code == 0, retired.output
+    in_db = make_app(STORAGE_BACKEND="database")
+    with in_db.app_context():
+        assert runtime(in_db).store.get(sha) == data
+        db.session.remove()
+
+
+def test_a_target_copy_already_under_todays_key_is_kept(app: Flask) -> None:
+    """The other direction: the target was re-encrypted under the active key after the first
+    run while the source still has the old one; the second run keeps the target's copy."""
+    data = b"security talk " + bytes(range(256)) * 2
+    sha = sha_of(data)
+    with app.app_context():
+        runtime(app).store.put(data, "application/pdf")
+        db.session.commit()
+    assert migrate(app, "--to", "database").exit_code == 0
+    old_source = LocalBackend(app.config["STORAGE_DIR"]).read(sha)
+    assert cli(app, "rotate-key").exit_code == 0  # the source is now under the new key
+    with app.app_context():
+        store = runtime(app).store
+        rotated = store.backend.read(sha)
+        blobs.DatabaseBackend().write(sha, rotated)  # the target as if rotated there
+        db.session.commit()
+    LocalBackend(app.config["STORAGE_DIR"]).write(sha, old_source)  # source back to the old key
+    result = migrate(app, "--to", "database")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert blobs.DatabaseBackend().read(sha) == rotated
         db.session.remove()

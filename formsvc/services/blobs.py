@@ -294,13 +294,18 @@ def migrate(
     *,
     commit: Callable[[], None],
     progress: Callable[[str], None] | None = None,
+    active_key: str | None = None,
 ) -> MigrationReport:
     """Copy every blob in *names* from *source* to *target*, checking each; resumable.
 
     *opens(sha, blob)* raises unless the blob opens to content with that SHA-256 (FileStore
     decrypts and hashes): a damaged source blob is reported, never copied over a good one.
-    A blob the target holds already is kept if it opens (e.g. re-encrypted under a newer key),
-    else replaced. *commit* runs after each blob, so an interruption keeps what was done.
+    A blob the target holds already is kept if it is byte-identical, or if it opens and is
+    encrypted under *active_key* (the target was re-encrypted under today's key after an
+    earlier run); any other copy is replaced by the source's, so a copy left under a key
+    rotated away from since the last run never survives into the target (`retire-keys` only
+    looks at the configured backend). *commit* runs after each blob, so an interruption keeps
+    what was done.
     """
     report = MigrationReport()
     for sha in names:
@@ -314,7 +319,7 @@ def migrate(
         except OSError:
             report.broken.append(sha)
             continue
-        if _target_holds(target, sha, blob, opens):
+        if _target_holds(target, sha, blob, opens, active_key):
             report.present += 1
         else:
             target.write(sha, blob)
@@ -333,8 +338,14 @@ def migrate(
 
 
 def _target_holds(
-    target: BlobBackend, sha: str, blob: bytes, opens: Callable[[str, bytes], object]
+    target: BlobBackend,
+    sha: str,
+    blob: bytes,
+    opens: Callable[[str, bytes], object],
+    active_key: str | None,
 ) -> bool:
+    from formsvc.services.storage import header_key_id
+
     try:
         there = target.read(sha)
     except FileNotFoundError:
@@ -343,6 +354,9 @@ def _target_holds(
         return True
     try:
         opens(sha, there)
-    except OSError:
+        kid = header_key_id(there)
+    except (OSError, ValueError):
         return False  # a damaged copy from an earlier attempt: written again
-    return True
+    # kept only when it is under today's key; a copy under an older key than the source's
+    # would become unreadable once `retire-keys` (which sees only the source) drops that key
+    return active_key is not None and kid == active_key

@@ -140,6 +140,10 @@ class FileStore:
         )
         self._keys = keyring
 
+    def active_key_id(self) -> str | None:
+        """The id of the key new files are encrypted under; None without encryption."""
+        return self._keys.active()[0] if self._keys is not None else None
+
     @staticmethod
     def _checked(sha256: str) -> str:
         if not is_sha256(sha256):  # the name becomes a path or a key: never let it climb out
