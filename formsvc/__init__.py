@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from formsvc import doctypes, legal_texts, logs, runtime
+from formsvc import doctypes, legal_texts, logs, proxy, runtime
 from formsvc import queue as jobs
 from formsvc.config import defaults
 from formsvc.extensions import babel, csrf, db, limiter, login_manager, migrate, select_locale
@@ -160,15 +159,18 @@ def _private_sqlite(uri: str) -> None:
 
 
 def _transport(app: Flask) -> None:
-    """Trust as many proxies as configured for the client address, and over HTTPS send
+    """Trust as many proxies as configured for the client address, from PROXY_TRUSTED peers
+    only, and over HTTPS send
     cookies only over HTTPS (the HSTS header is set per response, formsvc.views)."""
     hops, proto = int(app.config["PROXY_FIX_X_FOR"]), int(app.config["PROXY_FIX_X_PROTO"])
     if hops < 0 or proto < 0:
         raise RuntimeError("PROXY_FIX_X_FOR and PROXY_FIX_X_PROTO must be 0 or more")
+    trusted = proxy.networks(app.config["PROXY_TRUSTED"])
     if hops or proto:
-        # without it X-Forwarded-For is ignored: a client could name any address it likes
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=proto, x_host=0, x_port=0, x_prefix=0
+        # without it X-Forwarded-For is ignored; with it, believed only from PROXY_TRUSTED
+        # peers (formsvc/proxy.py): a client reaching an instance directly names no address
+        app.wsgi_app = proxy.TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, trusted, x_for=hops, x_proto=proto
         )
     if app.config["PREFERRED_URL_SCHEME"] == "https":
         app.config["SESSION_COOKIE_SECURE"] = True

@@ -157,6 +157,8 @@ def defaults(instance_path: str) -> dict[str, object]:
         # 0 = none, the header is ignored (anyone could send it). Nginx in front: 1.
         "PROXY_FIX_X_FOR": 0,
         "PROXY_FIX_X_PROTO": 0,  # the same for X-Forwarded-Proto (https seen by the proxy)
+        # the load balancers' own addresses: forwarded headers from any other peer are dropped
+        "PROXY_TRUSTED": ["127.0.0.1/32", "::1/128"],
         "ARGON2_PROFILE": "RFC_9106_LOW_MEMORY",
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
         # Language: Swedish is the source language, English the second.

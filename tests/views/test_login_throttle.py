@@ -179,8 +179,8 @@ def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(
 
 
 def test_behind_one_trusted_proxy_the_last_hop_is_the_client(make_app: Any, world: World) -> None:
-    app = make_app(LOGIN_ADDRESS_FAILURES=3, PROXY_FIX_X_FOR=1)
     proxy = "10.0.0.2"
+    app = make_app(LOGIN_ADDRESS_FAILURES=3, PROXY_FIX_X_FOR=1, PROXY_TRUSTED=["10.0.0.2/32"])
     c = app.test_client()
     for i in range(3):
         # the client may prepend whatever it likes; the proxy appends the address it saw
