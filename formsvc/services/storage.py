@@ -156,7 +156,7 @@ class FileStore:
         With the database backend the blob joins the caller's transaction, like the row.
         """
         sha = hashlib.sha256(data).hexdigest()
-        if not self.backend.exists(sha):
+        if not self._holds_intact(sha):  # absent, or damaged/planted bytes under the name
             if self._keys is None:
                 blob = data
             else:
@@ -168,6 +168,29 @@ class FileStore:
             row = StoredFile(sha256=sha, size=len(data), content_type=content_type)
             db.session.add(row)
         return row
+
+    def _holds_intact(self, sha: str) -> bool:
+        """True if the backend holds a blob under *sha* that opens to exactly that content.
+
+        put() trusts nothing else: junk under the name (a crashed tool, a write to the bucket
+        by someone who guessed an expected file's hash) is replaced by the fresh upload.
+        """
+        if not self.backend.exists(sha):
+            return False
+        try:
+            decrypt(self.backend.read(sha), sha, self._keys)
+        except (FileNotFoundError, StoredFileError):
+            return False
+        return True
+
+    def delete_unless_named(self, sha256: str) -> bool:
+        """Delete the blob unless a StoredFile row names it (again): retention calls this after
+        committing the rows' deletion, so a new upload of the same bytes in between keeps them.
+        """
+        named = db.session.scalar(
+            db.select(StoredFile.sha256).where(StoredFile.sha256 == sha256).limit(1)
+        )
+        return False if named is not None else self.delete(sha256)
 
     def get(self, sha256: str) -> bytes:
         """Return the bytes stored under *sha256*; StoredFileError if missing or altered."""

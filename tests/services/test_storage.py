@@ -184,3 +184,37 @@ def test_a_tampered_frozen_pdf_is_answered_with_422_and_the_swedish_message(
     page = resp.get_data(as_text=True)
     assert SWEDISH in page
     assert b"%PDF" not in resp.data
+
+
+def test_put_replaces_junk_already_under_the_name(store: FileStore) -> None:
+    """A planted or damaged blob under an expected file's hash is not trusted (review SS1)."""
+    data = b"an expected file " * 40
+    sha = hashlib.sha256(data).hexdigest()
+    set_raw_blob(store, sha, b"garbage")
+    db.session.commit()
+    store.put(data, "application/pdf")
+    db.session.commit()
+    assert store.get(sha) == data
+
+
+def test_retention_keeps_a_blob_uploaded_again_after_its_row_went(store: FileStore) -> None:
+    """Retention deletes the rows, commits, then the blobs; a new upload of the very same bytes
+    in between names the blob again, and the purge leaves it (review SD2)."""
+    data = b"the same scan, uploaded again " * 30
+    sha = hashlib.sha256(data).hexdigest()
+    store.put(data, "application/pdf")
+    db.session.commit()
+    db.session.execute(db.delete(StoredFile).where(StoredFile.sha256 == sha))
+    db.session.commit()  # retention's first commit
+    store.put(data, "application/pdf")  # another request
+    db.session.commit()
+    assert store.delete_unless_named(sha) is False  # retention goes on with its blobs
+    db.session.commit()
+    assert store.get(sha) == data
+    # and a blob nobody names any more does go
+    db.session.execute(db.delete(StoredFile).where(StoredFile.sha256 == sha))
+    db.session.commit()
+    assert store.delete_unless_named(sha) is True
+    db.session.commit()
+    with pytest.raises(StoredFileError):
+        store.get(sha)
