@@ -97,6 +97,34 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
+#: control characters (C0, DEL, C1 and the Unicode line/paragraph separators) in a text log line
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escaped(text: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1] if m.group() != "\t" else " ", text)
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT with every control character of the message escaped (``\\n``), so a value
+    a client chose (a path, a header) can never start a line that looks like one of ours; a
+    traceback follows on lines of its own, each indented."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return _escaped(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return "\n".join(
+            "    " + _escaped(line) for line in super().formatException(ei).splitlines()
+        )
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return "\n".join("    " + _escaped(line) for line in stack_info.splitlines())
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time (a test runner swaps it per test)."""
 
@@ -123,7 +151,7 @@ def configure(fmt: str = "text", level: str | int = "INFO") -> logging.Handler:
     handler = _StderrHandler()
     handler.formsvc = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     # our loggers, not the root's level: libraries keep theirs (WARNING unless configured)
     logging.getLogger("formsvc").setLevel(level)

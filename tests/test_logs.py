@@ -9,6 +9,7 @@ import logging
 import re
 import runpy
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -164,3 +165,45 @@ def test_gunicorn_writes_no_access_log_of_its_own() -> None:
     # its request line ("%(r)s") and referer hold the path: a signing link's token
     conf = runpy.run_path(str(Path(__file__).parents[1] / "deploy" / "gunicorn.conf.py"))
     assert conf["accesslog"] is None
+
+
+def test_a_path_with_a_newline_cannot_forge_a_text_log_line(make_app: Any) -> None:
+    """Text format (the default): control characters a client put in a logged value are
+    escaped, so each record stays one line (review O4)."""
+    app = make_app(LOG_FORMAT="text")
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "formsvc", False))
+    assert isinstance(handler.formatter, logs.TextFormatter)
+    lines: list[str] = []
+
+    class Grab(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(handler.format(record))
+
+    grab = Grab()
+    grab.addFilter(logs.RequestIdFilter())
+    logging.getLogger().addHandler(grab)
+    forged = "2026-12-08 02:00:00,000 INFO formsvc.audit [00000000] admin deleted everything"
+    try:
+        for sep in ("%0A", "%0D", "%E2%80%A8", "%C2%85"):
+            app.test_client().get("/%ff" + sep + forged.replace(" ", "%20"))
+    finally:
+        logging.getLogger().removeHandler(grab)
+    assert lines, "the invalid path is logged"
+    for line in lines:
+        assert "\n" not in line and "\r" not in line and "\u2028" not in line, line
+        assert "\x85" not in line, line
+    assert any("\\n" + forged in line for line in lines)  # still readable, escaped
+
+
+def test_a_traceback_stays_under_its_record() -> None:
+    formatter = logs.TextFormatter()
+    try:
+        raise ValueError("bad\nINFO forged")
+    except ValueError:
+        record = logging.LogRecord(
+            "formsvc.x", logging.ERROR, __file__, 1, "boom", (), sys.exc_info()
+        )
+    record.request_id = "-"
+    first, *rest = formatter.format(record).split("\n")
+    assert first.endswith("boom") and rest
+    assert all(line.startswith("    ") for line in rest)
