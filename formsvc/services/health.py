@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 OK = "ok"
 FAILED = "failed"
+#: failed, but the instance still serves correctly without it (reported, not unready)
+DEGRADED = "degraded"
 #: URL schemes of a Redis server we can PING (Flask-Limiter's and Celery's spellings)
 _REDIS_SCHEMES = {"redis", "rediss", "redis+unix", "redis+socket", "unix"}
 #: the settings that may name a Redis server, and the check each one gets
@@ -48,8 +50,8 @@ class Readiness:
 
     @property
     def ok(self) -> bool:
-        """Whether every check passed."""
-        return all(v == OK for v in self.checks.values())
+        """Whether no check failed (a degraded one still lets the instance serve)."""
+        return all(v != FAILED for v in self.checks.values())
 
 
 def database_check(engine: Engine) -> Check:
@@ -125,10 +127,20 @@ def checks_for(
     return out
 
 
+def optional_checks(config: Mapping[str, Any]) -> frozenset[str]:
+    """Checks whose failure only degrades the instance: the rate-limit Redis while Flask-Limiter
+    falls back to counting in memory (each instance limits on its own, nothing fails). Failing
+    readiness for it would take every instance out of the load balancer at once."""
+    if config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True):
+        return frozenset({"redis_ratelimit"})
+    return frozenset()
+
+
 def run(
     checks: Mapping[str, Check],
     timeout: float,
     scope: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+    optional: frozenset[str] = frozenset(),
 ) -> Readiness:
     """Run *checks* at once in threads; one that fails or is not done within *timeout* failed.
 
@@ -154,7 +166,7 @@ def run(
         threading.Thread(
             target=ctx.run, args=(one, name, check), name=f"readyz-{name}", daemon=True
         ).start()
-    results = dict.fromkeys(checks, FAILED)
+    results = {name: DEGRADED if name in optional else FAILED for name in checks}
     pending = set(checks)
     deadline = time.monotonic() + timeout
     while pending:
@@ -166,7 +178,7 @@ def run(
         except queue.Empty:
             break
         pending.discard(name)
-        results[name] = OK if passed else FAILED
+        results[name] = OK if passed else DEGRADED if name in optional else FAILED
     if pending:
         logger.warning(
             "readiness checks not done after %.1f s: %s", timeout, ", ".join(sorted(pending))

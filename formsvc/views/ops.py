@@ -48,7 +48,12 @@ def readyz() -> tuple[Response, int]:
     store, queue = _runtime_parts()
     checks = health.checks_for(current_app.config, db.engine, store, queue)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    result = health.run(checks, float(app.config["READYZ_TIMEOUT"]), app.app_context)
+    result = health.run(
+        checks,
+        float(app.config["READYZ_TIMEOUT"]),
+        app.app_context,
+        optional=health.optional_checks(app.config),
+    )
     body = {"status": "ok" if result.ok else "failed", "checks": result.checks}
     return jsonify(body), 200 if result.ok else 503
 

@@ -198,14 +198,32 @@ def test_readyz_pings_redis_and_fails_when_it_stops(
         )
         redis_server.stop()
         status, body, raw = readyz(app)
-    assert status == 503
+    assert status == 503  # the broker is needed: jobs would be lost
     assert body["checks"] == {
         "database": "ok",
         "storage": "ok",
-        "redis_ratelimit": "failed",
+        "redis_ratelimit": "degraded",  # limits fall back to each process's memory
         "redis_broker": "failed",
     }
     assert str(redis_server.port) not in raw
+
+
+def test_readyz_stays_ready_without_the_rate_limit_redis_while_limits_fall_back(
+    make_app: Callable[..., Flask], redis_server: RedisServer
+) -> None:
+    """A down rate-limit Redis degrades (each instance limits alone) but must not take every
+    instance out of the load balancer at once; without the fallback it does fail."""
+    redis_server.stop()
+    app = make_app(RATELIMIT_STORAGE_URI=redis_server.url)
+    with app.app_context():
+        status, body, _raw = readyz(app)
+    assert (status, body["status"], body["checks"]["redis_ratelimit"]) == (200, "ok", "degraded")
+    strict = make_app(
+        RATELIMIT_STORAGE_URI=redis_server.url, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=False
+    )
+    with strict.app_context():
+        status, body, _raw = readyz(strict)
+    assert (status, body["checks"]["redis_ratelimit"]) == (503, "failed")
 
 
 def test_readyz_gives_up_on_a_redis_that_never_answers(make_app: Callable[..., Flask]) -> None:
