@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
 from formsvc import create_app
@@ -177,8 +179,19 @@ def empty_database() -> None:
     db.session.remove()
     if BACKEND == "postgresql":
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        db.session.commit()
+        # a live server's request thread may still be finishing a request the browser sent as
+        # the test ended: TRUNCATE then deadlocks with it (PostgreSQL aborts one side). Once
+        # that request is done the next attempt goes through; bounded, never silently skipped.
+        for attempt in range(1, 11):
+            try:
+                db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                db.session.commit()
+                break
+            except OperationalError as exc:
+                db.session.rollback()
+                if attempt == 10 or "deadlock" not in str(exc).lower():
+                    raise
+                time.sleep(0.2 * attempt)
     db.engine.dispose()
 
 
