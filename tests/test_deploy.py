@@ -10,6 +10,7 @@ import runpy
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,8 +22,12 @@ from flask import Config, Flask
 
 from formsvc import create_app
 from formsvc.config import defaults
+from formsvc.extensions import db
 from formsvc.runtime import runtime
+from formsvc.services import keys
 from formsvc.services.blobs_s3 import S3Backend, S3Settings
+from formsvc.services.storage import StoredFileError
+from tests.blob_backends import raw_blob
 from tests.processes import GUNICORN_CONF, ROOT, write_instance
 from tests.s3_server import WEED_VERSION, S3Server
 
@@ -126,7 +131,7 @@ def test_compose_runs_the_projects_own_entry_points(
     config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     services = compose()
-    assert set(services) == {"migrate", "web", "worker", "beat", "redis", "postgres"}
+    assert set(services) == {"migrate", "web", "worker", "beat", "rotate-key", "redis", "postgres"}
 
     web = services["web"]["command"]
     assert web[:3] == ["gunicorn", "-c", "/etc/formsvc/gunicorn.conf.py"]
@@ -263,7 +268,7 @@ def app_config(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
     return config
 
 
-APP_SERVICES = ("migrate", "web", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "beat", "rotate-key")
 
 
 def test_compose_s3_gives_every_app_container_a_storage_s3_that_formsvc_accepts(
@@ -350,3 +355,56 @@ def test_compose_s3_bucket_step_makes_the_bucket_once_and_checks_formsvcs_keys(
     # formsvc's keys in the environment differ from the identity file's: the step fails
     done = run(FORMSVC_STORAGE_S3__secret_key="not-" + s3_server.secret_key)
     assert done.returncode != 0 and b"403" in done.stderr
+
+
+def test_compose_shares_one_keyring_folder_writable_only_by_the_rotate_key_step(
+    config: dict[str, Any],
+) -> None:
+    services = compose()
+    path = Path(services["web"]["environment"]["FORMSVC_STORAGE_KEYRING_PATH"])
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["FORMSVC_STORAGE_KEYRING_PATH"] == str(path)
+        assert "storage_keys" not in services[name].get("secrets", [])
+        mode = "rw" if name == "rotate-key" else "ro"
+        expected = f"./secrets/keyring:{path.parent}" + (":ro" if mode == "ro" else "")
+        assert services[name]["volumes"] == [expected], name
+    step = services["rotate-key"]
+    assert step["profiles"] == ["keys"] and step["restart"] == "no"  # by hand, never by `up`
+    assert step["command"] == ["flask", "--app", "formsvc", "storage", "rotate-key"]
+    cli = create_app(config).test_cli_runner()
+    for command in ("rotate-key", "retire-keys"):  # README: retire-keys through the same step
+        assert cli.invoke(args=["storage", command, "--help"]).exit_code == 0
+
+
+def test_a_rotation_in_the_shared_keyring_reaches_a_running_instance_but_not_a_copy(
+    app: Flask, make_app: Callable[..., Flask], config: dict[str, Any], tmp_path: Path
+) -> None:
+    # `app` is the rotate-key step; `web` was started before it, reading the same keyring file;
+    # `stale` has a copy of the keyring taken before the rotation (another machine's own copy)
+    keyring = Path(config["STORAGE_KEYRING_PATH"])
+    copy = tmp_path / "copy" / "storage-keys.json"
+    copy.parent.mkdir(mode=0o700)
+    copy.write_bytes(keyring.read_bytes())
+    web, stale = make_app(), make_app(STORAGE_KEYRING_PATH=str(copy))
+    with web.app_context():
+        before = runtime(web).store.put(b"%PDF-1.7 before", "application/pdf").sha256
+        db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["storage", "rotate-key"])
+    assert result.exit_code == 0, result.output
+    new = keys.load_keyring(keyring).active_id
+
+    with web.app_context():  # no restart: it reads the new keyring file and writes under the key
+        store = runtime(web).store
+        assert store.get(before) == b"%PDF-1.7 before"
+        after = store.put(b"%PDF-1.7 after", "application/pdf").sha256
+        db.session.commit()
+        assert {key_id(raw_blob(store, sha)) for sha in (before, after)} == {new}
+    # why every instance must have the new keyring before a rotation
+    with stale.app_context(), pytest.raises(StoredFileError, match="key"):
+        runtime(stale).store.get(before)
+
+
+def key_id(blob: bytes) -> str:
+    """The key id in a stored blob's header (formsvc.services.storage's format)."""
+    return blob[5 : 5 + blob[4]].decode("ascii")
