@@ -220,6 +220,15 @@ def defaults(instance_path: str) -> dict[str, object]:
         "CELERY_TASK_TIME_LIMIT": 300,  # the worker process is killed (and the task redelivered)
         # an unacknowledged message goes to another worker after this: above the time limit
         "CELERY_VISIBILITY_TIMEOUT": 3600,
-        # seconds between scheduled runs (celery beat); 0 turns one off
-        "BEAT_SCHEDULE": {"reminders": 3600, "retention": 86400, "audit_checkpoint": 86400},
+        # when celery beat sends each scheduled job: a five-field cron line ("minute hour day
+        # month weekday") in Stockholm time, so a restarted beat keeps the times; None turns a
+        # job off. Not between 02:00 and 03:00, which summer time skips or repeats
+        "BEAT_SCHEDULE": {
+            "reminders": "5 * * * *",
+            "retention": "15 3 * * *",
+            "audit_checkpoint": "45 3 * * *",
+        },
+        # beat's record of the last runs (writable, kept across restarts: a job whose time
+        # passed while beat was down runs when it starts)
+        "BEAT_SCHEDULE_FILE": str(inst / "celerybeat-schedule"),
     }

@@ -19,11 +19,13 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -39,6 +41,52 @@ QUEUES = ("mail", "default", "convert")
 _PENDING = "formsvc.queue.pending"
 #: the task message header that carries the web request's id into the task
 REQUEST_ID_HEADER = "formsvc_request_id"
+#: the wall clock the beat schedule's crontab times are in (like signing.today_local)
+TIMEZONE = "Europe/Stockholm"
+#: the queue a worker must consume for /readyz to count it (mail waits on nothing else)
+READY_QUEUE = "mail"
+
+
+def parse_cron(text: Any) -> dict[str, str]:
+    """The crontab fields of a five-field cron line ("minute hour day month weekday");
+    ValueError if it is not one."""
+    fields = text.split() if isinstance(text, str) else []
+    if len(fields) != 5:
+        raise ValueError(f"not a five-field cron line: {text!r}")
+    names = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+    spec = dict(zip(names, fields, strict=True))
+    crontab(**spec)  # raises ValueError on a field out of range or unknown
+    return spec
+
+
+def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """BEAT_SCHEDULE's jobs that are on, as crontab fields; RuntimeError on anything else."""
+    from formsvc import tasks
+
+    schedule = config.get("BEAT_SCHEDULE") or {}
+    if not isinstance(schedule, Mapping):
+        raise RuntimeError("BEAT_SCHEDULE must map job names to cron lines")
+    out: dict[str, dict[str, str]] = {}
+    for job, line in schedule.items():
+        if job not in tasks.SCHEDULED:
+            raise RuntimeError(f"BEAT_SCHEDULE: unknown job {job!r}")
+        if line in (None, "", False):
+            continue  # turned off
+        try:
+            out[job] = parse_cron(line)
+        except ValueError as exc:
+            raise RuntimeError(f"BEAT_SCHEDULE[{job!r}]: {exc}") from None
+    return out
+
+
+def cron_period(spec: Mapping[str, str], now: datetime | None = None) -> timedelta:
+    """The time between the next two runs of crontab *spec* after *now* (Stockholm time)."""
+    fixed = now or datetime.now(UTC)
+    app = Celery(set_as_current=False)
+    app.conf.timezone = TIMEZONE
+    cron = crontab(**spec, nowfun=lambda: fixed, app=app)
+    first = cron.remaining_estimate(fixed)
+    return cron.remaining_estimate(fixed + first) - first
 
 
 @dataclass
@@ -57,6 +105,8 @@ class Queue:
     queue_prefix: str = ""
     #: a worker counts as alive while its heartbeat is younger than this
     heartbeat_ttl: int = 30
+    #: the scheduled jobs that are on: job → crontab fields (BEAT_SCHEDULE)
+    schedule: dict[str, dict[str, str]] = field(default_factory=dict)
     _redis: Any = field(default=None, init=False, repr=False)
 
     def enqueue(self, task: str, **kwargs: Any) -> None:
@@ -106,30 +156,77 @@ class Queue:
             self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         return self._redis
 
-    def beat(self, worker: str) -> None:
-        """Record that *worker* is alive (refreshed well within heartbeat_ttl)."""
-        self.redis().set(f"{self.key_prefix}heartbeat:{worker}", "1", ex=self.heartbeat_ttl)
+    def _heartbeats(self, queue: str) -> str:
+        return f"{self.key_prefix}heartbeats:{queue}"
 
-    def worker_alive(self) -> bool:
-        """Whether at least one worker sent a heartbeat recently (False in inline mode: no
-        worker is needed there; /readyz asks only in celery mode). Raises if Redis is down."""
+    def beat(self, worker: str, queues: Iterable[str] = ("mail", "default")) -> None:
+        """Record that *worker* is alive and consumes *queues* (names without the prefix).
+
+        One sorted set per queue: member the worker, score the Redis time its heartbeat ends
+        (refreshed well within heartbeat_ttl). Reading it is one ZCOUNT, never a SCAN."""
+        client = self.redis()
+        seconds, _micro = client.time()
+        pipe = client.pipeline()
+        for queue in queues:
+            key = self._heartbeats(queue)
+            pipe.zadd(key, {worker: seconds + self.heartbeat_ttl})
+            pipe.zremrangebyscore(key, "-inf", seconds)  # workers gone without a goodbye
+            pipe.expire(key, self.heartbeat_ttl)  # the last worker gone: the set goes too
+        pipe.execute()
+
+    def forget(self, worker: str, queues: Iterable[str] = QUEUES) -> None:
+        """Drop *worker*'s heartbeat (a clean stop)."""
+        pipe = self.redis().pipeline()
+        for queue in queues:
+            pipe.zrem(self._heartbeats(queue), worker)
+        pipe.execute()
+
+    def worker_alive(self, queue: str = READY_QUEUE) -> bool:
+        """Whether a worker consuming *queue* sent a heartbeat recently (False in inline mode:
+        no worker is needed there; /readyz asks only in celery mode). Raises if Redis is down."""
         if self.mode != "celery":
             return False
         client = self.redis()
-        for _key in client.scan_iter(match=f"{self.key_prefix}heartbeat:*", count=100):
-            return True
-        return False
+        seconds, _micro = client.time()
+        return bool(client.zcount(self._heartbeats(queue), f"({seconds}", "+inf"))
 
-    def run_once(self, job: str, seconds: int) -> bool:
-        """Take the lock of scheduled *job* for *seconds*; False if someone has it.
+    def beat_entries(self) -> dict[str, dict[str, Any]]:
+        """Celery's beat_schedule: each scheduled job that is on, at its crontab times."""
+        from formsvc import tasks
 
-        A Redis SET NX with an expiry, not released at the end: a second beat's copy of the
-        same run, arriving moments later, is skipped too. Inline mode has no beat: True."""
+        assert self.celery is not None, "no beat in inline mode"
+        return {
+            job: {
+                "task": tasks.SCHEDULED[job],
+                "schedule": crontab(**spec, app=self.celery),
+                "options": {"queue": self.queue_name(tasks.SCHEDULED[job])},
+            }
+            for job, spec in self.schedule.items()
+        }
+
+    def lock_seconds(self, job: str) -> int:
+        """How long a run of scheduled *job* holds its lock: most of its period."""
+        spec = self.schedule.get(job)
+        period = cron_period(spec).total_seconds() if spec else 3600.0
+        return max(1, int(period * 0.9))
+
+    def run_once(self, job: str, seconds: int, run_id: str | None = None) -> bool:
+        """Take the lock of scheduled *job* for *seconds* for run *run_id*; False if another
+        run has it.
+
+        A Redis SET NX with an expiry, kept after the run: a second beat's copy of the same
+        period (another task id), arriving seconds or minutes later, is skipped. The lock
+        belongs to its run: the same run redelivered after its worker died (Celery keeps the
+        task id) takes it again and does the work. Inline mode has no beat: True."""
         if self.mode != "celery":
             return True
-        token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        taken = self.redis().set(f"{self.key_prefix}lock:{job}", token, nx=True, ex=seconds)
-        return bool(taken)
+        token = run_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        key = f"{self.key_prefix}lock:{job}"
+        client = self.redis()
+        if client.set(key, token, nx=True, ex=seconds):
+            return True
+        held = client.get(key)
+        return run_id is not None and held is not None and held.decode() == run_id
 
 
 def run_inline(app: Flask, task: str, kwargs: Mapping[str, Any], rid: str | None) -> None:
@@ -168,7 +265,12 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "result_backend": None,
         "task_ignore_result": True,
         "worker_send_task_events": False,
-        "timezone": "UTC",
+        # crontab times in BEAT_SCHEDULE are Stockholm wall-clock times
+        "timezone": TIMEZONE,
+        "enable_utc": True,
+        # beat's record of when each job last ran: kept, a beat that was down at a job's time
+        # runs it when it starts again
+        "beat_schedule_filename": str(config["BEAT_SCHEDULE_FILE"]),
     }
 
 
@@ -183,6 +285,7 @@ def build(app: Flask) -> Queue:
         "key_prefix": str(config.get("QUEUE_KEY_PREFIX") or "formsvc:"),
         "queue_prefix": str(config.get("QUEUE_NAME_PREFIX") or ""),
         "heartbeat_ttl": int(config["QUEUE_HEARTBEAT_TTL"]),
+        "schedule": beat_schedule(config),
     }
     if mode == "inline":
         return Queue(mode=mode, **common)

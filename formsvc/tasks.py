@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,9 @@ from formsvc.runtime import runtime
 from formsvc.services import mail
 
 logger = logging.getLogger(__name__)
+
+#: the id of the task run in progress (the worker sets it; Celery keeps it on a redelivery)
+RUN_ID: ContextVar[str | None] = ContextVar("formsvc_task_run_id", default=None)
 
 
 @dataclass(frozen=True)
@@ -38,12 +42,13 @@ def _queue() -> Any:
 
 
 def _locked(job: str) -> bool:
-    """True when another beat's copy of scheduled *job* has run (or runs) this period."""
-    every = int(current_app.config["BEAT_SCHEDULE"][job])
-    # held for most of the period, never released: a copy arriving later is skipped too
-    if _queue().run_once(job, max(1, int(every * 0.9))):
+    """True when another run of scheduled *job* (another beat's copy) has it this period."""
+    queue = _queue()
+    # held for most of the period and not released: a copy arriving later is skipped too;
+    # this run's own id takes it again when the run is redelivered after a crash
+    if queue.run_once(job, queue.lock_seconds(job), RUN_ID.get()):
         return False
-    logger.info("scheduled job %s: another beat's copy has it; skipped", job)
+    logger.info("scheduled job %s: another beat's copy has it (run %s); skipped", job, RUN_ID.get())
     return True
 
 

@@ -37,8 +37,12 @@ def make_celery(app: Flask) -> Celery:
                 self.request.headers or {}
             ).get(REQUEST_ID_HEADER)
             # the web request's id (a malformed one is replaced by a fresh id)
-            with app.app_context(), logs.bound_request_id(str(rid) if rid else None):
-                return super().__call__(*args, **kwargs)
+            token = tasks.RUN_ID.set(self.request.id)
+            try:
+                with app.app_context(), logs.bound_request_id(str(rid) if rid else None):
+                    return super().__call__(*args, **kwargs)
+            finally:
+                tasks.RUN_ID.reset(token)
 
     for name, spec in tasks.TASKS.items():
         _register(celery, AppTask, queue, name, spec)
@@ -47,16 +51,7 @@ def make_celery(app: Flask) -> Celery:
     celery.conf.task_queues = [
         KombuQueue(queue.queue_prefix + name) for name in ("mail", "default")
     ]
-    schedule = app.config["BEAT_SCHEDULE"]
-    celery.conf.beat_schedule = {
-        job: {
-            "task": name,
-            "schedule": float(schedule[job]),
-            "options": {"queue": queue.queue_name(name)},
-        }
-        for job, name in tasks.SCHEDULED.items()
-        if schedule.get(job)
-    }
+    celery.conf.beat_schedule = queue.beat_entries()
     celery.steps["worker"].add(_heartbeat_step(queue))
 
     @signals.worker_process_init.connect(weak=False)
@@ -88,21 +83,30 @@ def _register(
 
 def _heartbeat_step(queue: Queue) -> type[bootsteps.StartStopStep]:
     class Heartbeat(bootsteps.StartStopStep):
-        """Refresh this worker's heartbeat key (TTL) a few times per TTL; drop it on stop."""
+        """Refresh this worker's heartbeat in each queue it consumes a few times per TTL;
+        drop it on stop."""
 
         requires = {"celery.worker.components:Timer"}
 
         def __init__(self, worker: Any, **kwargs: Any) -> None:
             super().__init__(worker, **kwargs)
             self.tref: Any = None
+            self.queues: list[str] = []
 
         def _beat(self, worker: Any) -> None:
             try:
-                queue.beat(worker.hostname)
+                queue.beat(worker.hostname, self.queues)
             except Exception as exc:  # noqa: BLE001 - Redis away: readiness says so
                 logger.warning("worker heartbeat failed: %r", exc)
 
         def start(self, worker: Any) -> None:
+            # the queues this worker consumes (-Q, else task_queues), without the prefix
+            consumed = worker.app.amqp.queues.consume_from or worker.app.amqp.queues
+            self.queues = [
+                name.removeprefix(queue.queue_prefix)
+                for name in consumed
+                if name.startswith(queue.queue_prefix)
+            ]
             self._beat(worker)
             every = max(1.0, queue.heartbeat_ttl / 3)
             self.tref = worker.timer.call_repeatedly(every, self._beat, (worker,))
@@ -111,7 +115,7 @@ def _heartbeat_step(queue: Queue) -> type[bootsteps.StartStopStep]:
             if self.tref is not None:
                 self.tref.cancel()
             with contextlib.suppress(Exception):  # it expires anyway
-                queue.redis().delete(f"{queue.key_prefix}heartbeat:{worker.hostname}")
+                queue.forget(worker.hostname)
 
     return Heartbeat
 

@@ -126,9 +126,11 @@ class Worker:
         self.log = instance / "worker.log"
         args = [
             *(CELERY, "-A", "formsvc.worker", "worker", "--loglevel", "INFO"),
-            *("--concurrency", str(concurrency)),
+            # one task at a time in the worker process itself (no pool to fork) unless the test
+            # needs two at once
+            *(("--pool", "solo") if concurrency == 1 else ("--concurrency", str(concurrency))),
             *("--hostname", f"{prefix}w{secrets.token_hex(3)}@%h"),
-            *("--without-gossip", "--without-mingle"),
+            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
         ]
         with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(

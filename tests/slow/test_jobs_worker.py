@@ -1,7 +1,8 @@
 """Jobs on a real Celery worker process and a private Redis: a task is published only when its
 transaction commits, the worker mails through real SMTP, a worker killed with -9 in the middle
 of sending leaves the mail to be sent once by the redelivered task, and two copies of the
-scheduled run (two beats) or of one mail task send each reminder once.
+scheduled run (two beats) or of one mail task send each reminder once, while a redelivered copy
+of the run that took the run-once lock runs again.
 SQLite and PostgreSQL (FORMSVC_TEST_DB)."""
 
 from __future__ import annotations
@@ -179,17 +180,22 @@ def test_two_beats_runs_and_two_copies_of_a_mail_task_send_each_reminder_once(
 ) -> None:
     doc, end = ending_consent(app, world)
     q = queue()
-    # what two beats send for one period, and a mail task sent twice (a republish)
-    q.enqueue("formsvc.reminders.run")
-    q.enqueue("formsvc.reminders.run")
+    assert q.celery is not None
+    # what two beats send for one period (two task ids), the first beat's message once more
+    # (Redis redelivers it with its id when the worker running it died), and a mail task sent
+    # twice (a republish)
+    for run_id in ("beat-1-run", "beat-2-run", "beat-1-run"):
+        q.celery.send_task(RUN, task_id=run_id, queue=q.queue_name(RUN))
     q.enqueue("formsvc.reminders.send", kind=reminders.EXPIRY, object_id=doc.id, key=end)
     q.enqueue("formsvc.reminders.send", kind=reminders.EXPIRY, object_id=doc.id, key=end)
     db.session.commit()
 
     with running_worker(config, tmp_path / "worker", concurrency=2) as worker:
-        # both runs end, one of them skipped by the lock
-        wait_until("both runs", lambda: finished(worker.output(), RUN) == 2)
-        assert "another beat's copy has it" in worker.output()
+        # every run ends; the lock belongs to the run that took it first: its redelivered
+        # copy runs too, the other beat's copy is skipped
+        wait_until("every run", lambda: finished(worker.output(), RUN) == 3)
+        skipped = re.findall(r"another beat's copy has it \(run ([\w-]+)\)", worker.output())
+        assert skipped in (["beat-2-run"], ["beat-1-run", "beat-1-run"])
         # every mail task ends: the two copies and what the run that was not skipped queued
         # (nothing if a copy had sent it already)
         expected = 2 + queued_by_runs(worker.output())
